@@ -1,0 +1,89 @@
+"""The Django admin: the mirror, builds, logs and audit read-only; tokens issued and revoked here."""
+
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from containersvc.models import AuditEvent, Container, ImageBuild, LogChunk, ServiceToken
+from containersvc.services.accounts import token_issue
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Container)
+class ContainerAdmin(ReadOnlyAdmin):
+    list_display = [
+        "name",
+        "container_id_short",
+        "image",
+        "state",
+        "exit_code",
+        "managed",
+        "node_id",
+        "engine_created_at",
+    ]
+    list_filter = ["state", "managed", "node_id", "gpu_enabled"]
+    search_fields = ["name", "container_id", "image", "hash"]
+
+    @admin.display(description="ID")
+    def container_id_short(self, obj: Container) -> str:
+        return obj.container_id[:12]
+
+
+@admin.register(ImageBuild)
+class ImageBuildAdmin(ReadOnlyAdmin):
+    list_display = ["tag", "status", "requested_by", "created_at", "finished_at"]
+    list_filter = ["status", "node_id"]
+    search_fields = ["tag", "image_id"]
+
+
+@admin.register(LogChunk)
+class LogChunkAdmin(ReadOnlyAdmin):
+    list_display = ["container", "stream", "line_count", "first_line_at"]
+    list_filter = ["stream"]
+    list_select_related = ["container"]
+    search_fields = ["container__name", "container__container_id"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "actor_name", "action", "target", "outcome"]
+    list_filter = ["action", "outcome", "node_id"]
+    search_fields = ["actor_name", "target", "detail"]
+
+
+@admin.register(ServiceToken)
+class ServiceTokenAdmin(admin.ModelAdmin):
+    list_display = ["prefix", "user", "name", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["user__username", "name", "prefix"]
+    fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj: ServiceToken, form, change: bool) -> None:
+        if change:
+            return
+        issued = token_issue(user=obj.user, name=obj.name)
+        obj.pk = issued.record.pk
+        self.message_user(
+            request,
+            f"New token for {obj.user}: {issued.token} — copy it now, it is not shown again.",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset) -> None:
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} token(s).")

@@ -1,0 +1,289 @@
+"""Request validation and response shapes of the API (camelCase, as the 1Backend clients send them)."""
+
+from django.core.validators import URLValidator
+from rest_framework import serializers
+
+from containersvc import validation
+from containersvc.errors import InvalidRequest
+from containersvc.models import Container, ImageBuild
+
+MAX_PORTS = 64
+MAX_LABELS = 64
+MAX_ENVS = 256
+MAX_ENV_VALUE_BYTES = 32 * 1024
+MAX_ENV_TOTAL_BYTES = 128 * 1024
+MAX_KEEPS = 32
+MAX_ASSETS = 32
+MAX_COMMAND_ARGS = 128
+MAX_LIST_LIMIT = 1000
+MAX_SUMMARY_LINES = 10000
+
+
+def _check(function, value):
+    """Run a validation.* check, reporting its message as a field error."""
+    try:
+        return function(value)
+    except InvalidRequest as error:
+        raise serializers.ValidationError(error.message) from error
+
+
+class StrictSerializer(serializers.Serializer):
+    """Unknown fields are an error, not silently ignored: a typo must not run a different container."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(f"Unknown field(s): {', '.join(unknown)}.")
+        return super().to_internal_value(data)
+
+
+def optional_list(child, max_length: int, **kwargs):
+    return serializers.ListField(child=child, required=False, allow_null=True, max_length=max_length, **kwargs)
+
+
+class PortSerializer(StrictSerializer):
+    internal = serializers.IntegerField(min_value=1, max_value=65535)
+    host = serializers.IntegerField(
+        min_value=0, max_value=65535, required=False, default=0, help_text="0 picks a free port."
+    )
+
+
+class KeyValueSerializer(StrictSerializer):
+    key = serializers.CharField(max_length=255, allow_blank=True, trim_whitespace=False)
+    value = serializers.CharField(
+        max_length=MAX_ENV_VALUE_BYTES, allow_blank=True, trim_whitespace=False, required=False, default=""
+    )
+
+
+class KeepSerializer(StrictSerializer):
+    path = serializers.CharField(max_length=1024)
+    readOnly = serializers.BooleanField(required=False, default=False)
+
+    def validate_path(self, value: str) -> str:
+        return _check(validation.container_path, value)
+
+
+class AssetSerializer(StrictSerializer):
+    envVarKey = serializers.CharField(max_length=255)
+    url = serializers.CharField(
+        max_length=2048, validators=[URLValidator(schemes=["http", "https"], message="Enter an http or https URL.")]
+    )
+
+    def validate_envVarKey(self, value: str) -> str:
+        return _check(validation.env_key, value)
+
+
+class CapabilitiesSerializer(StrictSerializer):
+    gpuEnabled = serializers.BooleanField(required=False, default=False)
+    gpuIds = optional_list(
+        serializers.RegexField(r"^[A-Za-z0-9-]{1,64}$"), 16, help_text="Extension: only these GPUs (indexes or UUIDs)."
+    )
+
+
+class RunContainerRequestSerializer(StrictSerializer):
+    image = serializers.CharField(max_length=validation.MAX_REFERENCE_LENGTH, allow_blank=True)
+    names = optional_list(serializers.CharField(max_length=validation.MAX_CONTAINER_NAME_LENGTH), 1)
+    ports = optional_list(PortSerializer(), MAX_PORTS)
+    hash = serializers.RegexField(
+        r"^[A-Za-z0-9_.:+=/-]*$", max_length=255, required=False, allow_blank=True, allow_null=True
+    )
+    labels = optional_list(KeyValueSerializer(), MAX_LABELS)
+    envs = optional_list(KeyValueSerializer(), MAX_ENVS)
+    keeps = optional_list(KeepSerializer(), MAX_KEEPS)
+    assets = optional_list(AssetSerializer(), MAX_ASSETS)
+    capabilities = CapabilitiesSerializer(required=False, allow_null=True)
+    command = optional_list(
+        serializers.CharField(max_length=4096, trim_whitespace=False), MAX_COMMAND_ARGS,
+        help_text="Extension: the command to run instead of the image's default.",
+    )  # fmt: skip
+
+    def validate_image(self, value: str) -> str:
+        _check(validation.image_reference, value)
+        return value
+
+    def validate_names(self, value):
+        return [_check(validation.container_name, name) for name in value or []]
+
+    def validate_ports(self, value):
+        value = value or []
+        internals = [port["internal"] for port in value]
+        if len(set(internals)) != len(internals):
+            raise serializers.ValidationError("Each internal port may be published once.")
+        hosts = [port["host"] for port in value if port["host"]]
+        if len(set(hosts)) != len(hosts):
+            raise serializers.ValidationError("Each host port may be used once.")
+        return value
+
+    def validate_labels(self, value):
+        value = value or []
+        for item in value:
+            _check(validation.label_key, item["key"])
+        return value
+
+    def validate_envs(self, value):
+        value = value or []
+        for item in value:
+            _check(validation.env_key, item["key"])
+        if sum(len(item["key"]) + len(item["value"].encode()) for item in value) > MAX_ENV_TOTAL_BYTES:
+            raise serializers.ValidationError(f"The environment may hold at most {MAX_ENV_TOTAL_BYTES // 1024} KiB.")
+        return value
+
+    def validate_keeps(self, value):
+        value = value or []
+        paths = [keep["path"] for keep in value]
+        if len(set(paths)) != len(paths):
+            raise serializers.ValidationError("Each path may be kept once.")
+        return value
+
+
+class RunContainerResponseSerializer(serializers.Serializer):
+    started = serializers.BooleanField()
+    ports = PortSerializer(many=True)
+
+
+class ContainerTargetSerializer(StrictSerializer):
+    id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    name = serializers.CharField(max_length=validation.MAX_CONTAINER_NAME_LENGTH, required=False, allow_blank=True)
+
+    def validate(self, data):
+        if not data.get("id") and not data.get("name"):
+            raise serializers.ValidationError("Give the container's id or name.")
+        return data
+
+
+class StopContainerRequestSerializer(ContainerTargetSerializer):
+    timeout = serializers.IntegerField(
+        required=False, min_value=0, max_value=3600, help_text="Extension: seconds before the container is killed."
+    )
+
+
+class RemoveContainerRequestSerializer(ContainerTargetSerializer):
+    force = serializers.BooleanField(required=False, default=False, help_text="Remove even when running.")
+
+
+class ListContainersRequestSerializer(StrictSerializer):
+    nodeId = serializers.CharField(max_length=253, required=False, allow_blank=True)
+    containerId = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIST_LIMIT)
+
+
+class ContainerSerializer(serializers.Serializer):
+    """A container as the 1Backend API shows it; rendered by hand, it is on the hot path of list."""
+
+    id = serializers.CharField()
+    nodeId = serializers.CharField()
+    names = serializers.ListField(child=serializers.CharField())
+    image = serializers.CharField()
+    ports = PortSerializer(many=True)
+    hash = serializers.CharField()
+    labels = KeyValueSerializer(many=True)
+    envs = KeyValueSerializer(many=True)
+    keeps = KeepSerializer(many=True)
+    assets = AssetSerializer(many=True)
+    volumes = serializers.ListField(child=serializers.CharField())
+    status = serializers.CharField(help_text="created, running, paused, restarting, exited, dead or removed.")
+    statusText = serializers.CharField(help_text="Extension: the engine's status line.")
+    exitCode = serializers.IntegerField(allow_null=True, help_text="Extension.")
+    managed = serializers.BooleanField(help_text="Extension: created by Container Svc.")
+    runtime = serializers.CharField()
+    resources = serializers.DictField()
+    capabilities = CapabilitiesSerializer()
+    network = serializers.DictField()
+    createdAt = serializers.DateTimeField(allow_null=True, help_text="Extension.")
+
+    def to_representation(self, row: Container) -> dict:
+        return {
+            "id": row.container_id,
+            "nodeId": row.node_id,
+            "names": row.names,
+            "image": row.image,
+            "ports": [{"internal": port["internal"], "host": port["host"]} for port in row.ports],
+            "hash": row.hash,
+            "labels": [
+                {"key": key, "value": value} for key, value in row.labels.items() if not key.startswith("containersvc.")
+            ],
+            "envs": row.envs,
+            "keeps": row.keeps,
+            "assets": row.assets,
+            "volumes": row.volumes,
+            "status": row.state,
+            "statusText": row.status,
+            "exitCode": row.exit_code,
+            "managed": row.managed,
+            "runtime": row.runtime,
+            "resources": {"cpu": row.cpu_shares, "memoryMB": row.memory_mb, "diskMB": 0},
+            "capabilities": {"gpuEnabled": row.gpu_enabled},
+            "network": {"mode": row.network_mode, "ipAddress": row.ip_address, "macAddress": row.mac_address},
+            "createdAt": row.engine_created_at.isoformat() if row.engine_created_at else None,
+        }
+
+
+class ListLogsRequestSerializer(ListContainersRequestSerializer):
+    pass
+
+
+class LogSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    nodeId = serializers.CharField()
+    containerId = serializers.CharField()
+    createdAt = serializers.DateTimeField()
+    content = serializers.CharField()
+    stream = serializers.CharField(help_text="Extension: stdout or stderr.")
+
+    def to_representation(self, chunk) -> dict:
+        return {
+            "id": str(chunk.pk),
+            "nodeId": chunk.container.node_id,
+            "containerId": chunk.container.container_id,
+            "createdAt": chunk.first_line_at.isoformat(),
+            "content": chunk.content,
+            "stream": chunk.stream,
+        }
+
+
+class NameOrHashQuerySerializer(StrictSerializer):
+    name = serializers.CharField(max_length=validation.MAX_CONTAINER_NAME_LENGTH, required=False, allow_blank=True)
+    hash = serializers.CharField(max_length=255, required=False, allow_blank=True)
+
+    def validate(self, data):
+        if not data.get("name") and not data.get("hash"):
+            raise serializers.ValidationError("Give a container name or hash.")
+        return data
+
+
+class SummaryQuerySerializer(NameOrHashQuerySerializer):
+    lines = serializers.IntegerField(required=False, default=10, min_value=1, max_value=MAX_SUMMARY_LINES)
+
+
+class BuildImageRequestSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=validation.MAX_REFERENCE_LENGTH, allow_blank=True)
+    contextPath = serializers.CharField(max_length=4096)
+    dockerfilePath = serializers.CharField(max_length=4096, required=False, allow_blank=True, allow_null=True)
+
+    def validate_name(self, value: str) -> str:
+        _check(validation.image_reference, value)
+        return value
+
+
+class ImageBuildSerializer(serializers.ModelSerializer):
+    requestedBy = serializers.CharField(source="requested_by.username", default=None)
+    contextPath = serializers.CharField(source="context_path")
+    dockerfilePath = serializers.CharField(source="dockerfile_path")
+    imageId = serializers.CharField(source="image_id")
+    createdAt = serializers.DateTimeField(source="created_at")
+    startedAt = serializers.DateTimeField(source="started_at")
+    finishedAt = serializers.DateTimeField(source="finished_at")
+    outputTruncated = serializers.BooleanField(source="output_truncated")
+
+    class Meta:
+        model = ImageBuild
+        fields = [
+            "id", "tag", "status", "contextPath", "dockerfilePath", "imageId", "error", "requestedBy",
+            "createdAt", "startedAt", "finishedAt", "outputTruncated",
+        ]  # fmt: skip
+
+
+class ImageBuildDetailSerializer(ImageBuildSerializer):
+    class Meta(ImageBuildSerializer.Meta):
+        fields = [*ImageBuildSerializer.Meta.fields, "output"]

@@ -1,0 +1,27 @@
+"""The API's paths: the 1Backend Container Svc contract and its extensions."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from containersvc.api.views import containers, images, logs, node
+
+urlpatterns = [
+    path("container", containers.ContainerRunApi.as_view(), name="container-run"),
+    path("container/stop", containers.ContainerStopApi.as_view(), name="container-stop"),
+    path("container/start", containers.ContainerStartApi.as_view(), name="container-start"),
+    path("container/restart", containers.ContainerRestartApi.as_view(), name="container-restart"),
+    path("container/remove", containers.ContainerRemoveApi.as_view(), name="container-remove"),
+    path("container/inspect", containers.ContainerInspectApi.as_view(), name="container-inspect"),
+    path("container/is-running", containers.ContainerIsRunningApi.as_view(), name="container-is-running"),
+    path("container/summary", containers.ContainerSummaryApi.as_view(), name="container-summary"),
+    path("containers", containers.ContainerListApi.as_view(), name="container-list"),
+    path("logs", logs.LogListApi.as_view(), name="log-list"),
+    path("daemon/info", node.DaemonInfoApi.as_view(), name="daemon-info"),
+    path("host", node.HostApi.as_view(), name="host"),
+    path("image", images.ImageBuildApi.as_view(), name="image-build"),
+    path("images", images.ImageListApi.as_view(), name="image-list"),
+    path("image/builds", images.BuildListApi.as_view(), name="build-list"),
+    path("image/build/<int:build_id>", images.BuildDetailApi.as_view(), name="build-detail"),
+    path("image/<path:image_name>/pullable", images.ImagePullableApi.as_view(), name="image-pullable"),
+    path("openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+]

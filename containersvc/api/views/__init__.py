@@ -1,0 +1,1 @@
+"""The API's views, one module per area; each view validates, calls one service or selector, renders."""

@@ -1,0 +1,172 @@
+"""Container endpoints: run, stop, start, restart, remove, inspect, list, is-running, summary."""
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from containersvc import engine, selectors
+from containersvc.api import serializers as api
+from containersvc.api.views.base import ScopedApi
+from containersvc.errors import NotFound
+from containersvc.scopes import Scope
+from containersvc.services import containers
+from containersvc.services.containers import RunSpec
+
+EMPTY = inline_serializer("Empty", {})
+
+
+def _pairs(items) -> dict[str, str]:
+    return {item["key"]: item["value"] for item in items or []}
+
+
+def run_spec_from(data: dict) -> RunSpec:
+    capabilities = data.get("capabilities") or {}
+    return RunSpec(
+        image=data["image"],
+        name=(data.get("names") or [None])[0],
+        hash=data.get("hash") or "",
+        ports=tuple((port["internal"], port["host"]) for port in data.get("ports") or []),
+        labels=_pairs(data.get("labels")),
+        envs=_pairs(data.get("envs")),
+        keeps=tuple((keep["path"], keep["readOnly"]) for keep in data.get("keeps") or []),
+        assets=tuple((asset["envVarKey"], asset["url"]) for asset in data.get("assets") or []),
+        gpu_enabled=bool(capabilities.get("gpuEnabled")),
+        gpu_device_ids=tuple(capabilities.get("gpuIds") or ()),
+        command=tuple(data["command"]) if data.get("command") else None,
+    )
+
+
+class ContainerRunApi(ScopedApi):
+    required_scope = Scope.CONTAINER_RUN
+
+    @extend_schema(request=api.RunContainerRequestSerializer, responses=api.RunContainerResponseSerializer)
+    def put(self, request):
+        data = self.validated(api.RunContainerRequestSerializer, request.data)
+        result = containers.container_run(actor=request.user, spec=run_spec_from(data))
+        ports = [{"internal": port.internal, "host": port.host} for port in result.ports]
+        return Response({"started": result.started, "ports": ports, "id": result.container_id, "name": result.name})
+
+
+def _target_view(scope: Scope, request_serializer, action, description: str):
+    """A PUT endpoint acting on one container named by `id` or `name`."""
+
+    class ContainerActionApi(ScopedApi):
+        required_scope = scope
+
+        @extend_schema(request=request_serializer, responses=EMPTY, description=description)
+        def put(self, request):
+            data = self.validated(request_serializer, request.data)
+            options = {key: data[key] for key in ("timeout", "force") if key in data}
+            action(actor=request.user, container_id=data.get("id") or None, name=data.get("name") or None, **options)
+            return Response({})
+
+    return ContainerActionApi
+
+
+ContainerStopApi = _target_view(
+    Scope.CONTAINER_STOP, api.StopContainerRequestSerializer, containers.container_stop,
+    "Stop a container; stopping a stopped container succeeds.",
+)  # fmt: skip
+ContainerStartApi = _target_view(
+    Scope.CONTAINER_RUN,
+    api.ContainerTargetSerializer,
+    containers.container_start,
+    "Extension: start a stopped container.",
+)
+ContainerRestartApi = _target_view(
+    Scope.CONTAINER_RUN,
+    api.StopContainerRequestSerializer,
+    containers.container_restart,
+    "Extension: restart a container.",
+)
+ContainerRemoveApi = _target_view(
+    Scope.CONTAINER_STOP, api.RemoveContainerRequestSerializer, containers.container_remove,
+    "Extension: remove a container (its row and stored logs are kept).",
+)  # fmt: skip
+
+
+class ContainerInspectApi(ScopedApi):
+    required_scope = Scope.CONTAINER_VIEW
+
+    @extend_schema(
+        parameters=[api.ContainerTargetSerializer],
+        responses=inline_serializer("InspectContainerResponse", {"container": serializers.DictField()}),
+        description="Extension: config, mounts, ports and state of one container.",
+    )
+    def get(self, request):
+        data = self.validated(api.ContainerTargetSerializer, request.query_params.dict())
+        found = containers.container_resolve(container_id=data.get("id") or None, name=data.get("name") or None)
+        details = engine.container_inspect(container_id=found.id)
+        return Response({"container": _inspect_json(details)})
+
+
+def _inspect_json(details: engine.ContainerDetails) -> dict:
+    summary = details.summary
+    return {
+        "id": summary.id,
+        "name": summary.name,
+        "image": summary.image,
+        "imageId": summary.image_id,
+        "status": summary.state,
+        "exitCode": details.exit_code,
+        "error": details.error,
+        "oomKilled": details.oom_killed,
+        "restartCount": details.restart_count,
+        "createdAt": summary.created_at.isoformat() if summary.created_at else None,
+        "startedAt": details.started_at.isoformat() if details.started_at else None,
+        "finishedAt": details.finished_at.isoformat() if details.finished_at else None,
+        "command": list(details.command),
+        "envs": [{"key": key, "value": value} for key, value in details.envs],
+        "labels": [{"key": key, "value": value} for key, value in summary.labels.items()],
+        "ports": [{"internal": port.internal, "host": port.host, "protocol": port.protocol} for port in summary.ports],
+        "mounts": list(details.mounts),
+        "gpuEnabled": details.gpu_enabled,
+        "network": {"mode": summary.network_mode, "ipAddress": summary.ip_address, "macAddress": summary.mac_address},
+    }
+
+
+class ContainerListApi(ScopedApi):
+    required_scope = Scope.CONTAINER_VIEW
+
+    @extend_schema(
+        request=api.ListContainersRequestSerializer,
+        responses=inline_serializer("ListContainersResponse", {"containers": api.ContainerSerializer(many=True)}),
+    )
+    def post(self, request):
+        data = self.validated(api.ListContainersRequestSerializer, request.data)
+        rows = selectors.container_list(
+            node_id=data.get("nodeId") or None, container_id=data.get("containerId") or None, limit=data.get("limit")
+        )
+        return Response({"containers": api.ContainerSerializer(rows, many=True).data})
+
+
+class ContainerIsRunningApi(ScopedApi):
+    required_scope = Scope.CONTAINER_VIEW
+
+    @extend_schema(
+        parameters=[api.NameOrHashQuerySerializer],
+        responses=inline_serializer("ContainerIsRunningResponse", {"isRunning": serializers.BooleanField()}),
+    )
+    def get(self, request):
+        data = self.validated(api.NameOrHashQuerySerializer, request.query_params.dict())
+        found = selectors.container_find_by_name_or_hash(name=data.get("name") or None, hash=data.get("hash") or None)
+        return Response({"isRunning": bool(found and found.state == "running")})
+
+
+class ContainerSummaryApi(ScopedApi):
+    required_scope = Scope.CONTAINER_VIEW
+
+    @extend_schema(
+        parameters=[api.SummaryQuerySerializer],
+        responses=inline_serializer(
+            "GetContainerSummaryResponse",
+            {"status": serializers.CharField(), "logs": serializers.CharField(), "summary": serializers.CharField()},
+        ),
+    )
+    def get(self, request):
+        data = self.validated(api.SummaryQuerySerializer, request.query_params.dict())
+        found = selectors.container_find_by_name_or_hash(name=data.get("name") or None, hash=data.get("hash") or None)
+        if found is None:
+            raise NotFound("No container with that name or hash.")
+        summary = selectors.container_summary(container_id=found.id, lines=data["lines"])
+        return Response({"status": summary.status, "logs": summary.logs, "summary": summary.text})

@@ -1,0 +1,103 @@
+"""Images: pullable, list, build, build history."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from containersvc import engine, selectors, validation
+from containersvc.api import serializers as api
+from containersvc.api.views.base import ScopedApi
+from containersvc.api.views.containers import EMPTY
+from containersvc.scopes import Scope
+from containersvc.services import builds
+
+
+class ImagePullableApi(ScopedApi):
+    required_scope = Scope.CONTAINER_VIEW
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("imageName", str, OpenApiParameter.PATH, description="URL-encoded image reference.")
+        ],
+        responses=inline_serializer("ImagePullableResponse", {"pullable": serializers.BooleanField()}),
+        description="Asks the image's own registry, through the engine, whether the image can be pulled.",
+    )
+    def get(self, request, image_name: str):
+        reference = validation.image_reference(image_name)
+        return Response({"pullable": engine.image_pullable(reference=reference.pull_reference)})
+
+
+class ImageBuildApi(ScopedApi):
+    required_scope = Scope.IMAGE_BUILD
+
+    @extend_schema(
+        request=api.BuildImageRequestSerializer,
+        responses=EMPTY,
+        description="Build an image from a context under the build root; answers when the build has ended.",
+    )
+    def put(self, request):
+        data = self.validated(api.BuildImageRequestSerializer, request.data)
+        build = builds.build_create(
+            actor=request.user,
+            name=data["name"],
+            context_path=data["contextPath"],
+            dockerfile_path=data.get("dockerfilePath"),
+        )
+        builds.build_run(actor=request.user, build=build)
+        return Response({"buildId": build.pk, "imageId": build.image_id})
+
+
+class ImageListApi(ScopedApi):
+    required_scope = Scope.CONTAINER_VIEW
+
+    @extend_schema(
+        responses=inline_serializer(
+            "ListImagesResponse",
+            {
+                "images": inline_serializer(
+                    "Image",
+                    {
+                        "id": serializers.CharField(),
+                        "tags": serializers.ListField(child=serializers.CharField()),
+                        "sizeBytes": serializers.IntegerField(),
+                        "createdAt": serializers.DateTimeField(allow_null=True),
+                    },
+                    many=True,
+                )
+            },
+        ),
+        description="Extension: the images the engine has.",
+    )
+    def get(self, request):
+        images = [
+            {
+                "id": image.id,
+                "tags": list(image.tags),
+                "sizeBytes": image.size_bytes,
+                "createdAt": image.created_at.isoformat() if image.created_at else None,
+            }
+            for image in engine.image_list()
+        ]
+        return Response({"images": images})
+
+
+class BuildListApi(ScopedApi):
+    required_scope = Scope.CONTAINER_VIEW
+
+    @extend_schema(
+        responses=inline_serializer("ListBuildsResponse", {"builds": api.ImageBuildSerializer(many=True)}),
+        description="Extension: recent image builds, newest first.",
+    )
+    def get(self, request):
+        return Response({"builds": api.ImageBuildSerializer(selectors.build_list(), many=True).data})
+
+
+class BuildDetailApi(ScopedApi):
+    required_scope = Scope.CONTAINER_VIEW
+
+    @extend_schema(
+        responses=inline_serializer("GetBuildResponse", {"build": api.ImageBuildDetailSerializer()}),
+        description="Extension: one build with its full stored output.",
+    )
+    def get(self, request, build_id: int):
+        return Response({"build": api.ImageBuildDetailSerializer(selectors.build_get(build_id=build_id)).data})

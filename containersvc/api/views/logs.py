@@ -1,0 +1,32 @@
+"""Stored logs, newest first."""
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework.response import Response
+
+from containersvc import selectors
+from containersvc.api import serializers as api
+from containersvc.api.views.base import ScopedApi
+from containersvc.scopes import Scope
+from containersvc.services.logs import logs_capture
+
+DEFAULT_LIMIT = 100
+
+
+class LogListApi(ScopedApi):
+    required_scope = Scope.LOG_VIEW
+
+    @extend_schema(
+        request=api.ListLogsRequestSerializer,
+        responses=inline_serializer("ListLogsResponse", {"logs": api.LogSerializer(many=True)}),
+        description="Stored log chunks, newest first; what the engine has beyond them is captured first.",
+    )
+    def post(self, request):
+        data = self.validated(api.ListLogsRequestSerializer, request.data)
+        container_id = data.get("containerId") or None
+        if not data.get("nodeId") or data["nodeId"] == selectors.this_node():
+            for container in selectors.containers_to_capture(container_id=container_id):
+                logs_capture(container=container)
+        chunks = selectors.log_chunks(
+            node_id=data.get("nodeId") or None, container_id=container_id, limit=data.get("limit") or DEFAULT_LIMIT
+        )
+        return Response({"logs": api.LogSerializer(chunks, many=True).data})

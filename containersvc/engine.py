@@ -1,0 +1,608 @@
+"""The Docker engine adapter: the only module that imports docker.
+
+Every call has a timeout, every SDK error becomes a ContainerSvcError, and what comes back are the
+project's own frozen dataclasses. The client is made lazily, so the service boots without an engine.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import docker
+import docker.errors
+import requests.exceptions
+from django.conf import settings
+from docker.types import DeviceRequest
+
+from containersvc.errors import (
+    Conflict,
+    ContainerSvcError,
+    EngineError,
+    EngineTimeout,
+    EngineUnavailable,
+    InvalidRequest,
+    NotFound,
+)
+
+STREAM_NAMES = {1: "stdout", 2: "stderr"}
+NO_GPU_DRIVER_MARKER = "could not select device driver"
+
+
+# --- values ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PortBinding:
+    internal: int
+    host: int
+    protocol: str = "tcp"
+    host_ip: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineContainer:
+    """A container as the engine's list shows it (no inspect needed)."""
+
+    id: str
+    names: tuple[str, ...]
+    image: str
+    image_id: str
+    state: str
+    status: str
+    labels: dict[str, str]
+    ports: tuple[PortBinding, ...]
+    created_at: datetime | None
+    network_mode: str
+    ip_address: str
+    mac_address: str
+    volumes: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.names[0] if self.names else ""
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerDetails:
+    """What an inspect adds to the list view."""
+
+    summary: EngineContainer
+    envs: tuple[tuple[str, str], ...]
+    exit_code: int | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    restart_count: int
+    oom_killed: bool
+    error: str
+    command: tuple[str, ...]
+    runtime: str
+    gpu_enabled: bool
+    cpu_shares: int
+    memory_bytes: int
+    mounts: tuple[dict, ...]
+    raw_state: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    host_path: str
+    container_path: str
+    read_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CreateSpec:
+    """Everything a container can be created with: there is no way to pass anything else."""
+
+    image: str
+    name: str | None
+    labels: dict[str, str]
+    env: dict[str, str]
+    ports: tuple[tuple[int, int], ...]  # (container port, host port; 0 = any free port)
+    mounts: tuple[Mount, ...]
+    gpu_device_ids: tuple[str, ...] | None  # None: no GPU; (): all GPUs
+    publish_interface: str
+    command: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    stream: str
+    timestamp_ns: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class EngineImage:
+    id: str
+    tags: tuple[str, ...]
+    size_bytes: int
+    created_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonInfo:
+    address: str
+    version: str
+    api_version: str
+    operating_system: str
+    runtimes: tuple[str, ...]
+    containers: int
+    images: int
+    cpus: int
+    memory_bytes: int
+    gpu_runtime: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DiskUsage:
+    images_bytes: int
+    containers_bytes: int
+    volumes_bytes: int
+    build_cache_bytes: int
+
+
+# --- the client -------------------------------------------------------------------------------------------
+_clients: dict[str, docker.APIClient] = {}
+_clients_lock = threading.Lock()
+
+
+def _client(long: bool = False) -> docker.APIClient:
+    """A client per timeout class; made on first use and again after a failed start."""
+    kind = "long" if long else "short"
+    with _clients_lock:
+        if kind not in _clients:
+            timeout = settings.CONTAINERSVC_PULL_TIMEOUT if long else settings.CONTAINERSVC_ENGINE_TIMEOUT
+            with translate_errors():
+                _clients[kind] = docker.APIClient(
+                    base_url=settings.CONTAINERSVC_DOCKER_HOST, version="auto", timeout=timeout
+                )
+        return _clients[kind]
+
+
+def reset_clients() -> None:
+    """Forget the clients, e.g. after DOCKER_HOST changed (tests) or the engine was replaced."""
+    with _clients_lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()
+
+
+def address() -> str:
+    return settings.CONTAINERSVC_DOCKER_HOST
+
+
+def _explanation(error: docker.errors.APIError) -> str:
+    text = error.explanation
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    return str(text or error).strip()
+
+
+@contextmanager
+def translate_errors(not_found: str | None = None) -> Iterator[None]:
+    """Turn docker-py and requests errors into the project's error tree."""
+    try:
+        yield
+    except ContainerSvcError:
+        raise
+    except docker.errors.NotFound as error:
+        raise NotFound(not_found or _explanation(error)) from error
+    except docker.errors.APIError as error:
+        status = error.status_code or 500
+        message = _explanation(error)
+        if status == 409:
+            raise Conflict(message) from error
+        if status == 400 or status == 404:
+            raise InvalidRequest(message) from error
+        raise EngineError(message) from error
+    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectTimeout) as error:
+        raise EngineTimeout() from error
+    except requests.exceptions.ConnectionError as error:
+        if "timed out" in str(error).lower():
+            raise EngineTimeout() from error
+        raise EngineUnavailable(f"The Docker engine is unavailable at {address()}.") from error
+    except docker.errors.DockerException as error:
+        cause = error.__cause__ or error.__context__
+        if isinstance(cause, requests.exceptions.Timeout) or "timed out" in str(error).lower():
+            raise EngineTimeout() from error
+        raise EngineUnavailable(f"The Docker engine is unavailable at {address()}: {error}") from error
+    except (TimeoutError, OSError) as error:
+        if isinstance(error, TimeoutError) or "timed out" in str(error).lower():
+            raise EngineTimeout() from error
+        raise EngineUnavailable(f"The Docker engine is unavailable at {address()}.") from error
+
+
+# --- parsing ----------------------------------------------------------------------------------------------
+def parse_time(value: str | int | None) -> datetime | None:
+    """Engine times: RFC 3339 with nanoseconds, or UNIX seconds; the zero time means 'never'."""
+    if value in (None, "", 0) or (isinstance(value, str) and value.startswith("0001-")):
+        return None
+    if isinstance(value, int):
+        return datetime.fromtimestamp(value, tz=UTC)
+    return datetime.fromtimestamp(timestamp_ns(value) / 1e9, tz=UTC)
+
+
+def timestamp_ns(value: str) -> int:
+    """'2026-11-28T12:58:15.033542488Z' -> nanoseconds since the epoch, exactly."""
+    stamp, _, fraction = value.rstrip("Z").partition(".")
+    offset = ""
+    for sign in "+-":
+        if sign in fraction:
+            fraction, _, offset = fraction.partition(sign)
+            offset = sign + offset
+    seconds = int(datetime.fromisoformat(stamp + (offset or "+00:00")).timestamp())
+    return seconds * 1_000_000_000 + int((fraction or "0").ljust(9, "0")[:9])
+
+
+def _ports_from_list(entries: list[dict]) -> tuple[PortBinding, ...]:
+    seen: dict[tuple[int, str], PortBinding] = {}
+    for entry in entries or []:
+        internal, protocol = entry.get("PrivatePort", 0), entry.get("Type", "tcp")
+        host = entry.get("PublicPort", 0)
+        # The same binding is listed once per address family; keep one, the published one first.
+        if (internal, protocol) not in seen or (host and not seen[(internal, protocol)].host):
+            seen[(internal, protocol)] = PortBinding(internal, host, protocol, entry.get("IP", ""))
+    return tuple(sorted(seen.values(), key=lambda port: (port.internal, port.protocol)))
+
+
+def _ports_from_inspect(network_settings: dict) -> tuple[PortBinding, ...]:
+    bindings: list[PortBinding] = []
+    for key, hosts in (network_settings.get("Ports") or {}).items():
+        port, _, protocol = key.partition("/")
+        if not hosts:
+            bindings.append(PortBinding(int(port), 0, protocol or "tcp"))
+            continue
+        first = hosts[0]
+        bindings.append(PortBinding(int(port), int(first.get("HostPort") or 0), protocol, first.get("HostIp", "")))
+    return tuple(sorted(bindings, key=lambda port: (port.internal, port.protocol)))
+
+
+def _first_network(networks: dict) -> tuple[str, str]:
+    for network in (networks or {}).values():
+        return network.get("IPAddress", ""), network.get("MacAddress", "")
+    return "", ""
+
+
+def _container_from_list(entry: dict) -> EngineContainer:
+    networks = (entry.get("NetworkSettings") or {}).get("Networks") or {}
+    ip_address, mac_address = _first_network(networks)
+    return EngineContainer(
+        id=entry["Id"],
+        names=tuple(name.lstrip("/") for name in entry.get("Names") or []),
+        image=entry.get("Image", ""),
+        image_id=entry.get("ImageID", ""),
+        state=entry.get("State", ""),
+        status=entry.get("Status", ""),
+        labels=entry.get("Labels") or {},
+        ports=_ports_from_list(entry.get("Ports")),
+        created_at=parse_time(entry.get("Created")),
+        network_mode=(entry.get("HostConfig") or {}).get("NetworkMode", ""),
+        ip_address=ip_address,
+        mac_address=mac_address,
+        volumes=tuple(mount.get("Destination", "") for mount in entry.get("Mounts") or []),
+    )
+
+
+def _details_from_inspect(data: dict) -> ContainerDetails:
+    config, host_config, state = data.get("Config") or {}, data.get("HostConfig") or {}, data.get("State") or {}
+    network_settings = data.get("NetworkSettings") or {}
+    ip_address, mac_address = _first_network(network_settings.get("Networks"))
+    summary = EngineContainer(
+        id=data["Id"],
+        names=(data.get("Name", "").lstrip("/"),),
+        image=config.get("Image", ""),
+        image_id=data.get("Image", ""),
+        state=state.get("Status", ""),
+        status=state.get("Status", ""),
+        labels=config.get("Labels") or {},
+        ports=_ports_from_inspect(network_settings),
+        created_at=parse_time(data.get("Created")),
+        network_mode=host_config.get("NetworkMode", ""),
+        ip_address=ip_address,
+        mac_address=mac_address,
+        volumes=tuple(mount.get("Destination", "") for mount in data.get("Mounts") or []),
+    )
+    envs = tuple(tuple(item.split("=", 1)) if "=" in item else (item, "") for item in config.get("Env") or [])
+    running = state.get("Running") or state.get("Restarting")
+    return ContainerDetails(
+        summary=summary,
+        envs=envs,
+        exit_code=None if running or state.get("Status") == "created" else state.get("ExitCode"),
+        started_at=parse_time(state.get("StartedAt")),
+        finished_at=parse_time(state.get("FinishedAt")),
+        restart_count=data.get("RestartCount", 0),
+        oom_killed=bool(state.get("OOMKilled")),
+        error=state.get("Error", ""),
+        command=tuple((config.get("Entrypoint") or []) + (config.get("Cmd") or [])),
+        runtime=host_config.get("Runtime", ""),
+        gpu_enabled=any(
+            any("gpu" in group for group in request.get("Capabilities") or [])
+            for request in host_config.get("DeviceRequests") or []
+        ),
+        cpu_shares=host_config.get("CpuShares") or 0,
+        memory_bytes=host_config.get("Memory") or 0,
+        mounts=tuple(
+            {"source": m.get("Source", ""), "destination": m.get("Destination", ""), "readOnly": not m.get("RW", True)}
+            for m in data.get("Mounts") or []
+        ),
+        raw_state=state,
+    )
+
+
+# --- containers -------------------------------------------------------------------------------------------
+def container_list(*, labels: dict[str, str] | None = None, name: str | None = None) -> list[EngineContainer]:
+    filters: dict[str, list[str]] = {}
+    if labels:
+        filters["label"] = [f"{key}={value}" for key, value in labels.items()]
+    if name:
+        filters["name"] = [f"^/{name}$"]
+    with translate_errors():
+        entries = _client().containers(all=True, filters=filters or None)
+    return [_container_from_list(entry) for entry in entries]
+
+
+def container_find(*, id_or_name: str) -> EngineContainer:
+    """Exact full id or exact name; never the engine's prefix matching."""
+    by_id = len(id_or_name) == 64 and all(char in "0123456789abcdef" for char in id_or_name)
+    with translate_errors():
+        entries = _client().containers(
+            all=True, filters={"id": [id_or_name]} if by_id else {"name": [f"^/{id_or_name}$"]}
+        )
+    for entry in entries:
+        found = _container_from_list(entry)
+        if found.id == id_or_name or id_or_name in found.names:
+            return found
+    raise NotFound(f"No container with id or name '{id_or_name}'.")
+
+
+def container_inspect(*, container_id: str) -> ContainerDetails:
+    with translate_errors(not_found=f"No container with id '{container_id}'."):
+        return _details_from_inspect(_client().inspect_container(container_id))
+
+
+def container_create(*, spec: CreateSpec) -> str:
+    client = _client()
+    port_bindings = {f"{internal}/tcp": (spec.publish_interface, host or None) for internal, host in spec.ports}
+    device_requests = None
+    if spec.gpu_device_ids is not None:
+        device_requests = [
+            DeviceRequest(count=-1, capabilities=[["gpu"]])
+            if not spec.gpu_device_ids
+            else DeviceRequest(device_ids=list(spec.gpu_device_ids), capabilities=[["gpu"]])
+        ]
+    host_config = client.create_host_config(
+        port_bindings=port_bindings or None,
+        binds={
+            mount.host_path: {"bind": mount.container_path, "mode": "ro" if mount.read_only else "rw"}
+            for mount in spec.mounts
+        }
+        or None,
+        device_requests=device_requests,
+        privileged=False,
+        init=True,
+    )
+    with translate_errors():
+        created = client.create_container(
+            image=spec.image,
+            name=spec.name,
+            command=list(spec.command) if spec.command else None,
+            environment=[f"{key}={value}" for key, value in spec.env.items()],
+            labels=spec.labels,
+            ports=[f"{internal}/tcp" for internal, _ in spec.ports] or None,
+            host_config=host_config,
+        )
+    return created["Id"]
+
+
+def container_start(*, container_id: str) -> None:
+    with translate_errors(not_found=f"No container with id '{container_id}'."):
+        _client().start(container_id)
+
+
+def container_stop(*, container_id: str, timeout: int) -> None:
+    """Stop; a container already stopped is fine (the engine answers 304, docker-py raises nothing)."""
+    with translate_errors(not_found=f"No container with id '{container_id}'."):
+        _client().stop(container_id, timeout=timeout)
+
+
+def container_restart(*, container_id: str, timeout: int) -> None:
+    with translate_errors(not_found=f"No container with id '{container_id}'."):
+        _client().restart(container_id, timeout=timeout)
+
+
+def container_remove(*, container_id: str, force: bool) -> None:
+    with translate_errors(not_found=f"No container with id '{container_id}'."):
+        _client().remove_container(container_id, force=force, v=False)
+
+
+def container_logs(
+    *, container_id: str, since_ns: int = 0, tail: int | None = None, follow: bool = False
+) -> Iterator[LogLine]:
+    """Lines of both streams in the engine's order, each with its stream and exact timestamp.
+
+    Reads the engine's multiplexed frames itself so that stdout and stderr stay apart in one call, and
+    keeps the read timeout unless following (a follow is ended by closing it, see LogFollow).
+    """
+    yield from _log_lines(_open_logs(container_id=container_id, since_ns=since_ns, tail=tail, follow=follow))
+
+
+def _open_logs(*, container_id: str, since_ns: int, tail: int | None, follow: bool):
+    params = {"stdout": 1, "stderr": 1, "timestamps": 1, "follow": 1 if follow else 0}
+    params["tail"] = "all" if tail is None else str(tail)
+    if since_ns:
+        params["since"] = f"{since_ns // 1_000_000_000}.{since_ns % 1_000_000_000:09d}"
+    client = _client()
+    with translate_errors(not_found=f"No container with id '{container_id}'."):
+        response = client._get(client._url("/containers/{0}/logs", container_id), params=params, stream=True)
+        client._raise_for_status(response)
+    if follow:
+        _set_socket_timeout(response, None)
+    return response
+
+
+def _set_socket_timeout(response, timeout: float | None) -> None:
+    raw = response.raw._fp.fp.raw
+    sock = getattr(raw, "_sock", raw)
+    sock.settimeout(timeout)
+
+
+def _frames(response) -> Iterator[tuple[str, bytes]]:
+    """(stream, payload) frames; a TTY container's raw output counts as stdout."""
+    read = response.raw.read
+    with translate_errors():
+        head = read(8)
+        if not head:
+            return
+        if len(head) == 8 and head[0] in (0, 1, 2) and head[1:4] == b"\0\0\0":
+            while head:
+                stream_type, length = struct.unpack(">BxxxL", head)
+                payload = read(length) if length else b""
+                yield STREAM_NAMES.get(stream_type, "stdout"), payload
+                head = read(8)
+        else:
+            yield "stdout", head
+            while chunk := response.raw.read1(65536):
+                yield "stdout", chunk
+
+
+def _log_lines(response) -> Iterator[LogLine]:
+    partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+    try:
+        for stream, payload in _frames(response):
+            data = partial[stream] + payload
+            *lines, partial[stream] = data.split(b"\n")
+            for line in lines:
+                yield _log_line(stream, line)
+        for stream, rest in partial.items():
+            if rest:
+                yield _log_line(stream, rest)
+    finally:
+        response.close()
+
+
+def _log_line(stream: str, raw: bytes) -> LogLine:
+    text = raw.decode("utf-8", errors="replace").rstrip("\r")
+    stamp, _, message = text.partition(" ")
+    try:
+        return LogLine(stream, timestamp_ns(stamp), message)
+    except ValueError:
+        return LogLine(stream, 0, text)
+
+
+# --- images -----------------------------------------------------------------------------------------------
+def image_exists(*, reference: str) -> bool:
+    try:
+        with translate_errors():
+            _client().inspect_image(reference)
+    except (NotFound, InvalidRequest):
+        return False
+    return True
+
+
+def image_pull(*, repository: str, tag: str | None, digest: str | None) -> None:
+    """Pull and wait; progress is not kept, an error in the stream is raised."""
+    reference = f"{repository}@{digest}" if digest else repository
+    with translate_errors(not_found=f"Image '{reference}' was not found in its registry."):
+        for event in _client(long=True).pull(
+            reference, tag=None if digest else (tag or "latest"), stream=True, decode=True
+        ):
+            if "error" in event:
+                raise InvalidRequest(f"Pulling '{reference}' failed: {event['error']}")
+
+
+def image_pullable(*, reference: str) -> bool:
+    """Ask the image's own registry, through the engine, whether the reference can be pulled."""
+    try:
+        with translate_errors():
+            _client().inspect_distribution(reference)
+    except (NotFound, InvalidRequest, EngineError, Conflict):
+        return False
+    return True
+
+
+def image_list() -> list[EngineImage]:
+    with translate_errors():
+        entries = _client().images()
+    return [
+        EngineImage(
+            id=entry["Id"],
+            tags=tuple(tag for tag in entry.get("RepoTags") or [] if tag != "<none>:<none>"),
+            size_bytes=entry.get("Size", 0),
+            created_at=parse_time(entry.get("Created")),
+        )
+        for entry in entries
+    ]
+
+
+def image_build(*, context_dir: str, dockerfile: str, tag: str, on_output: Callable[[str], None]) -> str:
+    """Build with the engine, handing each piece of output to on_output; returns the image id."""
+    image_id = ""
+    with translate_errors():
+        stream = _client(long=True).build(
+            path=context_dir,
+            dockerfile=dockerfile,
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            decode=True,
+            timeout=settings.CONTAINERSVC_PULL_TIMEOUT,
+        )
+        for event in stream:
+            if "stream" in event:
+                on_output(event["stream"])
+            elif "status" in event:
+                on_output(f"{event['status']} {event.get('progress', '')}".rstrip() + "\n")
+            if "aux" in event and "ID" in event["aux"]:
+                image_id = event["aux"]["ID"]
+            if "error" in event:
+                message = event["error"].strip()
+                on_output(message + "\n")
+                raise InvalidRequest(message)
+    if not image_id:
+        image_id = _client().inspect_image(tag)["Id"]
+    return image_id
+
+
+# --- the daemon -------------------------------------------------------------------------------------------
+def daemon_info() -> DaemonInfo:
+    with translate_errors():
+        info = _client().info()
+        version = _client().version()
+    runtimes = tuple(sorted((info.get("Runtimes") or {}).keys()))
+    return DaemonInfo(
+        address=address(),
+        version=version.get("Version", ""),
+        api_version=version.get("ApiVersion", ""),
+        operating_system=info.get("OperatingSystem", ""),
+        runtimes=runtimes,
+        containers=info.get("Containers", 0),
+        images=info.get("Images", 0),
+        cpus=info.get("NCPU", 0),
+        memory_bytes=info.get("MemTotal", 0),
+        gpu_runtime="nvidia" in runtimes,
+    )
+
+
+def daemon_ping() -> None:
+    """Probe with a container call, not /_ping: a partly hung daemon still answers pings."""
+    with translate_errors():
+        _client().containers(limit=1)
+
+
+def daemon_disk_usage() -> DiskUsage:
+    with translate_errors():
+        usage = _client(long=True).df()
+    return DiskUsage(
+        images_bytes=sum(image.get("Size", 0) for image in usage.get("Images") or []),
+        containers_bytes=sum(container.get("SizeRw", 0) or 0 for container in usage.get("Containers") or []),
+        volumes_bytes=sum((volume.get("UsageData") or {}).get("Size", 0) or 0 for volume in usage.get("Volumes") or []),
+        build_cache_bytes=sum(cache.get("Size", 0) for cache in usage.get("BuildCache") or []),
+    )
+
+
+def is_no_gpu_driver_error(error: ContainerSvcError) -> bool:
+    return NO_GPU_DRIVER_MARKER in error.message

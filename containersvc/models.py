@@ -1,0 +1,185 @@
+"""The mirror of the engine (containers, builds, logs), the audit trail and service-account tokens."""
+
+from django.conf import settings
+from django.db import models
+
+from containersvc import scopes
+
+
+class ContainerState(models.TextChoices):
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    RESTARTING = "restarting"
+    REMOVING = "removing"
+    EXITED = "exited"
+    DEAD = "dead"
+    REMOVED = "removed"
+
+
+class Container(models.Model):
+    """One row per container the engine of a node ever had; kept after removal with its final state."""
+
+    node_id = models.CharField(max_length=253, db_index=True)
+    container_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=255, db_index=True)
+    names = models.JSONField(default=list)
+    image = models.CharField(max_length=512)
+    image_id = models.CharField(max_length=128, blank=True)
+    hash = models.CharField(max_length=255, blank=True, db_index=True)
+    managed = models.BooleanField(default=False, help_text="Created by Container Svc.")
+    labels = models.JSONField(default=dict)
+    envs = models.JSONField(default=list)
+    keeps = models.JSONField(default=list)
+    assets = models.JSONField(default=list)
+    ports = models.JSONField(default=list)
+    volumes = models.JSONField(default=list)
+    state = models.CharField(max_length=16, choices=ContainerState.choices, db_index=True)
+    status = models.CharField(max_length=255, blank=True, help_text="The engine's status line.")
+    exit_code = models.IntegerField(null=True, blank=True)
+    gpu_enabled = models.BooleanField(default=False)
+    runtime = models.CharField(max_length=64, blank=True)
+    network_mode = models.CharField(max_length=64, blank=True)
+    ip_address = models.CharField(max_length=64, blank=True)
+    mac_address = models.CharField(max_length=64, blank=True)
+    cpu_shares = models.IntegerField(default=0)
+    memory_mb = models.IntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    engine_created_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["node_id", "container_id"], name="container_unique_per_node")]
+        ordering = ["-engine_created_at", "-id"]
+        permissions = scopes.model_permissions()
+
+    def __str__(self) -> str:
+        return f"{self.name or self.container_id[:12]} ({self.state})"
+
+    @property
+    def is_running(self) -> bool:
+        return self.state == ContainerState.RUNNING
+
+
+class LogStream(models.TextChoices):
+    STDOUT = "stdout"
+    STDERR = "stderr"
+
+
+class LogChunk(models.Model):
+    """A batch of consecutive lines of one stream of one container, as captured from the engine."""
+
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="log_chunks")
+    stream = models.CharField(max_length=6, choices=LogStream.choices)
+    content = models.TextField()
+    line_count = models.PositiveIntegerField()
+    first_line_at = models.DateTimeField()
+    last_line_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["container", "-id"])]
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.line_count} {self.stream} lines of {self.container}"
+
+
+class LogCursor(models.Model):
+    """Where capture of one stream of one container stopped: resuming from here loses and repeats nothing."""
+
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="log_cursors")
+    stream = models.CharField(max_length=6, choices=LogStream.choices)
+    # The engine's line timestamp in nanoseconds, and how many stored lines carry exactly that timestamp.
+    last_timestamp_ns = models.BigIntegerField(default=0)
+    lines_at_last_timestamp = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["container", "stream"], name="log_cursor_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.stream} of {self.container} at {self.last_timestamp_ns}"
+
+
+class BuildStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+class ImageBuild(models.Model):
+    node_id = models.CharField(max_length=253, db_index=True)
+    tag = models.CharField(max_length=512)
+    context_path = models.CharField(max_length=4096)
+    dockerfile_path = models.CharField(max_length=4096, blank=True)
+    status = models.CharField(max_length=16, choices=BuildStatus.choices, default=BuildStatus.QUEUED)
+    output = models.TextField(blank=True)
+    output_truncated = models.BooleanField(default=False)
+    image_id = models.CharField(max_length=128, blank=True)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.tag} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {BuildStatus.SUCCEEDED, BuildStatus.FAILED, BuildStatus.INTERRUPTED}
+
+
+class AuditOutcome(models.TextChoices):
+    OK = "ok"
+    ERROR = "error"
+
+
+class AuditEvent(models.Model):
+    """Every mutating call: who, what, on what, with what outcome, when."""
+
+    node_id = models.CharField(max_length=253, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_name = models.CharField(max_length=150, help_text="Kept when the user is deleted.")
+    action = models.CharField(max_length=64, db_index=True)
+    target = models.CharField(max_length=512, blank=True)
+    outcome = models.CharField(max_length=8, choices=AuditOutcome.choices)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.target}: {self.outcome}"
+
+
+class ServiceToken(models.Model):
+    """A bearer token of a service account; only its hash is stored, the token is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="service_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, help_text="The token's first characters, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,133 @@
+"""Reads: what the API and the dashboard show, from the engine merged into the mirror."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from containersvc import engine, labels
+from containersvc.engine import EngineContainer
+from containersvc.errors import InvalidRequest, NotFound
+from containersvc.models import AuditEvent, Container, ContainerState, ImageBuild, LogChunk
+from containersvc.services import mirror
+
+
+def this_node() -> str:
+    return settings.CONTAINERSVC_NODE_ID
+
+
+def _is_this_node(node_id: str | None) -> bool:
+    return not node_id or node_id == this_node()
+
+
+def container_list(
+    *, node_id: str | None = None, container_id: str | None = None, limit: int | None = None
+) -> list[Container]:
+    """Live containers of this node (the engine's list merged into the mirror); other nodes from the mirror."""
+    if not _is_this_node(node_id):
+        rows = Container.objects.filter(node_id=node_id).exclude(state=ContainerState.REMOVED)
+        if container_id:
+            rows = rows.filter(container_id=container_id) | rows.filter(name=container_id)
+        return list(rows[:limit] if limit else rows)
+    listed_at = timezone.now()
+    live = mirror.mirror_sync_list(engine_containers=engine.container_list(), listed_at=listed_at)
+    if container_id:
+        live = [row for row in live if container_id in (row.container_id, row.name)]
+    return live[:limit] if limit else live
+
+
+def container_find_by_name_or_hash(*, name: str | None, hash: str | None) -> EngineContainer | None:
+    """Exact name, or the managed container carrying the hash (a running one first)."""
+    if not name and not hash:
+        raise InvalidRequest("Give a container name or hash.")
+    if name:
+        try:
+            found = engine.container_find(id_or_name=name)
+        except NotFound:
+            return None
+        if hash and found.labels.get(labels.HASH) != hash:
+            return None
+        return found
+    matches = engine.container_list(labels={labels.MANAGED: "true", labels.HASH: hash})
+    matches.sort(key=lambda found: found.state != "running")
+    return matches[0] if matches else None
+
+
+def log_chunks(*, node_id: str | None = None, container_id: str | None = None, limit: int = 100) -> QuerySet[LogChunk]:
+    chunks = LogChunk.objects.select_related("container").filter(
+        container__node_id=node_id or settings.CONTAINERSVC_NODE_ID
+    )
+    if container_id:
+        chunks = chunks.filter(container__container_id=container_id) | chunks.filter(container__name=container_id)
+    return chunks.order_by("-id")[:limit]
+
+
+def containers_to_capture(*, container_id: str | None) -> QuerySet[Container]:
+    rows = Container.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, managed=True).exclude(
+        state=ContainerState.REMOVED
+    )
+    if container_id:
+        rows = rows.filter(container_id=container_id) | rows.filter(name=container_id)
+    return rows
+
+
+def build_list(*, limit: int = 100) -> QuerySet[ImageBuild]:
+    return ImageBuild.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID).select_related("requested_by")[:limit]
+
+
+def build_get(*, build_id: int) -> ImageBuild:
+    try:
+        return ImageBuild.objects.select_related("requested_by").get(pk=build_id)
+    except ImageBuild.DoesNotExist as error:
+        raise NotFound(f"No build with id {build_id}.") from error
+
+
+def audit_list(*, action: str | None = None, actor: str | None = None, limit: int = 200) -> QuerySet[AuditEvent]:
+    events = AuditEvent.objects.all()
+    if action:
+        events = events.filter(action=action)
+    if actor:
+        events = events.filter(actor_name=actor)
+    return events[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerSummary:
+    status: str
+    logs: str
+    text: str
+
+
+def _when(value) -> str:
+    return value.isoformat() if value else "-"
+
+
+def container_summary(*, container_id: str, lines: int) -> ContainerSummary:
+    """Status lines and the last `lines` lines of output, as `docker ps` and `docker logs --tail` show them."""
+    details = engine.container_inspect(container_id=container_id)
+    summary = details.summary
+    log_text = "\n".join(line.text for line in engine.container_logs(container_id=container_id, tail=lines))
+    ports = ", ".join(
+        f"{port.host_ip or '*'}:{port.host}->{port.internal}/{port.protocol}"
+        if port.host
+        else f"{port.internal}/{port.protocol}"
+        for port in summary.ports
+    )
+    status = f"Exited ({details.exit_code})" if details.exit_code is not None else summary.state.capitalize()
+    text = "\n".join(
+        [
+            f"ID: {summary.id[:12]}",
+            f"Name: {summary.name}",
+            f"Image: {summary.image}",
+            f"State: {summary.state}",
+            f"Status: {status}",
+            f"Created: {_when(summary.created_at)}",
+            f"Started: {_when(details.started_at)}",
+            f"Ports: {ports or '-'}",
+            "",
+            f"Logs (last {lines} lines):",
+            log_text,
+        ]
+    )
+    return ContainerSummary(status=summary.state, logs=log_text, text=text)

@@ -1,0 +1,224 @@
+"""Container lifecycle: run (idempotent by name + hash), start, stop, restart, remove."""
+
+import threading
+import zlib
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from containersvc import engine, labels, validation
+from containersvc.engine import CreateSpec, EngineContainer, PortBinding
+from containersvc.errors import Conflict, ContainerSvcError, EngineError, InvalidRequest, NotFound, PermissionDenied
+from containersvc.services import mirror, storage
+from containersvc.services.audit import audited
+from containersvc.services.images import image_ensure
+
+MESSAGE_NO_GPU_RUNTIME = (
+    "This node's Docker engine has no NVIDIA runtime, so GPUs cannot be given to containers "
+    "(install the NVIDIA Container Toolkit on the node, or run without capabilities.gpuEnabled)."
+)
+MESSAGE_NOT_MANAGED = "This container was not created by Container Svc; only superusers may act on it."
+MESSAGE_PORT_IN_USE = "A host port asked for is already in use: {detail}"
+MESSAGE_KEEPS_NEED_NAME = "keeps need a container name (names[0]), so the kept directories can be found again."
+
+_run_locks = [threading.Lock() for _ in range(64)]
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    image: str
+    name: str | None = None
+    hash: str = ""
+    ports: tuple[tuple[int, int], ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    envs: dict[str, str] = field(default_factory=dict)
+    keeps: tuple[tuple[str, bool], ...] = ()
+    assets: tuple[tuple[str, str], ...] = ()
+    gpu_enabled: bool = False
+    gpu_device_ids: tuple[str, ...] = ()
+    command: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    started: bool
+    container_id: str
+    name: str
+    ports: tuple[PortBinding, ...]
+
+
+def _lock_for(key: str) -> threading.Lock:
+    return _run_locks[zlib.crc32(key.encode()) % len(_run_locks)]
+
+
+def _may_act_on(actor, summary: EngineContainer) -> bool:
+    return getattr(actor, "is_superuser", False) or labels.is_managed(summary.labels)
+
+
+def _ensure_may_act_on(actor, summary: EngineContainer) -> None:
+    if not _may_act_on(actor, summary):
+        raise PermissionDenied(MESSAGE_NOT_MANAGED)
+
+
+def _existing_for(spec: RunSpec) -> EngineContainer | None:
+    if spec.name:
+        try:
+            return engine.container_find(id_or_name=spec.name)
+        except NotFound:
+            return None
+    if spec.hash:
+        running = [
+            found
+            for found in engine.container_list(labels={labels.MANAGED: "true", labels.HASH: spec.hash})
+            if found.state == "running"
+        ]
+        return running[0] if running else None
+    return None
+
+
+def _already_running(existing: EngineContainer | None, spec: RunSpec) -> bool:
+    return bool(existing and existing.state == "running" and existing.labels.get(labels.HASH, "") == spec.hash)
+
+
+def container_run(*, actor, spec: RunSpec) -> RunResult:
+    reference = validation.image_reference(spec.image)
+    target = spec.name or str(reference)
+    with audited(actor=actor, action="container.run", target=target) as note:
+        with _lock_for(spec.name or f"hash:{spec.hash}" if (spec.name or spec.hash) else target):
+            existing = _existing_for(spec)
+            if _already_running(existing, spec):
+                note["detail"] = "already running with the same hash"
+                return RunResult(False, existing.id, existing.name, existing.ports)
+            if existing is not None and spec.name:
+                _ensure_may_act_on(actor, existing)
+                engine.container_remove(container_id=existing.id, force=True)
+                mirror.mirror_mark_removed(container_id=existing.id)
+            try:
+                result = _create_and_start(actor=actor, spec=spec, reference=reference)
+            except Conflict:
+                # Another process made the same name between our look and our create.
+                existing = _existing_for(spec)
+                if _already_running(existing, spec):
+                    return RunResult(False, existing.id, existing.name, existing.ports)
+                raise
+            note["target"] = f"{result.name} ({result.container_id[:12]})"
+            return result
+
+
+def _create_and_start(*, actor, spec: RunSpec, reference: validation.ImageReference) -> RunResult:
+    if spec.gpu_enabled and not engine.daemon_info().gpu_runtime:
+        raise InvalidRequest(MESSAGE_NO_GPU_RUNTIME)
+    if spec.keeps and not spec.name:
+        raise InvalidRequest(MESSAGE_KEEPS_NEED_NAME)
+    image_ensure(reference=reference)
+    mounts = storage.keeps_mounts(container_name=spec.name, keeps=list(spec.keeps)) if spec.keeps else []
+    asset_mounts, asset_env = storage.assets_mounts(assets=list(spec.assets))
+    container_labels = {
+        **spec.labels,
+        labels.MANAGED: "true",
+        labels.HASH: spec.hash,
+        labels.NODE: settings.CONTAINERSVC_NODE_ID,
+        labels.CREATED_BY: actor.get_username() if getattr(actor, "is_authenticated", False) else "",
+    }
+    container_id = engine.container_create(
+        spec=CreateSpec(
+            image=reference.pull_reference,
+            name=spec.name,
+            labels=container_labels,
+            env={**spec.envs, **asset_env},
+            ports=spec.ports,
+            mounts=tuple(mounts + asset_mounts),
+            gpu_device_ids=spec.gpu_device_ids if spec.gpu_enabled else None,
+            publish_interface=settings.CONTAINERSVC_PUBLISH_INTERFACE,
+            command=spec.command,
+        )
+    )
+    try:
+        engine.container_start(container_id=container_id)
+    except ContainerSvcError as error:
+        _remove_quietly(container_id)
+        raise _start_error(error) from error
+    details = engine.container_inspect(container_id=container_id)
+    mirror.mirror_record_details(
+        details=details,
+        created_by=actor,
+        keeps=[{"path": path, "readOnly": read_only} for path, read_only in spec.keeps],
+        assets=[{"envVarKey": key, "url": url} for key, url in spec.assets],
+    )
+    return RunResult(True, container_id, details.summary.name, details.summary.ports)
+
+
+def _start_error(error: ContainerSvcError) -> ContainerSvcError:
+    if engine.is_no_gpu_driver_error(error):
+        return InvalidRequest(MESSAGE_NO_GPU_RUNTIME)
+    if "port is already allocated" in error.message or "address already in use" in error.message:
+        return Conflict(MESSAGE_PORT_IN_USE.format(detail=error.message))
+    if isinstance(error, (InvalidRequest, EngineError)):
+        return InvalidRequest(f"The container could not start: {error.message}")
+    return error
+
+
+def _remove_quietly(container_id: str) -> None:
+    try:
+        engine.container_remove(container_id=container_id, force=True)
+    except ContainerSvcError:
+        pass
+
+
+def container_resolve(*, container_id: str | None = None, name: str | None = None) -> EngineContainer:
+    """Find one container by full id and/or exact name; both given must name the same container."""
+    if not container_id and not name:
+        raise InvalidRequest("Give the container's id or name.")
+    found = engine.container_find(id_or_name=container_id or name)
+    if container_id and name and name not in found.names:
+        raise NotFound(f"Container '{container_id}' is not named '{name}'.")
+    return found
+
+
+def stop_timeout(requested: int | None) -> int:
+    if requested is None:
+        return settings.CONTAINERSVC_STOP_TIMEOUT
+    return max(0, min(requested, settings.CONTAINERSVC_STOP_TIMEOUT_MAX))
+
+
+def _act(*, actor, action: str, container_id: str | None, name: str | None, operation) -> EngineContainer:
+    with audited(actor=actor, action=action, target=name or container_id or "") as note:
+        found = container_resolve(container_id=container_id, name=name)
+        note["target"] = f"{found.name} ({found.id[:12]})"
+        _ensure_may_act_on(actor, found)
+        operation(found.id)
+        if action == "container.remove":
+            mirror.mirror_mark_removed(container_id=found.id)
+        else:
+            mirror.mirror_record_details(details=engine.container_inspect(container_id=found.id))
+        return found
+
+
+def container_stop(*, actor, container_id: str | None = None, name: str | None = None, timeout: int | None = None):
+    seconds = stop_timeout(timeout)
+    return _act(
+        actor=actor, action="container.stop", container_id=container_id, name=name,
+        operation=lambda found_id: engine.container_stop(container_id=found_id, timeout=seconds),
+    )  # fmt: skip
+
+
+def container_start(*, actor, container_id: str | None = None, name: str | None = None):
+    return _act(
+        actor=actor, action="container.start", container_id=container_id, name=name,
+        operation=lambda found_id: engine.container_start(container_id=found_id),
+    )  # fmt: skip
+
+
+def container_restart(*, actor, container_id: str | None = None, name: str | None = None, timeout: int | None = None):
+    seconds = stop_timeout(timeout)
+    return _act(
+        actor=actor, action="container.restart", container_id=container_id, name=name,
+        operation=lambda found_id: engine.container_restart(container_id=found_id, timeout=seconds),
+    )  # fmt: skip
+
+
+def container_remove(*, actor, container_id: str | None = None, name: str | None = None, force: bool = False):
+    return _act(
+        actor=actor, action="container.remove", container_id=container_id, name=name,
+        operation=lambda found_id: engine.container_remove(container_id=found_id, force=force),
+    )  # fmt: skip

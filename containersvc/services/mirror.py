@@ -1,0 +1,140 @@
+"""Keeps the Container rows in step with the engine, which is the truth.
+
+A whole engine list is merged in a constant number of queries; a container the engine no longer has is
+marked removed, never reported running.
+"""
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from containersvc import labels
+from containersvc.engine import ContainerDetails, EngineContainer, PortBinding
+from containersvc.models import Container, ContainerState
+
+EXIT_CODE_IN_STATUS = re.compile(r"^Exited \((-?\d+)\)")
+SYNCED_FIELDS = [
+    "name", "names", "image", "image_id", "hash", "managed", "labels", "ports", "volumes", "state", "status",
+    "exit_code", "network_mode", "ip_address", "mac_address", "engine_created_at",
+]  # fmt: skip
+
+
+def ports_as_json(ports: Iterable[PortBinding]) -> list[dict]:
+    return [{"internal": port.internal, "host": port.host, "protocol": port.protocol} for port in ports]
+
+
+def _state(engine_state: str) -> str:
+    return engine_state if engine_state in ContainerState.values else ContainerState.EXITED
+
+
+def _apply_summary(row: Container, summary: EngineContainer) -> bool:
+    """Copy what the engine's list says onto the row; True when anything changed."""
+    exit_match = EXIT_CODE_IN_STATUS.match(summary.status)
+    values = {
+        "name": summary.name,
+        "names": list(summary.names),
+        "image": summary.image,
+        "image_id": summary.image_id,
+        "hash": summary.labels.get(labels.HASH, ""),
+        "managed": labels.is_managed(summary.labels),
+        "labels": summary.labels,
+        "ports": ports_as_json(summary.ports),
+        "volumes": list(summary.volumes),
+        "state": _state(summary.state),
+        "status": summary.status,
+        "exit_code": int(exit_match.group(1)) if exit_match else row.exit_code,
+        "network_mode": summary.network_mode,
+        "ip_address": summary.ip_address,
+        "mac_address": summary.mac_address,
+        "engine_created_at": summary.created_at,
+    }
+    if summary.state == ContainerState.RUNNING:
+        values["exit_code"] = None
+    changed = False
+    for field, value in values.items():
+        if getattr(row, field) != value:
+            setattr(row, field, value)
+            changed = True
+    return changed
+
+
+def mirror_sync_list(*, engine_containers: list[EngineContainer], listed_at: datetime) -> list[Container]:
+    """Merge a full engine list into the mirror; returns the live rows in the engine's order.
+
+    Rows first seen after `listed_at` were created while the list was being taken, so are not marked removed.
+    """
+    node = settings.CONTAINERSVC_NODE_ID
+    with transaction.atomic():
+        known = {
+            row.container_id: row
+            for row in Container.objects.filter(node_id=node).exclude(state=ContainerState.REMOVED)
+        }
+        live, to_create, to_update = [], [], []
+        for summary in engine_containers:
+            row = known.pop(summary.id, None)
+            if row is None:
+                row = Container(node_id=node, container_id=summary.id)
+                _apply_summary(row, summary)
+                to_create.append(row)
+            elif _apply_summary(row, summary):
+                to_update.append(row)
+            live.append(row)
+        if to_create:
+            Container.objects.bulk_create(to_create, ignore_conflicts=True)
+        if to_update:
+            Container.objects.bulk_update(to_update, [*SYNCED_FIELDS, "updated_at"], batch_size=500)
+        gone = [row.pk for row in known.values() if row.first_seen_at < listed_at]
+        if gone:
+            _mark_removed(Container.objects.filter(pk__in=gone))
+    return live
+
+
+def _mark_removed(rows) -> int:
+    now = timezone.now()
+    return rows.update(state=ContainerState.REMOVED, status="Removed", removed_at=now, updated_at=now)
+
+
+def mirror_mark_removed(*, container_id: str) -> None:
+    _mark_removed(
+        Container.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, container_id=container_id).exclude(
+            state=ContainerState.REMOVED
+        )
+    )
+
+
+def mirror_record_details(
+    *, details: ContainerDetails, created_by=None, keeps: list | None = None, assets: list | None = None
+) -> Container:
+    """Upsert the row of one container from an inspect; what only the service knows is kept."""
+    node = settings.CONTAINERSVC_NODE_ID
+    with transaction.atomic():
+        row, _ = Container.objects.select_for_update().get_or_create(
+            node_id=node,
+            container_id=details.summary.id,
+            defaults={"state": _state(details.summary.state)},
+        )
+        _apply_summary(row, details.summary)
+        row.envs = [{"key": key, "value": value} for key, value in details.envs]
+        row.exit_code = details.exit_code
+        row.started_at = details.started_at
+        row.finished_at = details.finished_at
+        row.gpu_enabled = details.gpu_enabled
+        row.runtime = details.runtime
+        row.cpu_shares = details.cpu_shares
+        row.memory_mb = details.memory_bytes // (1024 * 1024)
+        if details.summary.state == ContainerState.EXITED:
+            row.status = f"Exited ({details.exit_code})"
+        elif details.summary.state == ContainerState.RUNNING:
+            row.status = "Up"
+        if created_by is not None and getattr(created_by, "is_authenticated", False):
+            row.created_by = created_by
+        if keeps is not None:
+            row.keeps = keeps
+        if assets is not None:
+            row.assets = assets
+        row.save()
+    return row

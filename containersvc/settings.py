@@ -1,0 +1,216 @@
+"""Django settings for Container Svc, read from the environment with embedded defaults.
+
+Defaults run one node with nothing but Python and a Docker engine: SQLite in the data directory and the
+in-memory channel layer. DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis for several processes.
+"""
+
+import os
+import secrets
+import socket
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+DATA_DIR = Path(os.environ.get("CONTAINERSVC_DATA_DIR", BASE_DIR / "var")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+BUILD_ROOT = Path(os.environ.get("CONTAINERSVC_BUILD_ROOT", DATA_DIR / "builds")).resolve()
+BUILD_ROOT.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """Use SECRET_KEY when given; otherwise keep one generated key in the data directory."""
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DEBUG")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "containersvc.apps.ContainerSvcConfig",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "containersvc.urls"
+ASGI_APPLICATION = "containersvc.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{DATA_DIR / 'containersvc.sqlite3'}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the producers' threads write while requests read; the timeout waits out short locks.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if REDIS_URL := os.environ.get("REDIS_URL"):
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 500},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 500}}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+LOGIN_REDIRECT_URL = "/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "static"
+
+# Request bodies: the run API needs little; builds send a path, not a tarball.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CONTAINERSVC_MAX_BODY_BYTES", 1024 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Strict"
+SESSION_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+if env_bool("CONTAINERSVC_HTTPS"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "containersvc.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["containersvc.api.permissions.HasRequiredScope"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "containersvc.api.exceptions.error_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Container Svc",
+    "DESCRIPTION": "Runs and watches the Docker containers of one node (1Backend Container Svc compatible).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}
+
+# --- Container Svc ---------------------------------------------------------------------------------------
+CONTAINERSVC_NODE_ID = os.environ.get("CONTAINERSVC_NODE_ID") or socket.gethostname()
+# Where docker-py connects; DOCKER_HOST as the Docker CLI reads it.
+CONTAINERSVC_DOCKER_HOST = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+# Seconds any single engine call may take before the API answers 504.
+CONTAINERSVC_ENGINE_TIMEOUT = env_float("CONTAINERSVC_ENGINE_TIMEOUT", 30)
+# Seconds to wait for a registry pull or one line of build output.
+CONTAINERSVC_PULL_TIMEOUT = env_float("CONTAINERSVC_PULL_TIMEOUT", 600)
+# Seconds a container gets to stop before it is killed, and the most a caller may ask for.
+CONTAINERSVC_STOP_TIMEOUT = env_int("CONTAINERSVC_STOP_TIMEOUT", 10)
+CONTAINERSVC_STOP_TIMEOUT_MAX = env_int("CONTAINERSVC_STOP_TIMEOUT_MAX", 120)
+# Published ports bind here, never on every interface by default.
+CONTAINERSVC_PUBLISH_INTERFACE = os.environ.get("CONTAINERSVC_PUBLISH_INTERFACE", "127.0.0.1")
+# The address other containers reach published ports on (GET /container-svc/host).
+CONTAINERSVC_HOST_ADDRESS = os.environ.get("CONTAINERSVC_HOST_ADDRESS", "")
+# Asset downloads: loopback and private addresses are refused unless allowed.
+CONTAINERSVC_ASSETS_ALLOW_PRIVATE = env_bool("CONTAINERSVC_ASSETS_ALLOW_PRIVATE")
+CONTAINERSVC_ASSET_MAX_BYTES = env_int("CONTAINERSVC_ASSET_MAX_BYTES", 20 * 1024**3)
+CONTAINERSVC_ASSET_TIMEOUT = env_float("CONTAINERSVC_ASSET_TIMEOUT", 60)
+# Stored build output beyond this is cut, with a note saying so.
+CONTAINERSVC_BUILD_OUTPUT_MAX_BYTES = env_int("CONTAINERSVC_BUILD_OUTPUT_MAX_BYTES", 16 * 1024**2)
+# Lines captured from the engine into one stored log chunk.
+CONTAINERSVC_LOG_CHUNK_LINES = env_int("CONTAINERSVC_LOG_CHUNK_LINES", 500)

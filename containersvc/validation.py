@@ -1,0 +1,106 @@
+"""The grammar of what callers name: image references, container names, env keys, paths.
+
+Each check raises InvalidRequest with a message a caller can act on; the engine never sees bad input.
+"""
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+from containersvc.errors import InvalidRequest
+
+# The distribution reference grammar (what `docker pull` accepts), written out.
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_REFERENCE = re.compile(
+    rf"^(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
+    rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$"
+)
+MAX_REFERENCE_LENGTH = 255
+
+CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+MAX_CONTAINER_NAME_LENGTH = 128
+ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+FORBIDDEN_ENV_KEYS = frozenset({"NVIDIA_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES"})
+FORBIDDEN_CONTAINER_DIRS = ("/proc", "/sys", "/dev")
+
+MESSAGE_IMAGE_EMPTY = "image is required."
+MESSAGE_IMAGE_INVALID = (
+    "image '{value}' is not a valid image reference (e.g. 'nginx:1.27' or 'registry:5000/team/app')."
+)
+MESSAGE_NAME_INVALID = (
+    "name '{value}' is not a valid container name: use 2-128 characters from letters, digits, '_', '.' and '-', "
+    "starting with a letter or digit."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageReference:
+    repository: str
+    tag: str | None
+    digest: str | None
+
+    def __str__(self) -> str:
+        return self.repository + (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
+
+    @property
+    def pull_reference(self) -> str:
+        """The reference as the engine stores it: the implicit tag is 'latest'."""
+        if self.digest:
+            return f"{self.repository}@{self.digest}"
+        return f"{self.repository}:{self.tag or 'latest'}"
+
+
+def image_reference(value: str) -> ImageReference:
+    if not value or not value.strip():
+        raise InvalidRequest(MESSAGE_IMAGE_EMPTY)
+    match = _REFERENCE.match(value) if len(value) <= MAX_REFERENCE_LENGTH else None
+    if not match:
+        raise InvalidRequest(MESSAGE_IMAGE_INVALID.format(value=value[:100]))
+    domain = match["domain"]
+    # Without a dot, colon or 'localhost', the first component is a path component, not a registry.
+    if domain and not ("." in domain or ":" in domain or domain == "localhost" or domain.startswith("[")):
+        if domain != domain.lower():
+            raise InvalidRequest(MESSAGE_IMAGE_INVALID.format(value=value[:100]))
+    repository = f"{domain}/{match['path']}" if domain else match["path"]
+    return ImageReference(repository=repository, tag=match["tag"], digest=match["digest"])
+
+
+def container_name(value: str) -> str:
+    if len(value) > MAX_CONTAINER_NAME_LENGTH or not CONTAINER_NAME.match(value):
+        raise InvalidRequest(MESSAGE_NAME_INVALID.format(value=value[:100]))
+    return value
+
+
+def env_key(value: str) -> str:
+    if not ENV_KEY.match(value):
+        raise InvalidRequest(
+            f"env key '{value[:100]}' is not valid: use letters, digits and '_', not starting with a digit."
+        )
+    if value.upper() in FORBIDDEN_ENV_KEYS:
+        raise InvalidRequest(f"env key '{value}' is not allowed: ask for GPUs with capabilities.gpuEnabled.")
+    return value
+
+
+def label_key(value: str) -> str:
+    if not LABEL_KEY.match(value) or len(value) > 255:
+        raise InvalidRequest(f"label key '{value[:100]}' is not valid.")
+    if value.lower().startswith("containersvc."):
+        raise InvalidRequest(f"label key '{value}' is reserved for Container Svc.")
+    return value
+
+
+def container_path(value: str) -> str:
+    """An absolute path inside a container, normalised, not the root and not a kernel filesystem."""
+    if not value.startswith("/") or "\0" in value or len(value) > 1024:
+        raise InvalidRequest(f"path '{value[:100]}' must be an absolute path inside the container.")
+    normalised = posixpath.normpath(value)
+    if normalised == "/":
+        raise InvalidRequest("path '/' cannot be kept: name a directory inside the container.")
+    if any(normalised == root or normalised.startswith(root + "/") for root in FORBIDDEN_CONTAINER_DIRS):
+        raise InvalidRequest(f"path '{normalised}' is under a kernel filesystem and cannot be kept.")
+    return normalised

@@ -366,7 +366,7 @@ def container_inspect(*, container_id: str) -> ContainerDetails:
 
 def container_create(*, spec: CreateSpec) -> str:
     client = _client()
-    port_bindings = {f"{internal}/tcp": (spec.publish_interface, host or None) for internal, host in spec.ports}
+    port_bindings = {internal: (spec.publish_interface, host or None) for internal, host in spec.ports}
     device_requests = None
     if spec.gpu_device_ids is not None:
         device_requests = [
@@ -392,7 +392,7 @@ def container_create(*, spec: CreateSpec) -> str:
             command=list(spec.command) if spec.command else None,
             environment=[f"{key}={value}" for key, value in spec.env.items()],
             labels=spec.labels,
-            ports=[f"{internal}/tcp" for internal, _ in spec.ports] or None,
+            ports=[internal for internal, _ in spec.ports] or None,
             host_config=host_config,
         )
     return created["Id"]

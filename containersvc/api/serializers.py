@@ -2,6 +2,7 @@
 
 from django.core.validators import URLValidator
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from containersvc import validation
 from containersvc.errors import InvalidRequest
@@ -34,7 +35,8 @@ class StrictSerializer(serializers.Serializer):
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
-                raise serializers.ValidationError(f"Unknown field(s): {', '.join(unknown)}.")
+                message = f"Unknown field(s): {', '.join(unknown)}."
+                raise serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [message]})
         return super().to_internal_value(data)
 
 

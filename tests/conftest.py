@@ -1,0 +1,133 @@
+"""Fixtures: a real Docker engine (required, never skipped), test images built FROM scratch with static
+busybox, the local registry on 127.0.0.1, users holding chosen scopes, and API clients for them."""
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import docker
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from rest_framework.test import APIClient
+
+from containersvc import engine, scopes
+from containersvc.services.accounts import token_issue
+
+# Per test session, so that sessions running side by side never remove each other's containers.
+TEST_NODE = f"cst-node-{os.getpid()}"
+TEST_LABEL = {"containersvc-test": TEST_NODE}
+TEST_IMAGE = "containersvc-test/busybox:latest"
+REGISTRY = os.environ.get("CONTAINERSVC_TEST_REGISTRY", "127.0.0.1:5000")
+REGISTRY_IMAGE = f"{REGISTRY}/containersvc-test/busybox:pull"
+BUSYBOX = "/bin/busybox"
+TEST_DOCKERFILE = """FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+CMD ["sleep", "3600"]
+"""
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """The raw engine, for setting up and checking what the service did (the service goes through engine.py)."""
+    try:
+        client = docker.from_env(timeout=60)
+        client.ping()
+    except Exception as error:
+        pytest.fail(f"No Docker engine is reachable ({error}). Run scripts/ensure-services (root on Debian) first.")
+    yield client
+    _remove_test_containers(client)
+    client.close()
+
+
+def _remove_test_containers(client) -> None:
+    for container in client.containers.list(all=True, filters={"label": f"containersvc.node={TEST_NODE}"}):
+        container.remove(force=True)
+    for container in client.containers.list(all=True, filters={"label": f"containersvc-test={TEST_NODE}"}):
+        container.remove(force=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_image(docker_client) -> str:
+    """The test image, FROM scratch with static busybox: sh, sleep, httpd, seq... all there."""
+    _remove_test_containers(docker_client)
+    with tempfile.TemporaryDirectory() as context:
+        shutil.copy(BUSYBOX, Path(context) / "busybox")
+        (Path(context) / "Dockerfile").write_text(TEST_DOCKERFILE)
+        docker_client.images.build(path=context, tag=TEST_IMAGE, rm=True)
+    return TEST_IMAGE
+
+
+@pytest.fixture(scope="session")
+def registry_image(docker_client, test_image) -> str:
+    """The test image pushed to the local registry and removed locally, so running it pulls it."""
+    image = docker_client.images.get(test_image)
+    image.tag(REGISTRY_IMAGE)
+    for line in docker_client.images.push(REGISTRY_IMAGE, stream=True, decode=True):
+        if "error" in line:
+            pytest.fail(f"Pushing to the local registry failed: {line['error']}")
+    docker_client.images.remove(REGISTRY_IMAGE)
+    return REGISTRY_IMAGE
+
+
+@pytest.fixture(autouse=True)
+def service_settings(settings, tmp_path):
+    settings.CONTAINERSVC_NODE_ID = TEST_NODE
+    settings.DATA_DIR = tmp_path / "data"
+    settings.BUILD_ROOT = tmp_path / "builds"
+    settings.DATA_DIR.mkdir()
+    settings.BUILD_ROOT.mkdir()
+    yield settings
+    engine.reset_clients()
+
+
+@pytest.fixture
+def name() -> str:
+    """A container name no other test uses."""
+    return f"cst-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def make_user(db):
+    def make(*granted: scopes.Scope, superuser: bool = False, username: str | None = None):
+        user = get_user_model().objects.create_user(
+            username=username or f"user-{uuid.uuid4().hex[:8]}", password="pw-for-tests", is_superuser=superuser
+        )
+        codenames = [scopes.codename(scope) for scope in granted]
+        user.user_permissions.add(
+            *Permission.objects.filter(content_type__app_label="containersvc", codename__in=codenames)
+        )
+        return get_user_model().objects.get(pk=user.pk)  # fresh: no permission cache
+
+    return make
+
+
+@pytest.fixture
+def bearer_client():
+    def client_for(user) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_issue(user=user).token}")
+        return client
+
+    return client_for
+
+
+@pytest.fixture
+def api(make_user, bearer_client) -> APIClient:
+    """A service account holding every scope, but not a superuser."""
+    return bearer_client(make_user(*scopes.Scope))
+
+
+@pytest.fixture
+def run(api, test_image):
+    """Run a container through the API; returns the response."""
+
+    def run_container(container_name: str, **body):
+        body.setdefault("image", test_image)
+        body.setdefault("names", [container_name])
+        return api.put("/container-svc/container", body, format="json")
+
+    return run_container

@@ -1,0 +1,136 @@
+"""Image pullable (asked of the local registry through the engine), image list, builds."""
+
+import os
+import urllib.parse
+
+import pytest
+
+from containersvc.models import ImageBuild
+from tests.conftest import REGISTRY
+
+pytestmark = pytest.mark.django_db
+
+
+def pullable(api, reference: str):
+    return api.get(f"/container-svc/image/{urllib.parse.quote(reference, safe='')}/pullable")
+
+
+def test_an_image_in_the_registry_is_pullable(api, registry_image):
+    response = pullable(api, registry_image)
+
+    assert response.status_code == 200 and response.json() == {"pullable": True}
+
+
+def test_a_missing_tag_is_not_pullable(api, registry_image):
+    response = pullable(api, f"{REGISTRY}/containersvc-test/busybox:no-such-tag")
+
+    assert response.status_code == 200 and response.json() == {"pullable": False}
+
+
+def test_an_invalid_reference_is_400(api):
+    response = pullable(api, "UPPER CASE")
+
+    assert response.status_code == 400
+    assert "not a valid image reference" in response.json()["error"]
+
+
+def test_image_list_includes_the_test_image(api, test_image):
+    response = api.get("/container-svc/images")
+
+    assert response.status_code == 200
+    assert any(test_image in image["tags"] for image in response.json()["images"])
+
+
+@pytest.fixture
+def context(settings, test_image):
+    """A build context under the build root, based on the test image."""
+    directory = settings.BUILD_ROOT / "app"
+    directory.mkdir()
+    (directory / "Dockerfile").write_text(f'FROM {test_image}\nRUN echo built-step > /built\nCMD ["cat", "/built"]\n')
+    return directory
+
+
+def build(api, **body):
+    return api.put("/container-svc/image", body, format="json")
+
+
+def test_build_succeeds_and_keeps_its_output(api, context, docker_client, name):
+    tag = f"containersvc-test/built:{name}"
+
+    response = build(api, name=tag, contextPath="app")
+
+    assert response.status_code == 200, response.json()
+    record = ImageBuild.objects.get(tag=tag)
+    assert record.status == "succeeded" and record.image_id.startswith("sha256:")
+    assert "built-step" in record.output
+    assert docker_client.images.get(tag).id == record.image_id
+    detail = api.get(f"/container-svc/image/build/{record.pk}").json()["build"]
+    assert detail["status"] == "succeeded" and "built-step" in detail["output"]
+    assert any(item["id"] == record.pk for item in api.get("/container-svc/image/builds").json()["builds"])
+    docker_client.images.remove(tag, force=True)
+
+
+def test_build_with_another_dockerfile_inside_the_context(api, context, docker_client, name):
+    (context / "sub").mkdir()
+    (context / "sub" / "Other.dockerfile").write_text((context / "Dockerfile").read_text())
+    tag = f"containersvc-test/built:{name}"
+
+    response = build(api, name=tag, contextPath=str(context), dockerfilePath="sub/Other.dockerfile")
+
+    assert response.status_code == 200, response.json()
+    docker_client.images.remove(tag, force=True)
+
+
+def test_a_failing_build_answers_with_the_engines_message(api, context, name):
+    (context / "Dockerfile").write_text("FROM containersvc-test/busybox:latest\nRUN exit 7\n")
+    tag = f"containersvc-test/broken:{name}"
+
+    response = build(api, name=tag, contextPath="app")
+
+    assert response.status_code == 400
+    assert "returned a non-zero code: 7" in response.json()["error"]
+    record = ImageBuild.objects.get(tag=tag)
+    assert record.status == "failed" and "non-zero code: 7" in record.error
+
+
+@pytest.mark.parametrize(
+    ("context_path", "dockerfile_path", "message"),
+    [
+        ("../", None, "inside the build root"),
+        ("app/../..", None, "inside the build root"),
+        ("/etc", None, "inside the build root"),
+        ("escape-link", None, "inside the build root"),
+        ("missing", None, "inside the build root"),
+        ("app", "../outside.Dockerfile", "inside the build context"),
+        ("app", "/etc/passwd", "inside the build context"),
+        ("app", "link-out", "inside the build context"),
+        ("https://example.invalid/repo.git", None, "not a URL"),
+        ("git@example.invalid:repo.git", None, "not a URL"),
+    ],
+)
+def test_context_escapes_are_refused(api, context, settings, tmp_path, context_path, dockerfile_path, message):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "Dockerfile").write_text("FROM scratch\n")
+    (settings.BUILD_ROOT / "outside.Dockerfile").write_text("FROM scratch\n")
+    os.symlink(outside, settings.BUILD_ROOT / "escape-link")
+    os.symlink(outside / "Dockerfile", context / "link-out")
+    body = {"name": "containersvc-test/escape:x", "contextPath": context_path}
+    if dockerfile_path:
+        body["dockerfilePath"] = dockerfile_path
+
+    response = build(api, **body)
+
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    assert not ImageBuild.objects.exists()
+
+
+def test_build_needs_a_valid_tag(api, context):
+    response = build(api, name="Not Valid", contextPath="app")
+
+    assert response.status_code == 400 and "not a valid image reference" in response.json()["error"]
+
+
+def test_unknown_build_is_404(api):
+    assert api.get("/container-svc/image/build/999999").status_code == 404

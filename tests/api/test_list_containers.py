@@ -1,0 +1,69 @@
+"""POST /container-svc/containers: live engine list merged with the mirror."""
+
+import pytest
+
+from containersvc.models import Container
+from tests.conftest import TEST_NODE
+
+pytestmark = pytest.mark.django_db
+
+
+def listed(api, **body) -> list[dict]:
+    response = api.post("/container-svc/containers", body, format="json")
+    assert response.status_code == 200, response.json()
+    return response.json()["containers"]
+
+
+def test_list_shows_a_run_container_with_contract_fields(api, run, name):
+    run(name, hash="h1", ports=[{"internal": 8080, "host": 0}], labels=[{"key": "team", "value": "ml"}])
+
+    [container] = [item for item in listed(api) if item["names"] == [name]]
+
+    assert container["nodeId"] == TEST_NODE
+    assert container["status"] == "running"
+    assert container["hash"] == "h1"
+    assert container["ports"][0]["internal"] == 8080 and container["ports"][0]["host"] > 0
+    assert {"key": "team", "value": "ml"} in container["labels"]
+    assert set(container) >= {
+        "id", "nodeId", "names", "image", "ports", "hash", "labels", "envs", "keeps", "volumes", "status",
+        "runtime", "resources", "capabilities", "network",
+    }  # fmt: skip
+    assert container["network"]["ipAddress"]
+
+
+def test_filters_combine_and_limit_is_honoured(api, run, name):
+    first = run(f"{name}-1").json()["id"]
+    run(f"{name}-2")
+
+    assert [item["id"] for item in listed(api, containerId=first)] == [first]
+    assert [item["names"] for item in listed(api, containerId=f"{name}-2")] == [[f"{name}-2"]]
+    assert listed(api, nodeId=TEST_NODE, containerId=first)[0]["id"] == first
+    assert listed(api, nodeId="another-node", containerId=first) == []
+    assert len(listed(api, limit=1)) == 1
+
+
+def test_limit_out_of_range_is_400(api):
+    for limit in (0, -1, 100000, "abc"):
+        response = api.post("/container-svc/containers", {"limit": limit}, format="json")
+        assert response.status_code == 400, limit
+
+
+def test_a_container_removed_with_the_docker_cli_is_marked_removed(api, run, name, docker_client):
+    container_id = run(name).json()["id"]
+    listed(api)
+
+    docker_client.containers.get(name).remove(force=True)
+
+    assert container_id not in [item["id"] for item in listed(api)]
+    row = Container.objects.get(container_id=container_id)
+    assert row.state == "removed" and not row.is_running and row.removed_at is not None
+
+
+def test_exit_code_is_recorded(api, run, name, docker_client):
+    run(name, command=["sh", "-c", "exit 3"])
+    docker_client.containers.get(name).wait(timeout=30)
+
+    [container] = listed(api, containerId=name)
+
+    assert container["status"] == "exited"
+    assert container["exitCode"] == 3

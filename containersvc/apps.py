@@ -10,6 +10,7 @@ class ContainerSvcConfig(AppConfig):
 
     def ready(self) -> None:
         from containersvc import checks  # noqa: F401  (registers system checks)
+        from containersvc.api import schema  # noqa: F401  (registers the bearer scheme with the schema)
 
         post_migrate.connect(_create_service_groups, sender=self, dispatch_uid="containersvc-groups")
 

@@ -94,7 +94,10 @@ def name() -> str:
 def make_user(db):
     def make(*granted: scopes.Scope, superuser: bool = False, username: str | None = None):
         user = get_user_model().objects.create_user(
-            username=username or f"user-{uuid.uuid4().hex[:8]}", password="pw-for-tests", is_superuser=superuser
+            username=username or f"user-{uuid.uuid4().hex[:8]}",
+            password="pw-for-tests",
+            is_superuser=superuser,
+            is_staff=superuser,
         )
         codenames = [scopes.codename(scope) for scope in granted]
         user.user_permissions.add(

@@ -3,7 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from containersvc.api.views import containers, images, logs, node
+from containersvc.api.views import containers, gpus, images, logs, node
 
 urlpatterns = [
     path("container", containers.ContainerRunApi.as_view(), name="container-run"),
@@ -18,10 +18,11 @@ urlpatterns = [
     path("logs", logs.LogListApi.as_view(), name="log-list"),
     path("daemon/info", node.DaemonInfoApi.as_view(), name="daemon-info"),
     path("host", node.HostApi.as_view(), name="host"),
+    path("gpus", gpus.GpuListApi.as_view(), name="gpu-list"),
     path("image", images.ImageBuildApi.as_view(), name="image-build"),
     path("images", images.ImageListApi.as_view(), name="image-list"),
     path("image/builds", images.BuildListApi.as_view(), name="build-list"),
     path("image/build/<int:build_id>", images.BuildDetailApi.as_view(), name="build-detail"),
-    path("image/<path:image_name>/pullable", images.ImagePullableApi.as_view(), name="image-pullable"),
+    path("image/<path:imageName>/pullable", images.ImagePullableApi.as_view(), name="image-pullable"),
     path("openapi.json", SpectacularAPIView.as_view(), name="openapi"),
 ]

@@ -22,8 +22,8 @@ class ImagePullableApi(ScopedApi):
         responses=inline_serializer("ImagePullableResponse", {"pullable": serializers.BooleanField()}),
         description="Asks the image's own registry, through the engine, whether the image can be pulled.",
     )
-    def get(self, request, image_name: str):
-        reference = validation.image_reference(image_name)
+    def get(self, request, imageName: str):
+        reference = validation.image_reference(imageName)
         return Response({"pullable": engine.image_pullable(reference=reference.pull_reference)})
 
 

@@ -112,8 +112,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # Tests use a file too: request threads and producer threads each hold their own connection.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+    # Tests use a file too (request and producer threads each hold a connection), one per test process.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if REDIS_URL := os.environ.get("REDIS_URL"):
@@ -217,3 +217,7 @@ CONTAINERSVC_ASSET_TIMEOUT = env_float("CONTAINERSVC_ASSET_TIMEOUT", 60)
 CONTAINERSVC_BUILD_OUTPUT_MAX_BYTES = env_int("CONTAINERSVC_BUILD_OUTPUT_MAX_BYTES", 16 * 1024**2)
 # Lines captured from the engine into one stored log chunk.
 CONTAINERSVC_LOG_CHUNK_LINES = env_int("CONTAINERSVC_LOG_CHUNK_LINES", 500)
+# GPU sampler: seconds between NVML samples while someone watches, and the most one NVML read may take
+# before the last reading is served marked stale.
+CONTAINERSVC_GPU_SAMPLE_SECONDS = env_float("CONTAINERSVC_GPU_SAMPLE_SECONDS", 1)
+CONTAINERSVC_GPU_NVML_TIMEOUT = env_float("CONTAINERSVC_GPU_NVML_TIMEOUT", 2)

@@ -6,6 +6,7 @@ project's own frozen dataclasses. The client is made lazily, so the service boot
 
 from __future__ import annotations
 
+import socket
 import struct
 import threading
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 import docker
 import docker.errors
 import requests.exceptions
+import urllib3.exceptions
 from django.conf import settings
 from docker.types import DeviceRequest
 
@@ -113,6 +115,17 @@ class LogLine:
     stream: str
     timestamp_ns: int
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class EngineEvent:
+    """One container event from the engine's event stream."""
+
+    action: str  # create, start, die, stop, destroy, health_status: healthy, ...
+    container_id: str
+    name: str
+    time_ns: int
+    attributes: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,10 +457,57 @@ def _open_logs(*, container_id: str, since_ns: int, tail: int | None, follow: bo
     return response
 
 
-def _set_socket_timeout(response, timeout: float | None) -> None:
+def _socket_of(response) -> socket.socket:
     raw = response.raw._fp.fp.raw
-    sock = getattr(raw, "_sock", raw)
-    sock.settimeout(timeout)
+    return getattr(raw, "_sock", raw)
+
+
+def _set_socket_timeout(response, timeout: float | None) -> None:
+    _socket_of(response).settimeout(timeout)
+
+
+def _shutdown(response) -> None:
+    """Wake a thread blocked reading this response: shutdown() makes its recv() return, close() alone may not."""
+    try:
+        _socket_of(response).shutdown(socket.SHUT_RDWR)
+    except (AttributeError, OSError):
+        pass  # already closed, or never connected
+
+
+class LogFollow:
+    """A log follow that any thread may end: close() makes lines() stop, and the reader releases the socket.
+
+    Reading errors after close() are the close itself, not a failure.
+    """
+
+    def __init__(self, response) -> None:
+        self._response = response
+        self._closed = threading.Event()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def lines(self) -> Iterator[LogLine]:
+        try:
+            yield from _log_lines(self._response)
+        except (ContainerSvcError, urllib3.exceptions.HTTPError, OSError, ValueError, AttributeError):
+            if not self.closed:
+                raise
+
+    def close(self) -> None:
+        self._closed.set()
+        _shutdown(self._response)
+
+    def release(self) -> None:
+        """Free the socket when lines() was never read to its end (its own finally does it otherwise)."""
+        self.close()
+        self._response.close()
+
+
+def log_follow_open(*, container_id: str, since_ns: int = 0, tail: int | None = 0) -> LogFollow:
+    """Open a follow of both streams; the caller reads lines() in a thread and ends it with close()."""
+    return LogFollow(_open_logs(container_id=container_id, since_ns=since_ns, tail=tail, follow=True))
 
 
 def _frames(response) -> Iterator[tuple[str, bytes]]:
@@ -491,6 +551,57 @@ def _log_line(stream: str, raw: bytes) -> LogLine:
         return LogLine(stream, timestamp_ns(stamp), message)
     except ValueError:
         return LogLine(stream, 0, text)
+
+
+# --- events -----------------------------------------------------------------------------------------------
+class EventStream:
+    """Container events as they happen; close() from any thread ends the iteration."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self._closed = threading.Event()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def __iter__(self) -> Iterator[EngineEvent]:
+        try:
+            with translate_errors():
+                for raw in self._stream:
+                    if isinstance(raw, dict) and raw.get("Type") == "container":
+                        yield _event_from(raw)
+        except (ContainerSvcError, urllib3.exceptions.HTTPError, ValueError, AttributeError):
+            if not self.closed:
+                raise
+
+    def close(self) -> None:
+        self._closed.set()
+        try:
+            self._stream.close()
+        except (OSError, docker.errors.DockerException):
+            pass  # the stream was already broken or closed
+
+
+def _event_from(raw: dict) -> EngineEvent:
+    actor = raw.get("Actor") or {}
+    attributes = {str(key): str(value) for key, value in (actor.get("Attributes") or {}).items()}
+    time_ns = raw.get("timeNano") or int(raw.get("time") or 0) * 1_000_000_000
+    return EngineEvent(
+        action=str(raw.get("Action") or raw.get("status") or ""),
+        container_id=str(actor.get("ID") or raw.get("id") or ""),
+        name=attributes.get("name", ""),
+        time_ns=int(time_ns),
+        attributes=attributes,
+    )
+
+
+def events_open(*, since_ns: int | None = None) -> EventStream:
+    """Follow the engine's container events (no read timeout); end it with close() from another thread."""
+    since = None if since_ns is None else f"{since_ns // 1_000_000_000}.{since_ns % 1_000_000_000:09d}"
+    with translate_errors():
+        stream = _client().events(since=since, filters={"type": "container"}, decode=True)
+    return EventStream(stream)
 
 
 # --- images -----------------------------------------------------------------------------------------------

@@ -1,3 +1,17 @@
 """Websocket routes; each consumer checks authentication and its scope before it accepts."""
 
-websocket_urlpatterns: list = []
+from django.urls import path, re_path
+
+from containersvc.consumers.builds import BuildOutputConsumer
+from containersvc.consumers.containers import ContainerStatusConsumer
+from containersvc.consumers.logs import ContainerLogsConsumer
+from containersvc.producers.build_output import relay_install
+
+# Builds started from now on are heard from their first line, so a viewer joining late sees all of it.
+relay_install()
+
+websocket_urlpatterns: list = [
+    path("ws/containers/", ContainerStatusConsumer.as_asgi()),
+    re_path(r"^ws/containers/(?P<container_id>[0-9a-f]{64})/logs/$", ContainerLogsConsumer.as_asgi()),
+    path("ws/builds/<int:build_id>/", BuildOutputConsumer.as_asgi()),
+]

@@ -26,6 +26,13 @@ MESSAGE_REMOTE_CONTEXT = "contextPath must be a directory under the build root, 
 
 # Observers of build output (the live dashboard); each gets (build id, text) and must not block.
 output_listeners: list[Callable[[int, str], None]] = []
+# Observers of a build's status changes; each gets the build row and must not block.
+status_listeners: list[Callable[[ImageBuild], None]] = []
+
+
+def _announce(build: ImageBuild) -> None:
+    for listener in status_listeners:
+        listener(build)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,7 @@ def build_run(*, actor, build: ImageBuild) -> ImageBuild:
     with audited(actor=actor, action="image.build", target=build.tag) as note:
         build.status, build.started_at = BuildStatus.RUNNING, timezone.now()
         build.save(update_fields=["status", "started_at"])
+        _announce(build)
         recorder = _OutputRecorder(build)
         try:
             # The paths are checked again: the tree may have changed since the request was accepted.
@@ -119,6 +127,7 @@ def build_run(*, actor, build: ImageBuild) -> ImageBuild:
             recorder.flush()
             build.finished_at = timezone.now()
             build.save(update_fields=["status", "image_id", "error", "finished_at", "output", "output_truncated"])
+            _announce(build)
     return build
 
 

@@ -222,3 +222,10 @@ def container_remove(*, actor, container_id: str | None = None, name: str | None
         actor=actor, action="container.remove", container_id=container_id, name=name,
         operation=lambda found_id: engine.container_remove(container_id=found_id, force=force),
     )  # fmt: skip
+
+
+def container_for_viewer(*, actor, container_id: str) -> EngineContainer:
+    """The container a viewer asked for by full id: superusers see any, others only those the service made."""
+    found = container_resolve(container_id=container_id)
+    _ensure_may_act_on(actor, found)
+    return found

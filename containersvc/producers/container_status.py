@@ -1,0 +1,189 @@
+"""The container-status producer: follows the engine's container events, keeps the mirror in step and
+publishes batched `container.status` events while at least one socket watches.
+
+Events only name a container; what it is now comes from one inspect per changed container per batch, so a
+storm of events for one container costs one inspect. After any gap in the stream (engine restart, broken
+connection) the engine's 256-event replay is not enough: the producer lists everything and reconciles.
+"""
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from django.db import close_old_connections, connection
+
+from containersvc import engine, selectors
+from containersvc.engine import EventStream
+from containersvc.errors import ContainerSvcError, NotFound
+from containersvc.producers import groups
+from containersvc.producers.publish import Publisher
+from containersvc.services import mirror
+
+logger = logging.getLogger(__name__)
+
+BATCH_SECONDS = 0.2
+BACKOFF_MIN_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 30.0
+MAX_PENDING_CONTAINERS = 2000  # beyond this a full reconcile is cheaper than one inspect each
+# Actions after which a container's state may differ; exec and attach events change nothing we show.
+STATE_ACTIONS = frozenset(
+    {"create", "start", "restart", "die", "stop", "kill", "pause", "unpause", "rename", "update", "oom", "destroy"}
+)
+
+
+def _changes_state(action: str) -> bool:
+    return action in STATE_ACTIONS or action.startswith("health_status")
+
+
+@dataclass
+class _Pending:
+    """What the event reader found and the worker has not handled yet; bounded."""
+
+    changed: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
+    reconcile: bool = False
+    engine_error: str | None = None
+
+
+class ContainerStatusProducer:
+    """One per process; subscribe() at socket connect, unsubscribe() at disconnect."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers = 0
+        self._stop = threading.Event()
+        self._stream: EventStream | None = None
+        self._pending = _Pending()
+        self._threads: list[threading.Thread] = []
+        self._publisher: Publisher | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------------------
+    def subscribe(self, *, loop: asyncio.AbstractEventLoop, reconcile: bool = True) -> None:
+        """Count a subscriber in; with `reconcile` the next batch is the full list (a new socket needs it)."""
+        with self._lock:
+            self._subscribers += 1
+            if not any(thread.is_alive() for thread in self._threads) or self._stop.is_set():
+                self._start(loop)
+            elif reconcile:
+                self._pending.reconcile = True
+
+    def unsubscribe(self) -> None:
+        with self._lock:
+            self._subscribers = max(0, self._subscribers - 1)
+            if self._subscribers == 0:
+                self._stop_locked()
+
+    def threads(self) -> list[threading.Thread]:
+        return [thread for thread in self._threads if thread.is_alive()]
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._stop = threading.Event()
+        self._pending = _Pending(reconcile=True)
+        self._publisher = Publisher(loop)
+        stop = self._stop
+        self._threads = [
+            threading.Thread(target=self._read_events, args=(stop,), name="container-events", daemon=True),
+            threading.Thread(target=self._work, args=(stop,), name="container-status", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _stop_locked(self) -> None:
+        self._stop.set()
+        if self._stream is not None:
+            self._stream.close()
+
+    # --- the event reader ---------------------------------------------------------------------------------
+    def _read_events(self, stop: threading.Event) -> None:
+        backoff = BACKOFF_MIN_SECONDS
+        while not stop.is_set():
+            try:
+                stream = engine.events_open()
+                with self._lock:
+                    self._stream = stream
+                    if stop.is_set():
+                        stream.close()
+                # Opened before listing: a change made while the list is taken still arrives as an event.
+                self._note(reconcile=True)
+                backoff = BACKOFF_MIN_SECONDS
+                for event in stream:
+                    if _changes_state(event.action):
+                        self._note(container_id=event.container_id, removed=event.action == "destroy")
+            except ContainerSvcError as error:
+                self._note(engine_error=error.message)
+            if stop.wait(backoff):
+                break
+            backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+
+    def _note(
+        self,
+        *,
+        container_id: str = "",
+        removed: bool = False,
+        reconcile: bool = False,
+        engine_error: str | None = None,
+    ) -> None:
+        with self._lock:
+            pending = self._pending
+            if reconcile:
+                pending.reconcile = True
+            if engine_error is not None:
+                pending.engine_error = engine_error
+            if container_id and not pending.reconcile:
+                (pending.removed if removed else pending.changed).add(container_id)
+                if len(pending.changed) + len(pending.removed) > MAX_PENDING_CONTAINERS:
+                    pending.changed.clear()
+                    pending.removed.clear()
+                    pending.reconcile = True
+
+    # --- the worker: inspect, mirror, publish --------------------------------------------------------------
+    def _work(self, stop: threading.Event) -> None:
+        try:
+            while not stop.wait(BATCH_SECONDS):
+                with self._lock:
+                    pending, self._pending = self._pending, _Pending()
+                if not self._handle(pending):
+                    break
+                close_old_connections()
+        finally:
+            connection.close()
+
+    def _handle(self, pending: _Pending) -> bool:
+        publisher = self._publisher
+        if publisher is None:
+            return False
+        group = groups.containers_group()
+        if pending.engine_error is not None and not pending.reconcile:
+            return publisher.send(group, groups.engine_status_event(available=False, error=pending.engine_error))
+        try:
+            if pending.reconcile:
+                rows = selectors.container_list()
+                event = groups.container_status_event(
+                    containers=[groups.container_payload(row) for row in rows], full=True
+                )
+                return publisher.send(group, groups.engine_status_event(available=True)) and publisher.send(
+                    group, event
+                )
+            if pending.changed or pending.removed:
+                return publisher.send(group, self._changes(pending))
+        except ContainerSvcError as error:
+            self._note(reconcile=True)
+            return publisher.send(group, groups.engine_status_event(available=False, error=error.message))
+        return True
+
+    def _changes(self, pending: _Pending) -> dict:
+        changed, removed = [], set(pending.removed)
+        for container_id in pending.changed - pending.removed:
+            try:
+                row = mirror.mirror_record_details(details=engine.container_inspect(container_id=container_id))
+            except NotFound:
+                removed.add(container_id)
+                continue
+            changed.append(groups.container_payload(row))
+        for container_id in removed:
+            mirror.mirror_mark_removed(container_id=container_id)
+        return groups.container_status_event(containers=changed, removed=sorted(removed))
+
+
+producer = ContainerStatusProducer()

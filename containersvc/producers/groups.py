@@ -1,0 +1,96 @@
+"""Channel-layer group names and the payloads producers publish and consumers forward, in one place.
+
+Group names are built from container ids (64 hex) and build ids (integers) only, never from user text, and
+carry this process's token: producers live in one process and fan out to that process's sockets, so with a
+shared Redis layer two processes never receive each other's copy of the same stream.
+"""
+
+import re
+import secrets
+from collections.abc import Iterable
+
+from containersvc.engine import LogLine
+from containersvc.models import Container
+
+PROCESS = secrets.token_hex(6)
+CONTAINER_ID = re.compile(r"^[0-9a-f]{64}$")
+
+# Event types (the `type` key; Channels maps "log.batch" to the consumer method log_batch).
+CONTAINER_STATUS = "container.status"
+ENGINE_STATUS = "engine.status"
+LOG_BATCH = "log.batch"
+LOG_ENDED = "log.ended"
+BUILD_OUTPUT = "build.output"
+BUILD_STATUS = "build.status"
+
+
+def containers_group() -> str:
+    return f"containersvc.containers.{PROCESS}"
+
+
+def container_logs_group(container_id: str) -> str:
+    if not CONTAINER_ID.match(container_id):
+        raise ValueError("a container id is 64 lowercase hex characters")
+    return f"containersvc.logs.{container_id}.{PROCESS}"
+
+
+def build_group(build_id: int) -> str:
+    return f"containersvc.build.{int(build_id)}.{PROCESS}"
+
+
+# --- payloads ---------------------------------------------------------------------------------------------
+def container_payload(row: Container) -> dict:
+    """One container as the dashboard shows it (camelCase like the API)."""
+    return {
+        "id": row.container_id,
+        "name": row.name,
+        "image": row.image,
+        "state": row.state,
+        "status": row.status,
+        "ports": row.ports,
+        "gpuEnabled": row.gpu_enabled,
+        "managed": row.managed,
+        "exitCode": row.exit_code,
+        "createdAt": row.engine_created_at.isoformat() if row.engine_created_at else None,
+    }
+
+
+def container_status_event(*, containers: Iterable[dict], removed: Iterable[str] = (), full: bool = False) -> dict:
+    """A batch of changed containers; `full` means the list is complete and anything missing is gone."""
+    return {"type": CONTAINER_STATUS, "full": full, "containers": list(containers), "removed": list(removed)}
+
+
+def engine_status_event(*, available: bool, error: str = "") -> dict:
+    return {"type": ENGINE_STATUS, "available": available, "error": error}
+
+
+def log_line_payload(number: int, line: LogLine, max_chars: int) -> list:
+    """[number, stream, timestamp_ns, text]: compact, since a batch carries hundreds of them. The number
+    counts lines within one follower (generation), so a viewer resumes exactly after the last it saw."""
+    text = line.text if len(line.text) <= max_chars else line.text[:max_chars] + "…"
+    return [number, line.stream, line.timestamp_ns, text]
+
+
+def log_batch_event(*, container_id: str, generation: str, seq: int, lines: list[list], dropped: int) -> dict:
+    """Lines of one follower, numbered per follower (generation) so a consumer sees a lost batch."""
+    return {
+        "type": LOG_BATCH,
+        "container": container_id,
+        "generation": generation,
+        "seq": seq,
+        "lines": lines,
+        "dropped": dropped,
+    }
+
+
+def log_ended_event(*, container_id: str, generation: str, error: str = "") -> dict:
+    return {"type": LOG_ENDED, "container": container_id, "generation": generation, "error": error}
+
+
+def build_output_event(*, build_id: int, offset: int, text: str, skipped: int) -> dict:
+    """Output starting at character `offset` of the build's whole output; `skipped` characters were cut before."""
+    return {"type": BUILD_OUTPUT, "build": build_id, "offset": offset, "text": text, "skipped": skipped}
+
+
+def build_status_event(*, build_id: int, status: str, error: str = "", image_id: str = "") -> dict:
+    return {"type": BUILD_STATUS, "build": build_id, "status": status, "error": error, "imageId": image_id}

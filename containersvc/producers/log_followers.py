@@ -1,0 +1,228 @@
+"""Log followers: one engine follow per container, shared by every socket watching that container.
+
+A follower starts with its first subscriber and is stopped (stream closed, threads ended) when the last one
+leaves. Its reader thread keeps the recent lines (what a new viewer is shown first) and queues new ones; its
+publisher thread sends them in numbered batches, at most BATCH_SECONDS apart or BATCH_LINES long, so a log
+line is never a channel-layer message of its own. Both buffers are bounded: what overflows is counted and
+reported as dropped.
+"""
+
+import asyncio
+import logging
+import queue
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from containersvc import engine
+from containersvc.engine import LogFollow, LogLine
+from containersvc.errors import ContainerSvcError
+from containersvc.producers import groups
+from containersvc.producers.publish import Publisher
+
+logger = logging.getLogger(__name__)
+
+RECENT_LINES = 1000  # the most a viewer can ask to be shown first
+INITIAL_TAIL = RECENT_LINES
+BATCH_SECONDS = 0.05
+BATCH_LINES = 300
+QUEUE_LINES = 20_000
+LINE_MAX_CHARS = 16_384
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    lines: list[tuple[int, LogLine]]  # (line number within this follower, line)
+    last: int  # the number of the newest line the follower had: later batches start after it
+    gap: bool  # lines the viewer asked for were already pushed out of the recent window
+
+
+class LogFollower:
+    def __init__(self, *, container_id: str, publisher: Publisher) -> None:
+        self.container_id = container_id
+        self.group = groups.container_logs_group(container_id)
+        self.generation = secrets.token_hex(4)
+        self.ready = threading.Event()
+        self.finished = threading.Event()
+        self.error = ""
+        self._publisher = publisher
+        self._lock = threading.Lock()
+        self._recent: deque[tuple[int, LogLine]] = deque(maxlen=RECENT_LINES)
+        self._queue: queue.Queue[tuple[int, LogLine]] = queue.Queue(maxsize=QUEUE_LINES)
+        self._line_no = 0
+        self._dropped = 0
+        self._follow: LogFollow | None = None
+        self._stopping = threading.Event()
+        self._reader_done = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._read, name=f"log-reader-{container_id[:12]}", daemon=True),
+            threading.Thread(target=self._publish, name=f"log-publisher-{container_id[:12]}", daemon=True),
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        """Never blocks: closing the follow wakes the reader, the publisher sees the stop within a tick."""
+        self._stopping.set()
+        with self._lock:
+            follow = self._follow
+        if follow is not None:
+            follow.close()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def threads(self) -> list[threading.Thread]:
+        return [thread for thread in self._threads if thread.is_alive()]
+
+    def snapshot(self, *, tail: int, since_ns: int = 0, after: int | None = None) -> Snapshot:
+        """The last `tail` recent lines; resuming, those after line `after` of this follower (exact) or
+        newer than since_ns (another follower's lines: by timestamp)."""
+        with self._lock:
+            recent, last = list(self._recent), self._line_no
+        if after is not None:
+            newer = [item for item in recent if item[0] > after]
+            gap = bool(newer) and newer[0][0] > after + 1
+            return Snapshot(lines=newer, last=last, gap=gap)
+        newer = [item for item in recent if item[1].timestamp_ns > since_ns]
+        gap = bool(since_ns) and len(recent) == RECENT_LINES and len(newer) == len(recent)
+        return Snapshot(lines=newer[-tail:] if tail else [], last=last, gap=gap)
+
+    # --- reader -------------------------------------------------------------------------------------------
+    def _read(self) -> None:
+        follow = None
+        try:
+            opened_ns = time.time_ns()
+            initial = list(engine.container_logs(container_id=self.container_id, tail=INITIAL_TAIL))
+            with self._lock:
+                for line in initial:
+                    self._line_no += 1
+                    self._recent.append((self._line_no, line))
+            self.ready.set()
+            # Follow from just after the last line read (or the moment of reading): nothing lost, nothing twice.
+            since_ns = initial[-1].timestamp_ns + 1 if initial else opened_ns
+            follow = engine.log_follow_open(container_id=self.container_id, since_ns=since_ns, tail=None)
+            with self._lock:
+                self._follow = follow
+            if self.stopping:
+                follow.close()
+            for line in follow.lines():
+                self._accept(line)
+        except ContainerSvcError as error:
+            self.error = error.message
+        finally:
+            if follow is not None:
+                follow.release()
+            self.ready.set()
+            self._reader_done.set()
+
+    def _accept(self, line: LogLine) -> None:
+        with self._lock:
+            self._line_no += 1
+            item = (self._line_no, line)
+            self._recent.append(item)
+            try:
+                self._queue.put_nowait(item)
+            except queue.Full:
+                self._dropped += 1
+
+    # --- publisher ----------------------------------------------------------------------------------------
+    def _publish(self) -> None:
+        seq = 0
+        while not self.stopping:
+            batch = self._next_batch()
+            with self._lock:
+                dropped, self._dropped = self._dropped, 0
+            if batch or dropped:
+                seq += 1
+                event = groups.log_batch_event(
+                    container_id=self.container_id,
+                    generation=self.generation,
+                    seq=seq,
+                    lines=[groups.log_line_payload(number, line, LINE_MAX_CHARS) for number, line in batch],
+                    dropped=dropped,
+                )
+                if not self._publisher.send(self.group, event):
+                    break
+            elif self._reader_done.is_set() and self._queue.empty():
+                if not self.stopping:
+                    self._publisher.send(
+                        self.group,
+                        groups.log_ended_event(
+                            container_id=self.container_id, generation=self.generation, error=self.error
+                        ),
+                    )
+                break
+        self.finished.set()
+        self.stop()
+
+    def _next_batch(self) -> list[tuple[int, LogLine]]:
+        try:
+            batch = [self._queue.get(timeout=BATCH_SECONDS)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + BATCH_SECONDS
+        while len(batch) < BATCH_LINES:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(self._queue.get(timeout=remaining))
+            except queue.Empty:
+                break
+        return batch
+
+
+@dataclass
+class _Entry:
+    follower: LogFollower
+    subscribers: int
+
+
+class LogFollowers:
+    """The followers of this process, by container id, counted by subscriber."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Entry] = {}
+        self._retired: list[LogFollower] = []
+
+    def subscribe(self, *, container_id: str, loop: asyncio.AbstractEventLoop) -> LogFollower:
+        with self._lock:
+            entry = self._entries.get(container_id)
+            if entry is None or entry.follower.finished.is_set() or entry.follower.stopping:
+                follower = LogFollower(container_id=container_id, publisher=Publisher(loop))
+                follower.start()
+                entry = self._entries[container_id] = _Entry(follower, entry.subscribers if entry else 0)
+            entry.subscribers += 1
+            return entry.follower
+
+    def unsubscribe(self, *, container_id: str) -> None:
+        with self._lock:
+            entry = self._entries.get(container_id)
+            if entry is None:
+                return
+            entry.subscribers -= 1
+            if entry.subscribers <= 0:
+                del self._entries[container_id]
+                entry.follower.stop()
+                self._retired = [old for old in self._retired if old.threads()] + [entry.follower]
+
+    def subscribers(self, container_id: str) -> int:
+        with self._lock:
+            entry = self._entries.get(container_id)
+            return entry.subscribers if entry else 0
+
+    def threads(self) -> list[threading.Thread]:
+        """Live follower threads, including those of followers still winding down."""
+        with self._lock:
+            followers = [entry.follower for entry in self._entries.values()] + self._retired
+        return [thread for follower in followers for thread in follower.threads()]
+
+
+followers = LogFollowers()

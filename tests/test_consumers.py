@@ -1,0 +1,339 @@
+"""The websockets, through the real ASGI application (origin check, session auth) against the real engine."""
+
+import asyncio
+import os
+import threading
+import time
+from pathlib import Path
+
+import docker.errors
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from containersvc.asgi import application
+from containersvc.consumers import flow
+from containersvc.producers.container_status import producer
+from containersvc.producers.log_followers import followers
+from containersvc.scopes import Scope
+from containersvc.services import builds
+from tests.conftest import TEST_LABEL
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ORIGIN = (b"origin", b"http://127.0.0.1")
+MANAGED = {**TEST_LABEL, "containersvc.managed": "true"}
+
+
+def session_headers(user) -> list[tuple[bytes, bytes]]:
+    client = Client()
+    client.force_login(user)
+    return [ORIGIN, (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+
+
+def communicator(path: str, headers) -> WebsocketCommunicator:
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+async def wait_until(predicate, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return predicate()
+
+
+async def receive_until(socket: WebsocketCommunicator, predicate, timeout: float = 10) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        message = await socket.receive_json_from(timeout=max(0.1, deadline - time.monotonic()))
+        if predicate(message):
+            return message
+
+
+@pytest.fixture
+def container(docker_client, test_image):
+    """Start a managed test container running a shell command; removed afterwards."""
+    started = []
+
+    def start(command: str, labels: dict | None = None):
+        found = docker_client.containers.run(
+            test_image, ["sh", "-c", command], detach=True, labels=labels if labels is not None else MANAGED
+        )
+        started.append(found)
+        return found
+
+    yield start
+    for found in started:
+        try:
+            found.remove(force=True)
+        except docker.errors.NotFound:
+            pass  # the test removed it
+
+
+@pytest.fixture
+def viewer(make_user):
+    return session_headers(make_user(*Scope))
+
+
+# --- authentication, scopes, origin ----------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["/ws/containers/", f"/ws/containers/{'a' * 64}/logs/", "/ws/builds/1/"])
+def test_anonymous_sockets_are_closed_4401(path):
+    async def scenario():
+        socket = communicator(path, [ORIGIN])
+        connected, code = await socket.connect()
+        assert (connected, code) == (False, 4401)
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.parametrize(
+    ("path", "granted"),
+    [
+        ("/ws/containers/", [Scope.LOG_VIEW, Scope.CONTAINER_RUN]),
+        (f"/ws/containers/{'a' * 64}/logs/", [Scope.CONTAINER_VIEW]),
+        ("/ws/builds/1/", [Scope.LOG_VIEW]),
+    ],
+)
+def test_sockets_without_the_scope_are_closed_4403(path, granted, make_user):
+    headers = session_headers(make_user(*granted))
+
+    async def scenario():
+        socket = communicator(path, headers)
+        connected, code = await socket.connect()
+        assert (connected, code) == (False, 4403)
+
+    async_to_sync(scenario)()
+
+
+def test_a_foreign_origin_is_refused(make_user):
+    user = make_user(*Scope)
+    headers = [(b"origin", b"http://evil.example"), session_headers(user)[1]]
+
+    async def scenario():
+        connected, _ = await communicator("/ws/containers/", headers).connect()
+        assert connected is False
+
+    async_to_sync(scenario)()
+
+
+def test_logs_of_a_container_the_service_did_not_create_need_a_superuser(container, make_user):
+    foreign = container("sleep 60", labels=TEST_LABEL)
+    headers = session_headers(make_user(Scope.LOG_VIEW))
+    admin_headers = session_headers(make_user(superuser=True))
+
+    async def scenario():
+        connected, code = await communicator(f"/ws/containers/{foreign.id}/logs/", headers).connect()
+        assert (connected, code) == (False, 4403)
+        admin = communicator(f"/ws/containers/{foreign.id}/logs/", admin_headers)
+        connected, _ = await admin.connect()
+        assert connected
+        await admin.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_logs_of_an_unknown_container_are_closed_4404(viewer):
+    async def scenario():
+        connected, code = await communicator(f"/ws/containers/{'0' * 64}/logs/", viewer).connect()
+        assert (connected, code) == (False, 4404)
+
+    async_to_sync(scenario)()
+
+
+# --- container status ------------------------------------------------------------------------------------
+def test_status_socket_sends_the_list_then_changes_made_with_the_docker_cli(viewer, container, docker_client):
+    async def scenario():
+        socket = communicator("/ws/containers/", viewer)
+        assert (await socket.connect())[0]
+        await receive_until(socket, lambda m: m["type"] == "container.status" and m["full"])
+        started = await asyncio.to_thread(container, "sleep 60")
+        seen = await receive_until(
+            socket,
+            lambda m: (
+                m["type"] == "container.status"
+                and any(c["id"] == started.id and c["state"] == "running" for c in m["containers"])
+            ),
+        )
+        assert not seen["full"]
+        await asyncio.to_thread(started.stop, timeout=0)
+        await receive_until(
+            socket,
+            lambda m: (
+                m["type"] == "container.status"
+                and any(c["id"] == started.id and c["state"] == "exited" for c in m["containers"])
+            ),
+        )
+        await asyncio.to_thread(started.remove)
+        await receive_until(socket, lambda m: m["type"] == "container.status" and started.id in m["removed"])
+        await socket.disconnect()
+        assert await wait_until(lambda: not producer.threads())
+
+    async_to_sync(scenario)()
+
+
+# --- live logs -------------------------------------------------------------------------------------------
+def test_logs_send_the_tail_then_live_lines_in_batches_with_streams_apart(viewer, container):
+    running = container("seq 1 300; echo oops >&2; sleep 2; for i in $(seq 1 200); do echo live-$i; done; sleep 60")
+    time.sleep(0.5)
+
+    async def scenario():
+        socket = communicator(f"/ws/containers/{running.id}/logs/?tail=50", viewer)
+        assert (await socket.connect())[0]
+        hello = await socket.receive_json_from(timeout=10)
+        assert hello["type"] == "hello"
+        first = await socket.receive_json_from(timeout=10)
+        assert [line[3] for line in first["lines"]] == [str(n) for n in range(252, 301)] + ["oops"]
+        assert first["lines"][-1][1] == "stderr" and first["lines"][0][1] == "stdout"
+        await socket.send_json_to({"type": "ack", "seq": first["seq"]})
+        live, messages = [], 0
+        while len(live) < 200:
+            message = await socket.receive_json_from(timeout=10)
+            await socket.send_json_to({"type": "ack", "seq": message["seq"]})
+            messages += 1
+            live += [line[3] for line in message["lines"]]
+        assert live == [f"live-{n}" for n in range(1, 201)]
+        assert messages < 20, "lines are batched, not one message each"
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_two_viewers_share_one_engine_follow(viewer, container):
+    running = container("while true; do echo tick; sleep 0.1; done")
+
+    async def scenario():
+        path = f"/ws/containers/{running.id}/logs/"
+        first, second = communicator(path, viewer), communicator(path, viewer)
+        assert (await first.connect())[0] and (await second.connect())[0]
+        assert followers.subscribers(running.id) == 2
+        assert len([t for t in followers.threads() if running.id[:12] in t.name]) == 2  # one reader, one publisher
+        for socket in (first, second):
+            await receive_until(socket, lambda m: m["type"] == "lines" and m["lines"])
+        await first.disconnect()
+        assert followers.subscribers(running.id) == 1
+        await receive_until(second, lambda m: m["type"] == "lines" and m["lines"])
+        await second.disconnect()
+        assert await wait_until(lambda: not followers.threads())
+
+    async_to_sync(scenario)()
+
+
+def test_a_slow_client_gets_skip_markers_and_server_memory_stays_bounded(viewer, container):
+    running = container("sleep 1; seq 1 60000; sleep 60")
+    total = 60000
+
+    async def scenario():
+        socket = communicator(f"/ws/containers/{running.id}/logs/?tail=0", viewer)
+        assert (await socket.connect())[0]
+        await socket.receive_json_from(timeout=10)  # hello
+        # Not acknowledging: the server sends its window, then holds back however much the container prints.
+        unacked = []
+        while len(unacked) < flow.WINDOW:
+            unacked.append(await socket.receive_json_from(timeout=10))
+        await asyncio.sleep(3)
+        assert await socket.receive_nothing(timeout=0.5)
+        received = sum(len(message["lines"]) for message in unacked)
+        skipped, last = 0, unacked[-1]
+        await socket.send_json_to({"type": "ack", "seq": last["seq"]})
+        while received + skipped < total:
+            message = await socket.receive_json_from(timeout=10)
+            received += len(message["lines"])
+            skipped += message["skipped"]
+            await socket.send_json_to({"type": "ack", "seq": message["seq"]})
+            last = message
+        assert received + skipped == total
+        assert skipped > 0
+        # What was held for this socket never exceeded the bounds: all else was skipped.
+        assert received <= flow.WINDOW * flow.BATCH_LINES * 2 + flow.MAX_QUEUED_LINES
+        assert last["lines"][-1][3] == str(total), "the newest lines are kept, the oldest give way"
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_reconnecting_with_generation_and_after_resumes_without_duplicates(viewer, container):
+    running = container("for i in $(seq 1 40); do echo n-$i; sleep 0.05; done; sleep 60")
+
+    async def scenario():
+        path = f"/ws/containers/{running.id}/logs/"
+        keeper = communicator(path, viewer)  # keeps the follower alive across the reconnect
+        assert (await keeper.connect())[0]
+        first = communicator(path, viewer)
+        assert (await first.connect())[0]
+        generation = (await first.receive_json_from(timeout=10))["generation"]
+        seen = []
+        while len(seen) < 10:
+            message = await first.receive_json_from(timeout=10)
+            await first.send_json_to({"type": "ack", "seq": message["seq"]})
+            seen += message["lines"]
+        await first.disconnect()
+        await asyncio.sleep(0.5)
+        again = communicator(f"{path}?generation={generation}&after={seen[-1][0]}", viewer)
+        assert (await again.connect())[0]
+        await again.receive_json_from(timeout=10)
+        while seen[-1][3] != "n-40":
+            message = await again.receive_json_from(timeout=10)
+            await again.send_json_to({"type": "ack", "seq": message["seq"]})
+            seen += message["lines"]
+        assert [line[3] for line in seen] == [f"n-{n}" for n in range(1, 41)]
+        await again.disconnect()
+        await keeper.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_disconnect_ends_the_follow_with_no_leaked_threads_or_descriptors(viewer, container):
+    running = container("while true; do echo x; sleep 0.01; done")
+    path = f"/ws/containers/{running.id}/logs/?tail=5"
+
+    async def cycle():
+        socket = communicator(path, viewer)
+        assert (await socket.connect())[0]
+        await socket.receive_json_from(timeout=10)
+        await socket.disconnect()
+
+    async def scenario():
+        await cycle()
+        assert await wait_until(lambda: not followers.threads())
+        threads, descriptors = threading.active_count(), len(os.listdir("/proc/self/fd"))
+        for _ in range(200):
+            await cycle()
+        assert await wait_until(lambda: not followers.threads())
+        assert await wait_until(lambda: threading.active_count() <= threads)
+        assert len(os.listdir("/proc/self/fd")) <= descriptors + 2
+
+    async_to_sync(scenario)()
+
+
+# --- build output ----------------------------------------------------------------------------------------
+def test_build_output_streams_live_and_ends_with_the_status(viewer, make_user, test_image):
+    context = Path(settings.BUILD_ROOT) / "printer"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        f"FROM {test_image}\nRUN for i in $(seq 1 30); do echo build-line-$i; sleep 0.05; done\n"
+    )
+    actor = make_user(Scope.IMAGE_BUILD)
+    build = builds.build_create(actor=actor, name="containersvc-test/printed:latest", context_path="printer",
+                                dockerfile_path=None)  # fmt: skip
+
+    async def scenario():
+        socket = communicator(f"/ws/builds/{build.pk}/", viewer)
+        assert (await socket.connect())[0]
+        thread = await asyncio.to_thread(builds.build_start_in_background, actor=actor, build=build)
+        text, status = "", None
+        while status not in {"succeeded", "failed"}:
+            message = await socket.receive_json_from(timeout=30)
+            if message["type"] == "output":
+                text += message["text"]
+            else:
+                status = message["status"]
+        await asyncio.to_thread(thread.join, 10)
+        assert status == "succeeded"
+        assert [n for n in range(1, 31) if f"build-line-{n}\n" in text] == list(range(1, 31))
+        assert text.count("build-line-7\n") == 1
+        await socket.disconnect()
+
+    async_to_sync(scenario)()

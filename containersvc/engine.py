@@ -108,6 +108,7 @@ class CreateSpec:
     gpu_device_ids: tuple[str, ...] | None  # None: no GPU; (): all GPUs
     publish_interface: str
     command: tuple[str, ...] | None = None
+    gpu_count: int | None = None  # with gpu_device_ids == (): this many GPUs instead of all
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,7 +384,7 @@ def container_create(*, spec: CreateSpec) -> str:
     device_requests = None
     if spec.gpu_device_ids is not None:
         device_requests = [
-            DeviceRequest(count=-1, capabilities=[["gpu"]])
+            DeviceRequest(count=spec.gpu_count or -1, capabilities=[["gpu"]])
             if not spec.gpu_device_ids
             else DeviceRequest(device_ids=list(spec.gpu_device_ids), capabilities=[["gpu"]])
         ]

@@ -4,6 +4,7 @@ from django.urls import path, re_path
 
 from containersvc.consumers.builds import BuildOutputConsumer
 from containersvc.consumers.containers import ContainerStatusConsumer
+from containersvc.consumers.gpu import GpuSamplesConsumer
 from containersvc.consumers.logs import ContainerLogsConsumer
 from containersvc.producers.build_output import relay_install
 
@@ -11,6 +12,7 @@ from containersvc.producers.build_output import relay_install
 relay_install()
 
 websocket_urlpatterns: list = [
+    path("ws/gpus/", GpuSamplesConsumer.as_asgi()),
     path("ws/containers/", ContainerStatusConsumer.as_asgi()),
     re_path(r"^ws/containers/(?P<container_id>[0-9a-f]{64})/logs/$", ContainerLogsConsumer.as_asgi()),
     path("ws/builds/<int:build_id>/", BuildOutputConsumer.as_asgi()),

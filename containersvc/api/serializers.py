@@ -81,6 +81,14 @@ class CapabilitiesSerializer(StrictSerializer):
     gpuIds = optional_list(
         serializers.RegexField(r"^[A-Za-z0-9-]{1,64}$"), 16, help_text="Extension: only these GPUs (indexes or UUIDs)."
     )
+    gpuCount = serializers.IntegerField(
+        min_value=1, max_value=64, required=False, allow_null=True, help_text="Extension: this many GPUs, any of them."
+    )
+
+    def validate(self, attrs):
+        if attrs.get("gpuCount") and attrs.get("gpuIds"):
+            raise serializers.ValidationError("Give gpuCount or gpuIds, not both.")
+        return attrs
 
 
 class RunContainerRequestSerializer(StrictSerializer):

@@ -36,6 +36,7 @@ class RunSpec:
     assets: tuple[tuple[str, str], ...] = ()
     gpu_enabled: bool = False
     gpu_device_ids: tuple[str, ...] = ()
+    gpu_count: int | None = None  # None with no ids: all GPUs
     command: tuple[str, ...] | None = None
 
 
@@ -129,6 +130,7 @@ def _create_and_start(*, actor, spec: RunSpec, reference: validation.ImageRefere
             ports=spec.ports,
             mounts=tuple(mounts + asset_mounts),
             gpu_device_ids=spec.gpu_device_ids if spec.gpu_enabled else None,
+            gpu_count=spec.gpu_count if spec.gpu_enabled else None,
             publish_interface=settings.CONTAINERSVC_PUBLISH_INTERFACE,
             command=spec.command,
         )

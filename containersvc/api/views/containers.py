@@ -30,8 +30,10 @@ def run_spec_from(data: dict) -> RunSpec:
         envs=_pairs(data.get("envs")),
         keeps=tuple((keep["path"], keep["readOnly"]) for keep in data.get("keeps") or []),
         assets=tuple((asset["envVarKey"], asset["url"]) for asset in data.get("assets") or []),
-        gpu_enabled=bool(capabilities.get("gpuEnabled")),
+        # Asking for a count or for given GPUs is asking for GPUs, with or without gpuEnabled.
+        gpu_enabled=bool(capabilities.get("gpuEnabled") or capabilities.get("gpuCount") or capabilities.get("gpuIds")),
         gpu_device_ids=tuple(capabilities.get("gpuIds") or ()),
+        gpu_count=capabilities.get("gpuCount") or None,
         command=tuple(data["command"]) if data.get("command") else None,
     )
 

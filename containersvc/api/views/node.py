@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from containersvc import engine
+from containersvc import engine, gpu
 from containersvc.api.views.base import ScopedApi
 from containersvc.errors import ContainerSvcError
 from containersvc.scopes import Scope
@@ -27,15 +27,19 @@ class DaemonInfoApi(ScopedApi):
                     child=serializers.CharField(), required=False, help_text="Extension."
                 ),
                 "gpuRuntime": serializers.BooleanField(required=False, help_text="Extension."),
+                "gpuCount": serializers.IntegerField(help_text="Extension: NVIDIA GPUs NVML sees on this node."),
             },
         ),
         description="Whether the Docker engine answers; never an error status when it does not.",
     )
     def get(self, request):
+        gpu_count = gpu.gpu_inventory().count
         try:
             info = engine.daemon_info()
         except ContainerSvcError as error:
-            return Response({"available": False, "address": engine.address(), "error": error.message})
+            return Response(
+                {"available": False, "address": engine.address(), "error": error.message, "gpuCount": gpu_count}
+            )
         return Response(
             {
                 "available": True,
@@ -44,6 +48,7 @@ class DaemonInfoApi(ScopedApi):
                 "apiVersion": info.api_version,
                 "runtimes": list(info.runtimes),
                 "gpuRuntime": info.gpu_runtime,
+                "gpuCount": gpu_count,
                 "nodeId": settings.CONTAINERSVC_NODE_ID,
             }
         )

@@ -1,0 +1,1 @@
+"""Websocket consumers: check authentication and scope at connect, subscribe, forward."""

@@ -1,0 +1,1 @@
+"""Producers: one per process, started on demand, publishing to channel-layer groups."""

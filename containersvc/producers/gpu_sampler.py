@@ -1,0 +1,179 @@
+"""The GPU sampler: one per process, sampling NVML while someone watches and fanning samples out to a group.
+
+It also holds the camelCase payload shapes of GPU readings, so the API and the websocket send the same thing.
+"""
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import close_old_connections
+
+from containersvc import gpu
+from containersvc.models import Container
+from containersvc.producers import groups
+from containersvc.producers.publish import Publisher
+
+logger = logging.getLogger(__name__)
+
+# Per process, like every producer's group: each process samples for its own viewers, and with a shared
+# Redis layer one node's viewers never receive another node's GPUs.
+GROUP = f"containersvc.gpu.{groups.PROCESS}"
+EVENT = "gpu.sample"
+
+
+# --- payloads ---------------------------------------------------------------------------------------------
+
+
+def inventory_payload(inventory: gpu.GpuInventory) -> dict:
+    return {
+        "available": inventory.available,
+        "stale": inventory.stale,
+        "error": inventory.error,
+        "driverVersion": inventory.driver_version,
+        "cudaVersion": inventory.cuda_version,
+        "count": inventory.count,
+        "gpus": [
+            {"index": d.index, "uuid": d.uuid, "name": d.name, "memoryTotalBytes": d.memory_total_bytes}
+            for d in inventory.devices
+        ],
+    }
+
+
+def _process_payload(process: gpu.GpuProcess, names: dict[str, str]) -> dict:
+    return {
+        "pid": process.pid,
+        "usedMemoryBytes": process.used_memory_bytes,
+        "containerId": process.container_id,
+        "containerName": names.get(process.container_id or ""),
+    }
+
+
+def sample_payload(sample: gpu.GpuSample, *, names: dict[str, str] | None = None) -> dict:
+    names = names or {}
+    return {
+        "takenAt": sample.taken_at.isoformat() if sample.taken_at else None,
+        "available": sample.available,
+        "stale": sample.stale,
+        "error": sample.error,
+        "gpus": [
+            {
+                "index": r.index,
+                "uuid": r.uuid,
+                "utilizationPercent": r.utilization_percent,
+                "memoryUtilizationPercent": r.memory_utilization_percent,
+                "memoryUsedBytes": r.memory_used_bytes,
+                "memoryTotalBytes": r.memory_total_bytes,
+                "temperatureCelsius": r.temperature_celsius,
+                "powerDrawWatts": r.power_draw_watts,
+                "powerLimitWatts": r.power_limit_watts,
+                "processes": [_process_payload(p, names) for p in r.processes],
+            }
+            for r in sample.gpus
+        ],
+    }
+
+
+def container_names(*, sample: gpu.GpuSample) -> dict[str, str]:
+    """Names of the containers GPU processes run in, from the mirror (no engine call on every sample)."""
+    ids = {p.container_id for r in sample.gpus for p in r.processes if p.container_id}
+    if not ids:
+        return {}
+    rows = Container.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, container_id__in=ids)
+    return {row.container_id: row.name for row in rows}
+
+
+def sample_event(payload: dict) -> dict:
+    return {"type": EVENT, "sample": payload}
+
+
+def gpu_sample_payload() -> dict:
+    """Sample now and render it with container names: what the API and the stream both send."""
+    sample = gpu.gpu_sample()
+    return sample_payload(sample, names=container_names(sample=sample))
+
+
+# --- the sampler ------------------------------------------------------------------------------------------
+
+
+def _publish(event: dict, loop: asyncio.AbstractEventLoop | None) -> None:
+    if loop is not None:
+        # The sockets' loop: the in-memory layer's queues must not be touched from another loop.
+        Publisher(loop).send(GROUP, event)
+    else:
+        async_to_sync(get_channel_layer().group_send)(GROUP, event)
+
+
+class GpuSampler:
+    def __init__(
+        self,
+        *,
+        interval: Callable[[], float] = lambda: settings.CONTAINERSVC_GPU_SAMPLE_SECONDS,
+        read: Callable[[], dict] = gpu_sample_payload,
+    ) -> None:
+        self._interval = interval
+        self._read = read
+        self._lock = threading.Lock()
+        self._subscribers = 0
+        self._stop: threading.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.latest: dict | None = None
+
+    @property
+    def subscribers(self) -> int:
+        return self._subscribers
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not (self._stop and self._stop.is_set())
+
+    def subscribe(self, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """`loop`: the event loop the subscribing sockets live on; None publishes through async_to_sync."""
+        with self._lock:
+            self._loop = loop
+            self._subscribers += 1
+            if self._subscribers == 1:
+                self._stop = threading.Event()
+                self._thread = threading.Thread(target=self._run, args=(self._stop,), name="gpu-sampler", daemon=True)
+                self._thread.start()
+
+    def unsubscribe(self) -> None:
+        with self._lock:
+            self._subscribers = max(0, self._subscribers - 1)
+            if self._subscribers == 0 and self._stop is not None:
+                self._stop.set()
+                # Nobody watches: a reading kept now would be shown as current to the next viewer.
+                self.latest = None
+
+    def join(self, timeout: float) -> None:
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self, stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                self._sample_once(stop)
+                stop.wait(self._interval())
+        finally:
+            close_old_connections()
+
+    def _sample_once(self, stop: threading.Event) -> None:
+        try:
+            close_old_connections()
+            payload = self._read()
+            if stop.is_set():
+                return
+            self.latest = payload
+            _publish(sample_event(payload), self._loop)
+        except Exception:
+            # One failed round must not end the stream; the next tick tries again.
+            logger.exception("GPU sample round failed")
+
+
+sampler = GpuSampler()

@@ -12,6 +12,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from containersvc.routing import websocket_urlpatterns  # noqa: E402
+from containersvc.startup import recover_after_restart  # noqa: E402
+
+recover_after_restart()
 
 application = ProtocolTypeRouter(
     {

@@ -124,6 +124,7 @@ class ImageBuild(models.Model):
     image_id = models.CharField(max_length=128, blank=True)
     error = models.TextField(blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    runner_pid = models.IntegerField(null=True, blank=True, help_text="The service process running the build.")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -3,13 +3,12 @@
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 from containersvc import engine, validation
@@ -22,6 +21,7 @@ FLUSH_INTERVAL_SECONDS = 0.5
 TRUNCATION_NOTE = "\n[output cut: the stored output reached its size limit]\n"
 MESSAGE_CONTEXT_OUTSIDE = "contextPath must be a directory inside the build root."
 MESSAGE_DOCKERFILE_OUTSIDE = "dockerfilePath must be a file inside the build context."
+MESSAGE_INTERRUPTED = "The service stopped during the build; its output up to then is kept."
 MESSAGE_REMOTE_CONTEXT = "contextPath must be a directory under the build root, not a URL or a git remote."
 
 # Observers of build output (the live dashboard); each gets (build id, text) and must not block.
@@ -58,36 +58,61 @@ def build_paths(*, context_path: str, dockerfile_path: str | None) -> BuildPaths
 
 
 class _OutputRecorder:
-    """Appends output to the row, bounded, flushing at most every FLUSH_INTERVAL_SECONDS."""
+    """Appends output to the row, bounded; a flusher thread saves it every FLUSH_INTERVAL_SECONDS.
+
+    Saving from a timer (not only when output arrives) keeps the stored output current while a step is quiet.
+    """
 
     def __init__(self, build: ImageBuild) -> None:
         self.build = build
         self.parts: list[str] = [build.output]
         self.size = len(build.output.encode())
-        self.last_flush = time.monotonic()
+        self.lock = threading.Lock()
+        self.dirty = False
+        self.done = threading.Event()
+        self.flusher = threading.Thread(target=self._flush_periodically, name=f"build-{build.pk}-flush", daemon=True)
+        self.flusher.start()
 
     def __call__(self, text: str) -> None:
         for listener in output_listeners:
             listener(self.build.pk, text)
-        if self.build.output_truncated:
-            return
-        encoded = len(text.encode())
-        if self.size + encoded > settings.CONTAINERSVC_BUILD_OUTPUT_MAX_BYTES:
-            self.parts.append(TRUNCATION_NOTE)
-            self.build.output_truncated = True
-        else:
-            self.parts.append(text)
-            self.size += encoded
-        if time.monotonic() - self.last_flush > FLUSH_INTERVAL_SECONDS:
-            self.flush()
+        with self.lock:
+            if self.build.output_truncated:
+                return
+            encoded = len(text.encode())
+            if self.size + encoded > settings.CONTAINERSVC_BUILD_OUTPUT_MAX_BYTES:
+                self.parts.append(TRUNCATION_NOTE)
+                self.build.output_truncated = True
+            else:
+                self.parts.append(text)
+                self.size += encoded
+            self.dirty = True
+
+    def _flush_periodically(self) -> None:
+        try:
+            while not self.done.wait(FLUSH_INTERVAL_SECONDS):
+                try:
+                    self.flush()
+                except DatabaseError:
+                    # The final flush at the end of the build saves everything; a missed one loses nothing.
+                    logger.warning("Could not save the output of build %s yet", self.build.pk, exc_info=True)
+        finally:
+            close_old_connections()
 
     def flush(self) -> None:
-        self.build.output = "".join(self.parts)
-        self.parts = [self.build.output]
-        ImageBuild.objects.filter(pk=self.build.pk).update(
-            output=self.build.output, output_truncated=self.build.output_truncated
-        )
-        self.last_flush = time.monotonic()
+        with self.lock:
+            if not self.dirty:
+                return
+            self.build.output = "".join(self.parts)
+            self.parts = [self.build.output]
+            self.dirty = False
+            output, truncated = self.build.output, self.build.output_truncated
+        ImageBuild.objects.filter(pk=self.build.pk).update(output=output, output_truncated=truncated)
+
+    def close(self) -> None:
+        self.done.set()
+        self.flusher.join()
+        self.flush()
 
 
 def build_create(*, actor, name: str, context_path: str, dockerfile_path: str | None) -> ImageBuild:
@@ -105,8 +130,8 @@ def build_create(*, actor, name: str, context_path: str, dockerfile_path: str | 
 def build_run(*, actor, build: ImageBuild) -> ImageBuild:
     """Run the build to its end; a failure is stored on the row and raised."""
     with audited(actor=actor, action="image.build", target=build.tag) as note:
-        build.status, build.started_at = BuildStatus.RUNNING, timezone.now()
-        build.save(update_fields=["status", "started_at"])
+        build.status, build.started_at, build.runner_pid = BuildStatus.RUNNING, timezone.now(), os.getpid()
+        build.save(update_fields=["status", "started_at", "runner_pid"])
         _announce(build)
         recorder = _OutputRecorder(build)
         try:
@@ -124,7 +149,7 @@ def build_run(*, actor, build: ImageBuild) -> ImageBuild:
             build.status, build.error = BuildStatus.FAILED, f"Internal error: {error!r}"
             raise
         finally:
-            recorder.flush()
+            recorder.close()
             build.finished_at = timezone.now()
             build.save(update_fields=["status", "image_id", "error", "finished_at", "output", "output_truncated"])
             _announce(build)
@@ -147,8 +172,24 @@ def build_start_in_background(*, actor, build: ImageBuild) -> threading.Thread:
     return thread
 
 
+def _process_alive(pid: int | None) -> bool:
+    if not pid or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def builds_mark_interrupted() -> int:
-    """Builds left running by a process that died can never finish: say so."""
-    return ImageBuild.objects.filter(
+    """Builds whose service process died can never finish: say so, rather than 'running' forever."""
+    unfinished = ImageBuild.objects.filter(
         node_id=settings.CONTAINERSVC_NODE_ID, status__in=[BuildStatus.QUEUED, BuildStatus.RUNNING]
-    ).update(status=BuildStatus.INTERRUPTED, error="The service stopped during the build.", finished_at=timezone.now())
+    )
+    orphans = [build.pk for build in unfinished if not _process_alive(build.runner_pid)]
+    return ImageBuild.objects.filter(pk__in=orphans).update(
+        status=BuildStatus.INTERRUPTED, error=MESSAGE_INTERRUPTED, finished_at=timezone.now()
+    )

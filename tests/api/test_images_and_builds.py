@@ -8,7 +8,8 @@ import pytest
 from containersvc.models import ImageBuild
 from tests.conftest import REGISTRY
 
-pytestmark = pytest.mark.django_db
+# Builds save their output from a flusher thread, which needs committed rows.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def pullable(api, reference: str):

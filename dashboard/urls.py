@@ -1,10 +1,21 @@
 """Dashboard pages."""
 
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import path, re_path
 
 from dashboard import views
 
 app_name = "dashboard"
+CONTAINER = r"(?P<container_id>[0-9a-f]{64})"
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", views.container_list, name="containers"),
+    path("containers/run/", views.container_run, name="container-run"),
+    re_path(rf"^containers/{CONTAINER}/$", views.container_detail, name="container"),
+    re_path(rf"^containers/{CONTAINER}/logs\.txt$", views.container_log_download, name="container-logs"),
+    path("images/", views.images, name="images"),
+    path("builds/<int:build_id>/", views.build_detail, name="build"),
+    path("node/", views.node, name="node"),
+    path("audit/", views.audit, name="audit"),
+    path("login/", auth_views.LoginView.as_view(template_name="dashboard/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(next_page="dashboard:login"), name="logout"),
 ]

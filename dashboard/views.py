@@ -1,9 +1,170 @@
-"""Dashboard pages: they read through selectors and write through services only."""
+"""Dashboard pages: they read through selectors and write through services only.
 
+Each page renders what it knows now; the page's ES module then keeps it live over a websocket. Actions are
+shown only to holders of the scope and refused here (403) without it.
+"""
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from containersvc import engine, scopes, selectors
+from containersvc.api.views.containers import run_spec_from
+from containersvc.errors import ContainerSvcError, NotFound
+from containersvc.errors import PermissionDenied as ServiceDenied
+from containersvc.producers import groups
+from containersvc.scopes import Scope
+from containersvc.services import builds, containers
+from dashboard.forms import AuditFilterForm, BuildForm, RunContainerForm
+
+
+def _require(request: HttpRequest, scope: Scope) -> None:
+    if not request.user.has_perm(scopes.permission_name(scope)):
+        raise PermissionDenied(f"This needs the {scope.value} scope.")
+
+
+def _can(request: HttpRequest) -> dict[str, bool]:
+    """What the page may offer, by scope; the server checks again on every action."""
+    held = scopes.scopes_of(request.user)
+    return {
+        "view": Scope.CONTAINER_VIEW in held,
+        "run": Scope.CONTAINER_RUN in held,
+        "stop": Scope.CONTAINER_STOP in held,
+        "logs": Scope.LOG_VIEW in held,
+        "build": Scope.IMAGE_BUILD in held,
+        "superuser": request.user.is_superuser,
+    }
+
+
+def _containers_page(request: HttpRequest, form: RunContainerForm, status: int = 200) -> HttpResponse:
+    engine_error = ""
+    try:
+        rows = [groups.container_payload(row) for row in selectors.container_list()]
+    except ContainerSvcError as error:
+        rows, engine_error = [], error.message
+    context = {"containers": rows, "can": _can(request), "form": form, "engine_error": engine_error}
+    return render(request, "dashboard/containers.html", context, status=status)
 
 
 @login_required
-def home(request):
-    return render(request, "dashboard/home.html")
+@require_GET
+def container_list(request: HttpRequest) -> HttpResponse:
+    _require(request, Scope.CONTAINER_VIEW)
+    return _containers_page(request, RunContainerForm())
+
+
+@login_required
+@require_POST
+def container_run(request: HttpRequest) -> HttpResponse:
+    _require(request, Scope.CONTAINER_RUN)
+    form = RunContainerForm(request.POST)
+    data = form.api_data() if form.is_valid() else None
+    if data is not None:
+        try:
+            result = containers.container_run(actor=request.user, spec=run_spec_from(data))
+        except ContainerSvcError as error:
+            form.add_error(None, error.message)
+        else:
+            verb = "Started" if result.started else "Already running:"
+            messages.success(request, f"{verb} {result.name} ({result.container_id[:12]}).")
+            return redirect("dashboard:containers")
+    return _containers_page(request, form, status=400)
+
+
+@login_required
+@require_GET
+def container_detail(request: HttpRequest, container_id: str) -> HttpResponse:
+    _require(request, Scope.CONTAINER_VIEW)
+    try:
+        details = engine.container_inspect(container_id=container_id)
+    except NotFound as error:
+        raise Http404(error.message) from error
+    context = {"details": details, "container": details.summary, "can": _can(request)}
+    return render(request, "dashboard/container_detail.html", context)
+
+
+@login_required
+@require_GET
+def container_log_download(request: HttpRequest, container_id: str) -> HttpResponse:
+    """The whole log as text, streamed from the engine (never held in memory)."""
+    _require(request, Scope.LOG_VIEW)
+    try:
+        found = containers.container_for_viewer(actor=request.user, container_id=container_id)
+    except ServiceDenied as error:
+        raise PermissionDenied(error.message) from error
+    except NotFound as error:
+        raise Http404(error.message) from error
+    lines = engine.container_logs(container_id=found.id)
+    response = StreamingHttpResponse(
+        (f"{line.timestamp_ns} {line.stream} {line.text}\n" for line in lines), content_type="text/plain"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{found.name or found.id[:12]}.log"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def images(request: HttpRequest) -> HttpResponse:
+    _require(request, Scope.CONTAINER_VIEW)
+    form = BuildForm(request.POST or None)
+    if request.method == "POST":
+        _require(request, Scope.IMAGE_BUILD)
+        if form.is_valid():
+            try:
+                build = builds.build_create(actor=request.user, **form.cleaned_data)
+            except ContainerSvcError as error:
+                form.add_error(None, error.message)
+            else:
+                builds.build_start_in_background(actor=request.user, build=build)
+                return redirect("dashboard:build", build_id=build.pk)
+    engine_error, image_rows = "", []
+    try:
+        image_rows = sorted(engine.image_list(), key=lambda image: image.tags or ("~",))
+    except ContainerSvcError as error:
+        engine_error = error.message
+    context = {
+        "images": image_rows,
+        "builds": selectors.build_list(limit=50),
+        "form": form,
+        "can": _can(request),
+        "engine_error": engine_error,
+    }
+    return render(request, "dashboard/images.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def build_detail(request: HttpRequest, build_id: int) -> HttpResponse:
+    if not (request.user.has_perm(scopes.permission_name(Scope.IMAGE_BUILD))):
+        _require(request, Scope.CONTAINER_VIEW)
+    try:
+        build = selectors.build_get(build_id=build_id)
+    except NotFound as error:
+        raise Http404(error.message) from error
+    return render(request, "dashboard/build_detail.html", {"build": build, "can": _can(request)})
+
+
+@login_required
+@require_GET
+def node(request: HttpRequest) -> HttpResponse:
+    _require(request, Scope.CONTAINER_VIEW)
+    context: dict = {"can": _can(request), "node_id": selectors.this_node(), "address": engine.address()}
+    try:
+        context["info"] = engine.daemon_info()
+        context["disk"] = engine.daemon_disk_usage()
+    except ContainerSvcError as error:
+        context["engine_error"] = error.message
+    return render(request, "dashboard/node.html", context)
+
+
+@login_required
+@require_GET
+def audit(request: HttpRequest) -> HttpResponse:
+    _require(request, Scope.CONTAINER_VIEW)
+    form = AuditFilterForm(request.GET)
+    filters = form.cleaned_data if form.is_valid() else {}
+    events = selectors.audit_list(action=filters.get("action") or None, actor=filters.get("actor") or None)
+    return render(request, "dashboard/audit.html", {"events": events, "form": form, "can": _can(request)})

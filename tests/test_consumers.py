@@ -60,7 +60,11 @@ def container(docker_client, test_image):
 
     def start(command: str, labels: dict | None = None):
         found = docker_client.containers.run(
-            test_image, ["sh", "-c", command], detach=True, labels=labels if labels is not None else MANAGED
+            test_image,
+            ["sh", "-c", command],
+            detach=True,
+            network_mode="none",
+            labels=labels if labels is not None else MANAGED,
         )
         started.append(found)
         return found

@@ -1,0 +1,125 @@
+"""Dashboard forms: text fields a person types, turned into the API's request shape and checked by the API's
+own serializer, so the page and the API accept exactly the same runs."""
+
+import shlex
+
+from django import forms
+
+from containersvc.api.serializers import RunContainerRequestSerializer
+
+# API field -> form field, so an API validation error lands next to the field that caused it.
+API_FIELDS = {
+    "image": "image",
+    "names": "name",
+    "hash": "hash",
+    "ports": "ports",
+    "envs": "envs",
+    "labels": "labels",
+    "keeps": "keeps",
+    "capabilities": "gpu_enabled",
+    "command": "command",
+}
+
+
+def _pairs(text: str, field: str) -> list[dict]:
+    pairs = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise forms.ValidationError(f"Write each {field} as KEY=value, one a line: '{line[:60]}'.")
+        pairs.append({"key": key.strip(), "value": value})
+    return pairs
+
+
+class RunContainerForm(forms.Form):
+    image = forms.CharField(max_length=512, help_text="e.g. registry:5000/team/app:1.2")
+    name = forms.CharField(max_length=128, required=False)
+    hash = forms.CharField(max_length=255, required=False, help_text="Same name and hash already running: no-op.")
+    ports = forms.CharField(
+        required=False, help_text="internal:host pairs, comma separated; host 0 picks a free port (8080:0)."
+    )
+    envs = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="KEY=value a line.")
+    labels = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="key=value a line.")
+    keeps = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="A container path to keep a line; add :ro for read-only (/data:ro).",
+    )
+    command = forms.CharField(required=False, help_text="Optional, shell-quoted: sh -c 'echo hi'.")
+    gpu_enabled = forms.BooleanField(required=False, label="GPU (all GPUs)")
+
+    def clean_ports(self) -> list[dict]:
+        ports = []
+        for item in self.cleaned_data["ports"].replace(" ", "").split(","):
+            if not item:
+                continue
+            internal, _, host = item.partition(":")
+            if not internal.isdigit() or (host and not host.isdigit()):
+                raise forms.ValidationError(f"'{item[:40]}' is not internal:host (numbers).")
+            ports.append({"internal": int(internal), "host": int(host or 0)})
+        return ports
+
+    def clean_envs(self) -> list[dict]:
+        return _pairs(self.cleaned_data["envs"], "variable")
+
+    def clean_labels(self) -> list[dict]:
+        return _pairs(self.cleaned_data["labels"], "label")
+
+    def clean_keeps(self) -> list[dict]:
+        keeps = []
+        for line in self.cleaned_data["keeps"].splitlines():
+            if line.strip():
+                path, read_only = (line.strip()[:-3], True) if line.strip().endswith(":ro") else (line.strip(), False)
+                keeps.append({"path": path, "readOnly": read_only})
+        return keeps
+
+    def clean_command(self) -> list[str]:
+        try:
+            return shlex.split(self.cleaned_data["command"])
+        except ValueError as error:
+            raise forms.ValidationError(f"The command cannot be split: {error}.") from error
+
+    def api_data(self) -> dict | None:
+        """The run request as the API takes it, validated by the API's serializer; None with errors added."""
+        data = self.cleaned_data
+        body = {
+            "image": data["image"],
+            "names": [data["name"]] if data["name"] else [],
+            "hash": data["hash"],
+            "ports": data["ports"],
+            "envs": data["envs"],
+            "labels": data["labels"],
+            "keeps": data["keeps"],
+            "capabilities": {"gpuEnabled": data["gpu_enabled"]},
+        }
+        if data["command"]:
+            body["command"] = data["command"]
+        serializer = RunContainerRequestSerializer(data=body)
+        if serializer.is_valid():
+            return serializer.validated_data
+        for api_field, errors in serializer.errors.items():
+            self.add_error(API_FIELDS.get(api_field), _flatten(errors))
+        return None
+
+
+def _flatten(errors) -> str:
+    if isinstance(errors, dict):
+        return "; ".join(f"{key}: {_flatten(value)}" for key, value in errors.items())
+    if isinstance(errors, list):
+        return "; ".join(_flatten(item) for item in errors if item)
+    return str(errors)
+
+
+class BuildForm(forms.Form):
+    name = forms.CharField(max_length=512, label="Tag", help_text="e.g. team/app:dev")
+    context_path = forms.CharField(max_length=4096, label="Context", help_text="A directory under the build root.")
+    dockerfile_path = forms.CharField(
+        max_length=4096, required=False, label="Dockerfile", help_text="Inside the context; default Dockerfile."
+    )
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.CharField(max_length=64, required=False)
+    actor = forms.CharField(max_length=150, required=False)

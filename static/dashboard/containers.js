@@ -1,0 +1,100 @@
+// The containers page: the list rendered from the server's data, then kept live from ws/containers/.
+import { LiveSocket, age, containerAction, el, jsonData, showEngineBanner } from "./lib.js";
+
+const can = jsonData("can-data");
+const containers = new Map(jsonData("containers-data").map((c) => [c.id, c]));
+const body = document.querySelector("#containers tbody");
+const filters = {
+  state: document.getElementById("filter-state"),
+  text: document.getElementById("filter-text"),
+  managed: document.getElementById("filter-managed"),
+};
+const errorBox = document.getElementById("action-error");
+
+function ports(list) {
+  return (list || []).map((p) => (p.host ? `${p.host}→${p.internal}` : `${p.internal}`)).join(", ") || "-";
+}
+
+function visible(c) {
+  const text = filters.text.value.trim().toLowerCase();
+  if (filters.state.value && c.state !== filters.state.value) return false;
+  if (filters.managed.checked && !c.managed) return false;
+  return !text || [c.name, c.image, c.id].some((value) => (value || "").toLowerCase().includes(text));
+}
+
+function actionButtons(c) {
+  const cell = el("td", { class: "actions" });
+  const offer = [];
+  if (can.run && c.state !== "running") offer.push("start");
+  if (can.stop && c.state === "running") offer.push("stop");
+  if (can.run && c.state === "running") offer.push("restart");
+  if (can.stop) offer.push("remove");
+  for (const action of offer) {
+    const button = el("button", { type: "button", text: action, "data-action": action, "data-id": c.id });
+    if (action === "remove") button.className = "danger";
+    cell.append(button);
+  }
+  return cell;
+}
+
+function row(c) {
+  return el(
+    "tr",
+    { "data-id": c.id, "data-state": c.state },
+    el("td", {}, el("a", { href: `/containers/${c.id}/`, text: c.name || c.id.slice(0, 12) })),
+    el("td", {}, el("span", { class: "state", "data-state": c.state, text: c.state })),
+    el("td", { text: c.image }),
+    el("td", { text: ports(c.ports) }),
+    el("td", { text: age(c.createdAt), title: c.createdAt || "" }),
+    el("td", { text: c.gpuEnabled ? "GPU" : "" }),
+    el("td", { text: c.managed ? "yes" : "" }),
+    actionButtons(c),
+  );
+}
+
+function render() {
+  const rows = [...containers.values()]
+    .filter(visible)
+    .sort((a, b) => (b.createdAt || "").localeCompare(a.createdAt || ""))
+    .map(row);
+  body.replaceChildren(...rows);
+  document.getElementById("empty").hidden = rows.length > 0;
+}
+
+body.addEventListener("click", async (event) => {
+  const button = event.target.closest("button[data-action]");
+  if (!button) return;
+  const { action, id } = button.dataset;
+  if (action === "remove" && !confirm(`Remove ${containers.get(id)?.name || id}?`)) return;
+  button.disabled = true;
+  errorBox.textContent = "";
+  try {
+    await containerAction(action, id);
+  } catch (error) {
+    errorBox.textContent = `${action} failed: ${error.message}`;
+    button.disabled = false;
+  }
+});
+
+for (const input of Object.values(filters)) input.addEventListener("input", render);
+
+const liveState = document.getElementById("live-state");
+new LiveSocket(() => "/ws/containers/", {
+  onState: (state) => {
+    liveState.dataset.state = state;
+    liveState.title = state === "live" ? "live updates" : "reconnecting…";
+  },
+  onMessage: (message) => {
+    if (message.type === "engine.status") {
+      showEngineBanner(message.available, message.error);
+      return;
+    }
+    if (message.type !== "container.status") return;
+    if (message.full) containers.clear();
+    for (const c of message.containers) containers.set(c.id, c);
+    for (const id of message.removed) containers.delete(id);
+    render();
+  },
+});
+render();
+setInterval(render, 30000); // ages

@@ -1,0 +1,112 @@
+"""The dashboard in a real browser against a live daphne and the real engine."""
+
+import time
+
+import docker.errors
+import pytest
+from playwright.sync_api import expect
+
+from containersvc.scopes import Scope
+from tests.browser.conftest import PASSWORD
+from tests.conftest import TEST_LABEL
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+MANAGED = {**TEST_LABEL, "containersvc.managed": "true"}
+
+
+@pytest.fixture
+def container(docker_client, test_image):
+    started = []
+
+    def start(command: str):
+        found = docker_client.containers.run(
+            test_image, ["sh", "-c", command], detach=True, network_mode="none", labels=MANAGED
+        )
+        started.append(found)
+        return found
+
+    yield start
+    for found in started:
+        try:
+            found.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+
+def test_log_in_run_a_container_see_its_lines_live_and_stop_it(browser, live_server_url, make_user, name, test_image):
+    user = make_user(*Scope)
+    page = browser.new_page(base_url=live_server_url)
+    page.set_default_timeout(15000)
+    page.goto("/")
+    page.fill("#id_username", user.get_username())
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_contain_text("Containers")
+
+    page.click("#run summary")
+    page.fill("#id_image", test_image)
+    page.fill("#id_name", name)
+    page.fill("#id_command", "sh -c 'for i in $(seq 1 25); do echo line-$i; sleep 0.2; done; sleep 600'")
+    page.fill("#id_labels", "\n".join(f"{key}={value}" for key, value in TEST_LABEL.items()))
+    page.click("#run button[type=submit]")
+    expect(page.locator(".messages")).to_contain_text(f"Started {name}")
+
+    page.locator("#containers a", has_text=name).click()
+    log = page.locator("#log")
+    expect(log).to_contain_text("line-3")
+    assert "line-25" not in log.text_content(), "lines arrive while the container prints them"
+    expect(log).to_contain_text("line-25", timeout=20000)
+    assert log.text_content().count("line-7") == 1
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#actions button[data-action=stop]")
+    expect(page.locator("#state")).to_have_text("exited", timeout=20000)
+    page.close()
+
+
+def test_the_list_follows_changes_made_outside_and_stops_from_the_page(page_for, make_user, container):
+    page = page_for(make_user(Scope.CONTAINER_VIEW, Scope.CONTAINER_STOP))
+    page.goto("/")
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "live")
+    started = container("sleep 600")
+    row = page.locator(f"tr[data-id='{started.id}']")
+    expect(row).to_have_attribute("data-state", "running")
+    assert row.locator("button[data-action=start]").count() == 0, "no run scope: no start button"
+    row.locator("button[data-action=stop]").click()
+    expect(row).to_have_attribute("data-state", "exited", timeout=20000)
+
+
+def test_a_user_without_log_view_sees_no_logs(page_for, make_user, container):
+    running = container("while true; do echo private-$((40 + 2)); sleep 0.2; done")
+    page = page_for(make_user(Scope.CONTAINER_VIEW))
+    page.goto(f"/containers/{running.id}/")
+    expect(page.locator("#no-logs")).to_be_visible()
+    assert page.locator("#log").count() == 0
+    time.sleep(1)
+    assert "private-42" not in page.content()
+    assert page.request.get(f"/containers/{running.id}/logs.txt").status == 403
+
+
+def test_a_200000_line_burst_leaves_the_page_responsive(page_for, make_user, container):
+    running = container("sleep 3; seq 1 200000; echo burst-done; sleep 600")
+    page = page_for(make_user(*Scope))
+    page.goto(f"/containers/{running.id}/")
+    expect(page.locator("#log-status")).to_have_text("live")
+    page.wait_for_function("document.querySelectorAll('#log .line').length > 1000", timeout=20000)
+    worst = 0.0
+    box = page.locator("#log-ts").bounding_box()
+    for _ in range(5):
+        checked = page.locator("#log-ts").is_checked()
+        started = time.monotonic()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_function(
+            "wanted => document.getElementById('log').classList.contains('show-ts') === wanted",
+            arg=not checked,
+            polling=50,
+            timeout=2000,
+        )
+        worst = max(worst, time.monotonic() - started)
+        time.sleep(0.2)
+    assert worst < 1.0
+    expect(page.locator("#log")).to_contain_text("burst-done", timeout=30000)
+    assert page.locator("#log .line").count() <= 5000 + 10, "the DOM keeps a bounded window"

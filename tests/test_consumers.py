@@ -4,6 +4,7 @@ import asyncio
 import os
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import docker.errors
@@ -317,7 +318,8 @@ def test_build_output_streams_live_and_ends_with_the_status(viewer, make_user, t
     context = Path(settings.BUILD_ROOT) / "printer"
     context.mkdir()
     (context / "Dockerfile").write_text(
-        f"FROM {test_image}\nRUN for i in $(seq 1 30); do echo build-line-$i; sleep 0.05; done\n"
+        f"FROM {test_image}\nRUN echo {uuid.uuid4().hex} && "
+        "for i in $(seq 1 30); do echo build-line-$i; sleep 0.05; done\n"
     )
     actor = make_user(Scope.IMAGE_BUILD)
     build = builds.build_create(actor=actor, name="containersvc-test/printed:latest", context_path="printer",
@@ -335,7 +337,7 @@ def test_build_output_streams_live_and_ends_with_the_status(viewer, make_user, t
             else:
                 status = message["status"]
         await asyncio.to_thread(thread.join, 10)
-        assert status == "succeeded"
+        assert status == "succeeded", text
         assert [n for n in range(1, 31) if f"build-line-{n}\n" in text] == list(range(1, 31))
         assert text.count("build-line-7\n") == 1
         await socket.disconnect()

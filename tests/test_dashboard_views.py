@@ -104,8 +104,6 @@ def test_node_page_shows_a_banner_while_the_engine_is_unreachable(make_user, set
     engine.reset_clients()
     page = client_for(make_user(*Scope)).get("/node/")
     assert page.status_code == 200
-    assert (
-        b'id="engine-banner" class="banner" role="alert" >' in page.content
-        or b"hidden" not in page.content.split(b'id="engine-banner"')[1][:80]
-    )
+    banner_tag = page.content.split(b'id="engine-banner"')[1].split(b">")[0]
+    assert b"hidden" not in banner_tag
     assert b"The Docker engine is unavailable" in page.content

@@ -12,9 +12,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from containersvc.routing import websocket_urlpatterns  # noqa: E402
-from containersvc.startup import recover_after_restart  # noqa: E402
+from containersvc.startup import producers_wanted, recover_after_restart, start_always_on_producers  # noqa: E402
 
 recover_after_restart()
+if producers_wanted():
+    start_always_on_producers()
 
 application = ProtocolTypeRouter(
     {

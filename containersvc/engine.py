@@ -215,6 +215,9 @@ def translate_errors(not_found: str | None = None) -> Iterator[None]:
         raise EngineError(message) from error
     except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectTimeout) as error:
         raise EngineTimeout() from error
+    except (urllib3.exceptions.ProtocolError, requests.exceptions.ChunkedEncodingError) as error:
+        # The engine went away in the middle of a stream (killed, restarted): the stream ends with this.
+        raise EngineUnavailable(f"The Docker engine at {address()} went away during a stream.") from error
     except requests.exceptions.ConnectionError as error:
         if "timed out" in str(error).lower():
             raise EngineTimeout() from error

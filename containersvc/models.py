@@ -37,6 +37,8 @@ class Container(models.Model):
     state = models.CharField(max_length=16, choices=ContainerState.choices, db_index=True)
     status = models.CharField(max_length=255, blank=True, help_text="The engine's status line.")
     exit_code = models.IntegerField(null=True, blank=True)
+    oom_killed = models.BooleanField(default=False, help_text="The last exit was the kernel's out-of-memory kill.")
+    restart_count = models.IntegerField(default=0, help_text="Restarts by the engine's restart policy.")
     gpu_enabled = models.BooleanField(default=False)
     runtime = models.CharField(max_length=64, blank=True)
     network_mode = models.CharField(max_length=64, blank=True)
@@ -77,6 +79,8 @@ class LogChunk(models.Model):
     stream = models.CharField(max_length=6, choices=LogStream.choices)
     content = models.TextField()
     line_count = models.PositiveIntegerField()
+    # UTF-8 size of content: retention sums it without reading the text.
+    content_bytes = models.PositiveIntegerField(default=0)
     first_line_at = models.DateTimeField()
     last_line_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)

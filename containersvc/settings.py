@@ -221,3 +221,14 @@ CONTAINERSVC_LOG_CHUNK_LINES = env_int("CONTAINERSVC_LOG_CHUNK_LINES", 500)
 # before the last reading is served marked stale.
 CONTAINERSVC_GPU_SAMPLE_SECONDS = env_float("CONTAINERSVC_GPU_SAMPLE_SECONDS", 1)
 CONTAINERSVC_GPU_NVML_TIMEOUT = env_float("CONTAINERSVC_GPU_NVML_TIMEOUT", 2)
+# Always-on producers (the events follower keeping the mirror, log capture): "auto" starts them in the
+# server process only (daphne, runserver), so that tests and management commands importing the ASGI
+# app never start threads against a database; "1" or "0" decide explicitly.
+CONTAINERSVC_PRODUCERS = os.environ.get("CONTAINERSVC_PRODUCERS", "auto").strip().lower()
+# Captured lines wait at most this many seconds before they are stored (a chunk fills first when busy).
+CONTAINERSVC_LOG_CAPTURE_FLUSH_SECONDS = env_float("CONTAINERSVC_LOG_CAPTURE_FLUSH_SECONDS", 0.5)
+# Stored log retention, oldest chunks deleted first: per container, and for all containers of this node.
+CONTAINERSVC_LOG_RETENTION_CONTAINER_BYTES = env_int("CONTAINERSVC_LOG_RETENTION_CONTAINER_BYTES", 64 * 1024**2)
+CONTAINERSVC_LOG_RETENTION_TOTAL_BYTES = env_int("CONTAINERSVC_LOG_RETENTION_TOTAL_BYTES", 4 * 1024**3)
+# Seconds between checks of the node-wide bound (the per-container one is checked as lines are stored).
+CONTAINERSVC_LOG_RETENTION_CHECK_SECONDS = env_float("CONTAINERSVC_LOG_RETENTION_CHECK_SECONDS", 60)

@@ -9,12 +9,13 @@ connection) the engine's 256-event replay is not enough: the producer lists ever
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import close_old_connections, connection
 
 from containersvc import engine, selectors
-from containersvc.engine import EventStream
+from containersvc.engine import EngineEvent, EventStream
 from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.producers import groups
 from containersvc.producers.publish import Publisher
@@ -30,6 +31,17 @@ MAX_PENDING_CONTAINERS = 2000  # beyond this a full reconcile is cheaper than on
 STATE_ACTIONS = frozenset(
     {"create", "start", "restart", "die", "stop", "kill", "pause", "unpause", "rename", "update", "oom", "destroy"}
 )
+
+
+# Told of each state-changing event, and None when the stream (re)opens after a gap; must not block.
+EventListener = Callable[[EngineEvent | None], None]
+
+
+class _NobodyWatching:
+    """The publisher while no socket is subscribed: the mirror is kept all the same, nothing is sent."""
+
+    def send(self, group: str, event: dict) -> bool:
+        return True
 
 
 def _changes_state(action: str) -> bool:
@@ -56,7 +68,9 @@ class ContainerStatusProducer:
         self._stream: EventStream | None = None
         self._pending = _Pending()
         self._threads: list[threading.Thread] = []
-        self._publisher: Publisher | None = None
+        self._publisher: Publisher | _NobodyWatching | None = None
+        self._always = False  # run_always(): follow for the life of the process, sockets or not
+        self._listeners: list[EventListener] = []
 
     # --- lifecycle ----------------------------------------------------------------------------------------
     def subscribe(self, *, loop: asyncio.AbstractEventLoop, reconcile: bool = True) -> None:
@@ -65,22 +79,61 @@ class ContainerStatusProducer:
             self._subscribers += 1
             if not any(thread.is_alive() for thread in self._threads) or self._stop.is_set():
                 self._start(loop)
-            elif reconcile:
-                self._pending.reconcile = True
+            else:
+                if not isinstance(self._publisher, Publisher):
+                    self._publisher = Publisher(loop)
+                if reconcile:
+                    self._pending.reconcile = True
 
     def unsubscribe(self) -> None:
         with self._lock:
             self._subscribers = max(0, self._subscribers - 1)
+            if self._subscribers == 0 and self._always:
+                self._publisher = _NobodyWatching()
+            elif self._subscribers == 0:
+                self._stop_locked()
+
+    def run_always(self) -> None:
+        """Follow events from now on whether or not sockets watch: the mirror and log capture rely on it."""
+        with self._lock:
+            self._always = True
+            if not any(thread.is_alive() for thread in self._threads) or self._stop.is_set():
+                self._start(None)
+
+    def stop_always(self) -> None:
+        """Undo run_always() (tests; a process ending needs nothing): stops unless sockets still watch."""
+        with self._lock:
+            self._always = False
             if self._subscribers == 0:
                 self._stop_locked()
+
+    def add_listener(self, listener: EventListener) -> None:
+        with self._lock:
+            if listener not in self._listeners:
+                self._listeners.append(listener)
+
+    def remove_listener(self, listener: EventListener) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def _tell_listeners(self, event: EngineEvent | None) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:
+                # A listener's bug must not end the event stream that keeps the mirror.
+                logger.exception("container event listener failed")
 
     def threads(self) -> list[threading.Thread]:
         return [thread for thread in self._threads if thread.is_alive()]
 
-    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _start(self, loop: asyncio.AbstractEventLoop | None) -> None:
         self._stop = threading.Event()
         self._pending = _Pending(reconcile=True)
-        self._publisher = Publisher(loop)
+        self._publisher = Publisher(loop) if loop is not None else _NobodyWatching()
         stop = self._stop
         self._threads = [
             threading.Thread(target=self._read_events, args=(stop,), name="container-events", daemon=True),
@@ -106,10 +159,12 @@ class ContainerStatusProducer:
                         stream.close()
                 # Opened before listing: a change made while the list is taken still arrives as an event.
                 self._note(reconcile=True)
+                self._tell_listeners(None)
                 backoff = BACKOFF_MIN_SECONDS
                 for event in stream:
                     if _changes_state(event.action):
                         self._note(container_id=event.container_id, removed=event.action == "destroy")
+                        self._tell_listeners(event)
             except ContainerSvcError as error:
                 self._note(engine_error=error.message)
             if stop.wait(backoff):
@@ -143,11 +198,18 @@ class ContainerStatusProducer:
             while not stop.wait(BATCH_SECONDS):
                 with self._lock:
                     pending, self._pending = self._pending, _Pending()
-                if not self._handle(pending):
+                if not self._handle(pending) and not self._keep_going():
                     break
                 close_old_connections()
         finally:
             connection.close()
+
+    def _keep_going(self) -> bool:
+        """Publishing failed (the sockets' loop is gone): an always-on producer goes on without sockets."""
+        with self._lock:
+            if self._always:
+                self._publisher = _NobodyWatching()
+            return self._always
 
     def _handle(self, pending: _Pending) -> bool:
         publisher = self._publisher

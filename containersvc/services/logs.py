@@ -1,90 +1,173 @@
-"""Log capture: lines read from the engine are stored in chunks, resuming exactly where the last stopped."""
+"""Log capture: lines read from the engine are stored in chunks, resuming exactly where the last stopped.
 
-from collections.abc import Iterable
+A stored position is (timestamp, ordinal): the engine's nanosecond timestamp of a line and its place among
+the lines of its stream carrying that same timestamp. Reading from `since` = the oldest stored timestamp,
+every line's position is exact, so "is it stored already?" is one comparison with the stream's cursor.
+The comparison is made inside the transaction that stores, against the cursor as it is then, so two
+readers of one container (the capture follower and a logs request) never store a line twice.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Sum
 
 from containersvc import engine
 from containersvc.engine import LogLine
 from containersvc.errors import NotFound
 from containersvc.models import Container, ContainerState, LogChunk, LogCursor, LogStream
 
-
-def _cursors(container: Container) -> dict[str, LogCursor]:
-    cursors = {cursor.stream: cursor for cursor in container.log_cursors.all()}
-    for stream in LogStream.values:
-        if stream not in cursors:
-            cursors[stream], _ = LogCursor.objects.get_or_create(container=container, stream=stream)
-    return cursors
+RETENTION_DELETE_BATCH = 500
 
 
-def _is_new(line: LogLine, cursor: LogCursor, seen_at_cursor: dict[str, int]) -> bool:
-    """The engine's `since` repeats lines of the cursor's own timestamp: skip the ones already stored."""
-    if line.timestamp_ns > cursor.last_timestamp_ns:
-        return True
-    if line.timestamp_ns == cursor.last_timestamp_ns:
-        seen_at_cursor[line.stream] += 1
-        return seen_at_cursor[line.stream] > cursor.lines_at_last_timestamp
-    return False
+@dataclass(frozen=True, slots=True)
+class PlacedLine:
+    """A line and its ordinal among the lines of its stream with the same timestamp (1 = the first)."""
+
+    line: LogLine
+    ordinal: int
+
+    @property
+    def position(self) -> tuple[int, int]:
+        return self.line.timestamp_ns, self.ordinal
+
+
+class LinePlacer:
+    """Numbers the lines of one engine read, in the engine's order; one placer per read."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[int, int]] = {}
+
+    def place(self, line: LogLine) -> PlacedLine:
+        timestamp_ns, count = self._last.get(line.stream, (-1, 0))
+        ordinal = count + 1 if timestamp_ns == line.timestamp_ns else 1
+        self._last[line.stream] = (line.timestamp_ns, ordinal)
+        return PlacedLine(line, ordinal)
 
 
 def _as_datetime(timestamp_ns: int) -> datetime:
     return datetime.fromtimestamp(timestamp_ns / 1e9, tz=UTC)
 
 
-def _advance(cursor: LogCursor, lines: list[LogLine]) -> None:
-    for line in lines:
-        if line.timestamp_ns == cursor.last_timestamp_ns:
-            cursor.lines_at_last_timestamp += 1
-        else:
-            cursor.last_timestamp_ns, cursor.lines_at_last_timestamp = line.timestamp_ns, 1
+def _cursors_locked(container: Container) -> dict[str, LogCursor]:
+    """The container's cursors, created when missing and locked for the rest of the transaction."""
+    cursors = {cursor.stream: cursor for cursor in LogCursor.objects.select_for_update().filter(container=container)}
+    for stream in LogStream.values:
+        if stream not in cursors:
+            LogCursor.objects.get_or_create(container=container, stream=stream)
+            cursors[stream] = LogCursor.objects.select_for_update().get(container=container, stream=stream)
+    return cursors
 
 
-def _store(container: Container, stream: str, lines: list[LogLine], cursor: LogCursor) -> None:
+def _chunk(container: Container, lines: list[PlacedLine]) -> LogChunk:
+    content = "\n".join(placed.line.text for placed in lines)
+    return LogChunk(
+        container=container,
+        stream=lines[0].line.stream,
+        content=content,
+        line_count=len(lines),
+        content_bytes=len(content.encode()),
+        first_line_at=_as_datetime(lines[0].line.timestamp_ns),
+        last_line_at=_as_datetime(lines[-1].line.timestamp_ns),
+    )
+
+
+def _chunks(container: Container, lines: list[PlacedLine]) -> list[LogChunk]:
+    """Consecutive lines of one stream, at most CONTAINERSVC_LOG_CHUNK_LINES each."""
+    chunks, pending = [], []
+    for placed in lines:
+        if pending and (
+            pending[-1].line.stream != placed.line.stream or len(pending) >= settings.CONTAINERSVC_LOG_CHUNK_LINES
+        ):
+            chunks.append(_chunk(container, pending))
+            pending = []
+        pending.append(placed)
+    if pending:
+        chunks.append(_chunk(container, pending))
+    return chunks
+
+
+def logs_resume_point(*, container: Container) -> int:
+    """The `since` (ns) to read from so that every line not stored yet comes, with exact ordinals."""
+    stamps = [cursor.last_timestamp_ns for cursor in LogCursor.objects.filter(container=container)]
+    return min(stamps) if len(stamps) == len(LogStream.values) else 0
+
+
+def logs_store_placed(*, container: Container, lines: Sequence[PlacedLine]) -> int:
+    """Store, in one transaction, the lines of one read beyond the stored ones; returns how many were new."""
+    if not lines:
+        return 0
     with transaction.atomic():
-        LogChunk.objects.create(
-            container=container,
-            stream=stream,
-            content="\n".join(line.text for line in lines),
-            line_count=len(lines),
-            first_line_at=_as_datetime(lines[0].timestamp_ns),
-            last_line_at=_as_datetime(lines[-1].timestamp_ns),
-        )
-        _advance(cursor, lines)
-        cursor.save(update_fields=["last_timestamp_ns", "lines_at_last_timestamp"])
+        cursors = _cursors_locked(container)
+        stored = {
+            stream: (cursor.last_timestamp_ns, cursor.lines_at_last_timestamp) for stream, cursor in cursors.items()
+        }
+        new = [placed for placed in lines if placed.position > stored[placed.line.stream]]
+        if not new:
+            return 0
+        LogChunk.objects.bulk_create(_chunks(container, new))
+        for stream, cursor in cursors.items():
+            last = next((placed for placed in reversed(new) if placed.line.stream == stream), None)
+            if last is not None:
+                cursor.last_timestamp_ns, cursor.lines_at_last_timestamp = last.position
+                cursor.save(update_fields=["last_timestamp_ns", "lines_at_last_timestamp"])
+    return len(new)
 
 
 def logs_store_lines(*, container: Container, lines: Iterable[LogLine]) -> int:
-    """Store new lines in chunks of consecutive lines of one stream; returns how many were new."""
-    cursors = _cursors(container)
-    seen_at_cursor = dict.fromkeys(LogStream.values, 0)
-    pending: list[LogLine] = []
-    stored = 0
+    """Store the new lines of one read that started at or before logs_resume_point; returns how many."""
+    placer, batch, stored = LinePlacer(), [], 0
     for line in lines:
-        if not _is_new(line, cursors[line.stream], seen_at_cursor):
-            continue
-        if pending and (pending[-1].stream != line.stream or len(pending) >= settings.CONTAINERSVC_LOG_CHUNK_LINES):
-            _store(container, pending[0].stream, pending, cursors[pending[0].stream])
-            stored += len(pending)
-            pending = []
-        pending.append(line)
-    if pending:
-        _store(container, pending[0].stream, pending, cursors[pending[0].stream])
-        stored += len(pending)
-    return stored
+        batch.append(placer.place(line))
+        if len(batch) >= settings.CONTAINERSVC_LOG_CHUNK_LINES * 4:
+            stored += logs_store_placed(container=container, lines=batch)
+            batch = []
+    return stored + logs_store_placed(container=container, lines=batch)
 
 
 def logs_capture(*, container: Container) -> int:
     """Read what the engine has beyond the stored lines and store it."""
     if container.state == ContainerState.REMOVED:
         return 0
-    cursors = _cursors(container)
-    since = min(cursor.last_timestamp_ns for cursor in cursors.values())
+    since = logs_resume_point(container=container)
     try:
         return logs_store_lines(
             container=container, lines=engine.container_logs(container_id=container.container_id, since_ns=since)
         )
     except NotFound:
         return 0
+
+
+def _delete_oldest(chunks, *, limit_bytes: int) -> int:
+    """Delete the oldest of these chunks until they hold at most limit_bytes; returns how many went."""
+    total = chunks.aggregate(total=Sum("content_bytes"))["total"] or 0
+    excess, freed, doomed = total - limit_bytes, 0, []
+    if excess <= 0:
+        return 0
+    for pk, size in chunks.order_by("id").values_list("id", "content_bytes").iterator(chunk_size=1000):
+        doomed.append(pk)
+        freed += size
+        if freed >= excess:
+            break
+    for start in range(0, len(doomed), RETENTION_DELETE_BATCH):
+        LogChunk.objects.filter(pk__in=doomed[start : start + RETENTION_DELETE_BATCH]).delete()
+    return len(doomed)
+
+
+def logs_enforce_retention(*, container: Container | None = None) -> int:
+    """Keep stored logs within the settings, oldest chunks first: one container's bound, or this node's.
+
+    Cursors are left alone, so capture never stores again what retention deleted.
+    """
+    if container is not None:
+        return _delete_oldest(
+            LogChunk.objects.filter(container=container),
+            limit_bytes=settings.CONTAINERSVC_LOG_RETENTION_CONTAINER_BYTES,
+        )
+    return _delete_oldest(
+        LogChunk.objects.filter(container__node_id=settings.CONTAINERSVC_NODE_ID),
+        limit_bytes=settings.CONTAINERSVC_LOG_RETENTION_TOTAL_BYTES,
+    )

@@ -122,6 +122,8 @@ def mirror_record_details(
         row.exit_code = details.exit_code
         row.started_at = details.started_at
         row.finished_at = details.finished_at
+        row.oom_killed = details.oom_killed
+        row.restart_count = details.restart_count
         row.gpu_enabled = details.gpu_enabled
         row.runtime = details.runtime
         row.cpu_shares = details.cpu_shares

@@ -1,0 +1,295 @@
+"""Durable logs: a capture follower per running managed container stores its lines as they come.
+
+Each follower reads one engine log follow from the stored cursor and hands lines to services/logs.py in
+batches: a full chunk at once, or whatever waited CONTAINERSVC_LOG_CAPTURE_FLUSH_SECONDS (a shared ticker
+flushes quiet followers), never a write per line. A follow ends when the container stops, when the engine
+goes away, or when the engine closes it; the follower then stores what it read, looks at the container
+and either ends (stopped: one last read from the cursor drains it; removed) or follows again from the
+cursor with backoff (still running, engine unreachable). Resuming from the cursor is exact, so a restart
+of the engine or of the service loses and repeats nothing.
+
+Followers start for the running managed containers of this node when capture starts, and when the
+events follower reports such a container starting or the event stream reopening after a gap.
+"""
+
+import logging
+import threading
+import time
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection
+
+from containersvc import engine, labels
+from containersvc.engine import EngineEvent, LogFollow
+from containersvc.errors import ContainerSvcError, NotFound
+from containersvc.models import Container, ContainerState
+from containersvc.services import logs, mirror
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_MIN_SECONDS = 0.25
+BACKOFF_MAX_SECONDS = 10.0
+TICK_SECONDS = 0.1
+SCAN_RETRY_SECONDS = 1.0
+START_ACTIONS = frozenset({"start", "restart", "unpause"})
+LIVE_STATES = frozenset({ContainerState.RUNNING, ContainerState.RESTARTING, ContainerState.PAUSED})
+
+
+class CaptureFollower:
+    """Captures one container until it stops; thread-safe flush() so the ticker can store quiet lines."""
+
+    def __init__(self, *, container_id: str, manager: "LogCapture") -> None:
+        self.container_id = container_id
+        self._manager = manager
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()  # guards the pending lines and the follow
+        self._store_lock = threading.Lock()  # one store at a time, in read order: the cursor only moves on
+        self._pending: list[logs.PlacedLine] = []
+        self._pending_since = 0.0
+        self._follow: LogFollow | None = None
+        self._row: Container | None = None
+        self._bytes_since_retention = 0
+        self.thread = threading.Thread(target=self._run, name=f"log-capture-{container_id[:12]}", daemon=True)
+
+    # --- control (any thread) -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        with self._lock:
+            follow = self._follow
+        if follow is not None:
+            follow.close()
+
+    def wake(self) -> None:
+        """Retry now rather than at the end of the backoff (the engine is back, or the container started)."""
+        self._wake.set()
+
+    def is_due(self, now: float) -> bool:
+        with self._lock:
+            return bool(self._pending) and now - self._pending_since >= settings.CONTAINERSVC_LOG_CAPTURE_FLUSH_SECONDS
+
+    def flush(self) -> int:
+        """Store what is pending; the store lock keeps batches in the order they were read."""
+        with self._store_lock:
+            if self._row is None:
+                return 0  # nothing was read yet: lines are read only once the row is known
+            with self._lock:
+                batch, self._pending = self._pending, []
+            if not batch:
+                return 0
+            try:
+                stored = logs.logs_store_placed(container=self._row, lines=batch)
+            except DatabaseError:
+                with self._lock:
+                    self._pending = batch + self._pending  # kept for the next flush: nothing is lost
+                raise
+            self._bytes_since_retention += sum(len(placed.line.text) for placed in batch)
+            if self._bytes_since_retention > settings.CONTAINERSVC_LOG_RETENTION_CONTAINER_BYTES // 8:
+                self._bytes_since_retention = 0
+                logs.logs_enforce_retention(container=self._row)
+            return stored
+
+    # --- the follower thread ------------------------------------------------------------------------------
+    def _run(self) -> None:
+        backoff = BACKOFF_MIN_SECONDS
+        try:
+            while not self._stopping.is_set():
+                try:
+                    if self._follow_once() and self._manager.retire(self):
+                        return
+                    backoff = BACKOFF_MIN_SECONDS
+                except ContainerSvcError as error:
+                    logger.info("log capture of %s waits for the engine: %s", self.container_id[:12], error.message)
+                except DatabaseError:
+                    logger.warning("log capture of %s could not store", self.container_id[:12], exc_info=True)
+                except Exception:
+                    # Whatever broke one follow, the next resumes from the cursor: log it, never stop capturing.
+                    logger.exception("log capture of %s failed; it resumes", self.container_id[:12])
+                # Either the engine is away or the container is still live after its follow ended: wait, retry.
+                self._wake.wait(backoff)
+                self._wake.clear()
+                backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+                close_old_connections()
+        finally:
+            self._manager.retire(self, force=True)
+            connection.close()
+
+    def _follow_once(self) -> bool:
+        """Follow from the cursor until the follow ends; True when the container is done (stopped or gone)."""
+        try:
+            self._row = self._row or _container_row(self.container_id)
+            since_ns = logs.logs_resume_point(container=self._row)
+            follow = engine.log_follow_open(container_id=self.container_id, since_ns=since_ns, tail=None)
+        except NotFound:
+            return True
+        with self._lock:
+            self._follow = follow
+        placer = logs.LinePlacer()
+        try:
+            if self._stopping.is_set():
+                follow.close()
+            for line in follow.lines():
+                self._add(placer.place(line))
+        finally:
+            with self._lock:
+                self._follow = None
+            follow.release()
+            self.flush()
+        if self._stopping.is_set():
+            return False
+        return self._container_done()
+
+    def _add(self, placed: logs.PlacedLine) -> None:
+        with self._lock:
+            if not self._pending:
+                self._pending_since = time.monotonic()
+            self._pending.append(placed)
+            full = len(self._pending) >= settings.CONTAINERSVC_LOG_CHUNK_LINES
+        if full:
+            self.flush()  # in the reader: a busy container waits for its own writes, memory stays bounded
+
+    def _container_done(self) -> bool:
+        try:
+            details = engine.container_inspect(container_id=self.container_id)
+        except NotFound:
+            return True
+        if details.summary.state in LIVE_STATES:
+            return False
+        # Stopped: the follow has ended after the last line; one more read from the cursor makes sure.
+        logs.logs_capture(container=self._row)
+        return True
+
+
+def _container_row(container_id: str) -> Container:
+    row = Container.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, container_id=container_id).first()
+    if row is None:
+        row = mirror.mirror_record_details(details=engine.container_inspect(container_id=container_id))
+    return row
+
+
+def _is_ours(attributes: dict[str, str]) -> bool:
+    return labels.is_managed(attributes) and attributes.get(labels.NODE) == settings.CONTAINERSVC_NODE_ID
+
+
+class LogCapture:
+    """The capture followers of this process, by container id, and the ticker that flushes quiet ones."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._followers: dict[str, CaptureFollower] = {}
+        self._again: set[str] = set()  # started again while its follower was deciding to end
+        self._stop = threading.Event()
+        self._rescan = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._ticker is not None and self._ticker.is_alive():
+                return
+            self._stop = threading.Event()
+            self._ticker = threading.Thread(target=self._tick, args=(self._stop,), name="log-capture", daemon=True)
+            self._rescan.set()  # the running containers are listed by the ticker, not in the caller's thread
+            self._ticker.start()
+
+    def stop(self, *, timeout: float = 10) -> None:
+        """End every follower after it stored what it read (tests; a process ending needs nothing)."""
+        with self._lock:
+            self._stop.set()
+            followers, ticker = list(self._followers.values()), self._ticker
+        for follower in followers:
+            follower.stop()
+        deadline = time.monotonic() + timeout
+        for thread in [follower.thread for follower in followers] + ([ticker] if ticker else []):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def ensure(self, *, container_id: str) -> None:
+        """Capture this container: start a follower, or tell the running one it must not end yet."""
+        with self._lock:
+            if self._stop.is_set():
+                return
+            follower = self._followers.get(container_id)
+            if follower is not None:
+                self._again.add(container_id)
+                follower.wake()
+                return
+            follower = self._followers[container_id] = CaptureFollower(container_id=container_id, manager=self)
+        follower.start()
+
+    def retire(self, follower: CaptureFollower, *, force: bool = False) -> bool:
+        """A follower found its container done: it ends unless the container started again meanwhile."""
+        with self._lock:
+            if not force and follower.container_id in self._again and not self._stop.is_set():
+                self._again.discard(follower.container_id)
+                return False
+            if self._followers.get(follower.container_id) is follower:
+                del self._followers[follower.container_id]
+            self._again.discard(follower.container_id)
+            return True
+
+    def following(self) -> list[str]:
+        with self._lock:
+            return list(self._followers)
+
+    def threads(self) -> list[threading.Thread]:
+        with self._lock:
+            threads = [follower.thread for follower in self._followers.values()]
+            threads += [self._ticker] if self._ticker else []
+        return [thread for thread in threads if thread.is_alive()]
+
+    def on_engine_event(self, event: EngineEvent | None) -> None:
+        """The events follower's listener: None when its stream (re)opened, so anything may have started."""
+        if event is None:
+            self._rescan.set()
+            with self._lock:
+                followers = list(self._followers.values())
+            for follower in followers:
+                follower.wake()
+        elif event.action in START_ACTIONS and _is_ours(event.attributes):
+            self.ensure(container_id=event.container_id)
+
+    # --- the ticker ---------------------------------------------------------------------------------------
+    def _tick(self, stop: threading.Event) -> None:
+        next_retention = time.monotonic() + settings.CONTAINERSVC_LOG_RETENTION_CHECK_SECONDS
+        next_scan = 0.0
+        try:
+            while not stop.wait(TICK_SECONDS):
+                now = time.monotonic()
+                if self._rescan.is_set() and now >= next_scan and not self._scan():
+                    next_scan = now + SCAN_RETRY_SECONDS
+                with self._lock:
+                    due = [follower for follower in self._followers.values() if follower.is_due(now)]
+                for follower in due:
+                    self._quietly(follower.flush)
+                if now >= next_retention:
+                    next_retention = now + settings.CONTAINERSVC_LOG_RETENTION_CHECK_SECONDS
+                    self._quietly(logs.logs_enforce_retention)
+                close_old_connections()
+        finally:
+            connection.close()
+
+    def _scan(self) -> bool:
+        """Follow every running managed container of this node (at start, and after a gap in events)."""
+        try:
+            running = engine.container_list(labels={labels.MANAGED: "true", labels.NODE: settings.CONTAINERSVC_NODE_ID})
+        except ContainerSvcError as error:
+            logger.info("log capture waits for the engine: %s", error.message)
+            return False  # the flag stays set: tried again a little later
+        self._rescan.clear()
+        for found in running:
+            if found.state in LIVE_STATES:
+                self.ensure(container_id=found.id)
+        return True
+
+    @staticmethod
+    def _quietly(operation) -> None:
+        try:
+            operation()
+        except DatabaseError:
+            logger.warning("log capture could not store", exc_info=True)
+
+
+capture = LogCapture()

@@ -2,6 +2,7 @@
 
 from django.urls import path, re_path
 
+from containersvc.consumers.auth import bearer
 from containersvc.consumers.builds import BuildOutputConsumer
 from containersvc.consumers.containers import ContainerStatusConsumer
 from containersvc.consumers.gpu import GpuSamplesConsumer
@@ -13,7 +14,8 @@ relay_install()
 
 websocket_urlpatterns: list = [
     path("ws/gpus/", GpuSamplesConsumer.as_asgi()),
-    path("ws/containers/", ContainerStatusConsumer.as_asgi()),
-    re_path(r"^ws/containers/(?P<container_id>[0-9a-f]{64})/logs/$", ContainerLogsConsumer.as_asgi()),
-    path("ws/builds/<int:build_id>/", BuildOutputConsumer.as_asgi()),
+    # Services may use their bearer token instead of a session (browsers always have the session).
+    path("ws/containers/", bearer(ContainerStatusConsumer.as_asgi())),
+    re_path(r"^ws/containers/(?P<container_id>[0-9a-f]{64})/logs/$", bearer(ContainerLogsConsumer.as_asgi())),
+    path("ws/builds/<int:build_id>/", bearer(BuildOutputConsumer.as_asgi())),
 ]

@@ -10,16 +10,20 @@ from pathlib import Path
 import docker.errors
 import pytest
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.test import Client
 
+from containersvc import engine
 from containersvc.asgi import application
-from containersvc.consumers import flow
+from containersvc.consumers import base, flow
 from containersvc.producers.container_status import producer
 from containersvc.producers.log_followers import followers
 from containersvc.scopes import Scope
 from containersvc.services import builds
+from containersvc.services.accounts import token_issue, token_revoke
 from tests.conftest import TEST_LABEL
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -341,5 +345,74 @@ def test_build_output_streams_live_and_ends_with_the_status(viewer, make_user, t
         assert [n for n in range(1, 31) if f"build-line-{n}\n" in text] == list(range(1, 31))
         assert text.count("build-line-7\n") == 1
         await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+# --- bearer tokens, and scopes re-checked while open -----------------------------------------------------
+def test_services_connect_with_a_bearer_token_and_a_bad_token_is_4401(make_user):
+    issued = token_issue(user=make_user(Scope.CONTAINER_VIEW))
+
+    async def scenario():
+        socket = communicator("/ws/containers/", [ORIGIN, (b"authorization", f"Bearer {issued.token}".encode())])
+        assert (await socket.connect())[0]
+        await socket.disconnect()
+        bad = communicator("/ws/containers/", [ORIGIN, (b"authorization", b"Bearer csvc_not-a-token")])
+        assert await bad.connect() == (False, 4401)
+
+    async_to_sync(scenario)()
+
+
+def test_logging_out_ends_an_open_socket(make_user, monkeypatch):
+    monkeypatch.setattr(base, "RECHECK_SECONDS", 0.3)
+    headers = session_headers(make_user(Scope.CONTAINER_VIEW))
+
+    async def scenario():
+        socket = communicator("/ws/containers/", headers)
+        assert (await socket.connect())[0]
+        await database_sync_to_async(Session.objects.all().delete)()
+        while (output := await socket.receive_output(timeout=5))["type"] != "websocket.close":
+            pass
+        assert output["code"] == 4401
+        await socket.disconnect()  # what the browser answers to the close
+
+    async_to_sync(scenario)()
+
+
+def test_revoking_a_token_ends_an_open_socket(make_user, monkeypatch):
+    monkeypatch.setattr(base, "RECHECK_SECONDS", 0.3)
+    issued = token_issue(user=make_user(Scope.CONTAINER_VIEW))
+
+    async def scenario():
+        socket = communicator("/ws/containers/", [ORIGIN, (b"authorization", f"Bearer {issued.token}".encode())])
+        assert (await socket.connect())[0]
+        await database_sync_to_async(token_revoke)(record=issued.record)
+        while (output := await socket.receive_output(timeout=5))["type"] != "websocket.close":
+            pass
+        assert output["code"] == 4401
+        await socket.disconnect()  # what the browser answers to the close
+
+    async_to_sync(scenario)()
+
+
+# --- the engine going away and coming back ----------------------------------------------------------------
+def test_status_socket_reports_the_engine_down_and_reconciles_when_it_is_back(viewer, settings, tmp_path):
+    real_host = settings.CONTAINERSVC_DOCKER_HOST
+
+    async def scenario():
+        socket = communicator("/ws/containers/", viewer)
+        assert (await socket.connect())[0]
+        await receive_until(socket, lambda m: m["type"] == "container.status" and m["full"])
+        settings.CONTAINERSVC_DOCKER_HOST = f"unix://{tmp_path}/gone.sock"
+        engine.reset_clients()
+        producer._stream.close()  # the stream breaks, as when the engine restarts
+        down = await receive_until(socket, lambda m: m["type"] == "engine.status")
+        assert down["available"] is False
+        settings.CONTAINERSVC_DOCKER_HOST = real_host
+        engine.reset_clients()
+        await receive_until(socket, lambda m: m["type"] == "engine.status" and m["available"], timeout=20)
+        await receive_until(socket, lambda m: m["type"] == "container.status" and m["full"])
+        await socket.disconnect()
+        assert await wait_until(lambda: not producer.threads())
 
     async_to_sync(scenario)()

@@ -6,11 +6,14 @@ receives data. Scopes are checked again every RECHECK_SECONDS, so a logout or a 
 
 import asyncio
 import contextlib
+from importlib import import_module
 
 from channels.auth import get_user
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from containersvc import scopes
+from containersvc.consumers.auth import user_for_token
 from containersvc.scopes import Scope
 
 CLOSE_BAD_REQUEST = 4400
@@ -46,17 +49,24 @@ class ScopedConsumer(AsyncJsonWebsocketConsumer):
 
     async def accept(self, subprotocol: str | None = None, headers=None) -> None:
         await super().accept(subprotocol, headers)
-        if "session" in self.scope:
+        if "session" in self.scope or "bearer_token" in self.scope:
             self._recheck_task = asyncio.create_task(self._recheck())
 
     async def _recheck(self) -> None:
         while True:
             await asyncio.sleep(RECHECK_SECONDS)
-            # A fresh user from the session: a logout empties it, and the permission cache starts empty.
-            code = await self._refusal(await get_user(self.scope))
+            code = await self._refusal(await self._current_user())
             if code:
                 await self.close(code=code)
                 return
+
+    async def _current_user(self):
+        """A fresh user (empty permission cache) from the token or the session: revoking or logging out ends it."""
+        if self.scope.get("bearer_token"):
+            return await user_for_token(self.scope["bearer_token"])
+        # The scope's session object caches what it read at connect: read the session afresh.
+        fresh = import_module(settings.SESSION_ENGINE).SessionStore(self.scope["session"].session_key)
+        return await get_user({**self.scope, "session": fresh})
 
     async def disconnect(self, code: int) -> None:
         if self._recheck_task is not None:

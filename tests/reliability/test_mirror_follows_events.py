@@ -1,0 +1,81 @@
+"""The mirror follows what happens to containers, whoever does it, within a second; gaps are reconciled."""
+
+import time
+from contextlib import closing
+
+import pytest
+
+from containersvc.models import ContainerState
+from containersvc.producers import container_status
+from tests.reliability.conftest import row, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WITHIN = 1.0  # seconds, from the change at the engine to the row showing it
+
+
+def test_changes_made_with_the_engine_directly_show_within_a_second(producers, on_second_engine, test_image):
+    with closing(on_second_engine.client()) as client:
+        container = client.containers.create(test_image, ["sh", "-c", "sleep 600"], init=True)
+        wait_for(lambda: row(container.id), timeout=WITHIN, what="a created container's row")
+        assert row(container.id).state == ContainerState.CREATED
+
+        container.start()
+        wait_for(lambda: row(container.id).state == ContainerState.RUNNING, timeout=WITHIN, what="start mirrored")
+        first_start = row(container.id).started_at
+
+        container.restart(timeout=0)
+        wait_for(lambda: row(container.id).started_at != first_start, timeout=3 + WITHIN, what="restart mirrored")
+        assert row(container.id).state == ContainerState.RUNNING
+
+        container.kill(signal="SIGTERM")  # docker-init passes it on; sh exits 143
+        wait_for(lambda: row(container.id).state == ContainerState.EXITED, timeout=WITHIN, what="die mirrored")
+        assert row(container.id).exit_code == 143
+
+        container.remove()
+        wait_for(lambda: row(container.id).state == ContainerState.REMOVED, timeout=WITHIN, what="destroy mirrored")
+
+
+def test_an_out_of_memory_kill_is_mirrored(producers, on_second_engine, test_image):
+    with closing(on_second_engine.client()) as client:
+        # A shell variable of 64 MiB in a container allowed 16: the kernel kills it.
+        container = client.containers.run(
+            test_image,
+            ["sh", "-c", "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived"],
+            detach=True,
+            mem_limit="16m",
+            memswap_limit="16m",
+        )
+        wait_for(lambda: row(container.id) and row(container.id).oom_killed, timeout=15, what="the OOM kill mirrored")
+        assert row(container.id).state == ContainerState.EXITED
+        assert row(container.id).exit_code == 137
+
+
+def test_a_restart_policy_restart_is_mirrored(producers, on_second_engine, test_image):
+    with closing(on_second_engine.client()) as client:
+        container = client.containers.run(
+            test_image, ["sh", "-c", "sleep 0.3; exit 1"], detach=True, restart_policy={"Name": "on-failure"}
+        )
+        wait_for(lambda: row(container.id) and row(container.id).restart_count >= 2, timeout=15,
+                 what="restarts counted")  # fmt: skip
+
+
+def test_changes_while_the_service_was_down_are_reconciled_when_it_comes_back(producers, on_second_engine, test_image):
+    with closing(on_second_engine.client()) as client:
+        doomed = client.containers.run(test_image, ["sleep", "600"], detach=True)
+        stopped = client.containers.run(test_image, ["sleep", "600"], detach=True, init=True)
+        wait_for(lambda: row(doomed.id) and row(stopped.id), timeout=WITHIN, what="both rows")
+
+        container_status.producer.stop_always()  # the service is down: nothing follows events
+        wait_for(lambda: not container_status.producer.threads(), timeout=5, what="the events follower to stop")
+        doomed.remove(force=True)
+        stopped.kill(signal="SIGTERM")
+        born = client.containers.run(test_image, ["sleep", "600"], detach=True)
+        time.sleep(0.3)  # long enough that the events would have been mirrored, had anyone followed them
+        assert row(doomed.id).state == ContainerState.RUNNING and row(born.id) is None
+
+        container_status.producer.run_always()  # the service is back: a full list, then the events again
+        wait_for(lambda: row(doomed.id).state == ContainerState.REMOVED, timeout=3, what="removal reconciled")
+        wait_for(lambda: row(stopped.id).state == ContainerState.EXITED, timeout=3, what="exit reconciled")
+        assert row(stopped.id).exit_code == 143
+        wait_for(lambda: row(born.id), timeout=3, what="a container made meanwhile")

@@ -1,0 +1,74 @@
+"""Websocket viewers when the engine is killed: the streams end cleanly and say why, status comes back."""
+
+import asyncio
+import time
+from contextlib import closing
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from containersvc import labels
+from containersvc.asgi import application
+from containersvc.producers.container_status import producer
+from containersvc.scopes import Scope
+from tests.conftest import TEST_NODE
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ORIGIN = (b"origin", b"http://127.0.0.1")
+
+
+def session_headers(user) -> list[tuple[bytes, bytes]]:
+    client = Client()
+    client.force_login(user)
+    return [ORIGIN, (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+
+
+async def receive_until(socket: WebsocketCommunicator, predicate, timeout: float = 15) -> dict:
+    """Read messages (acking log batches, as a browser does) until one matches."""
+    deadline = time.monotonic() + timeout
+    while True:
+        message = await socket.receive_json_from(timeout=max(0.1, deadline - time.monotonic()))
+        if "seq" in message and message.get("type") != "end":
+            await socket.send_json_to({"type": "ack", "seq": message["seq"]})
+        if predicate(message):
+            return message
+
+
+def test_viewers_are_told_when_the_engine_dies_and_status_resumes(producers, on_second_engine, make_user, test_image):
+    viewer = session_headers(make_user(*Scope))
+    with closing(on_second_engine.client()) as client:
+        printing = client.containers.run(
+            test_image,
+            ["sh", "-c", "while true; do echo tick; sleep 0.1; done"],
+            detach=True,
+            labels={labels.MANAGED: "true", labels.NODE: TEST_NODE},
+        )
+
+    async def scenario():
+        status = WebsocketCommunicator(application, "/ws/containers/", headers=viewer)
+        assert (await status.connect())[0]
+        await receive_until(status, lambda m: m["type"] == "container.status" and m["full"])
+        logs = WebsocketCommunicator(application, f"/ws/containers/{printing.id}/logs/?tail=5", headers=viewer)
+        assert (await logs.connect())[0]
+        await receive_until(logs, lambda m: m.get("lines"))
+
+        await asyncio.to_thread(on_second_engine.kill)
+
+        down = await receive_until(status, lambda m: m["type"] == "engine.status")
+        assert down["available"] is False and "unavailable" in down["error"]
+        end = await receive_until(logs, lambda m: m["type"] == "end")
+        assert "went away" in end["error"] or "unavailable" in end["error"]
+
+        await asyncio.to_thread(on_second_engine.start)
+
+        await receive_until(status, lambda m: m["type"] == "engine.status" and m["available"], timeout=20)
+        back = await receive_until(status, lambda m: m["type"] == "container.status" and m["full"])
+        assert {item["id"]: item["state"] for item in back["containers"]}[printing.id] == "running"
+        await logs.disconnect()
+        await status.disconnect()
+
+    async_to_sync(scenario)()
+    # The sockets are gone, the events follower stays: it runs with the service, not with the viewers.
+    assert producer.threads()

@@ -37,6 +37,11 @@ class LineWindow:
     def queued(self) -> int:
         return len(self._queue)
 
+    @property
+    def drained(self) -> bool:
+        """Nothing waits to be sent."""
+        return not self._queue and not self.skipped and not self.gap
+
     def add(self, lines: list[list]) -> None:
         """Queue lines ([number, stream, timestamp_ns, text]); the oldest give way beyond the bounds."""
         for line in lines:

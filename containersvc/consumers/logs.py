@@ -44,6 +44,7 @@ def _int(values: dict[str, list[str]], key: str, default: int | None, low: int, 
 class ContainerLogsConsumer(ScopedConsumer):
     required_scopes = (Scope.LOG_VIEW,)
     follower: LogFollower | None = None
+    ended: dict | None = None
 
     async def connect(self) -> None:
         self.container_id = self.scope["url_route"]["kwargs"]["container_id"]
@@ -115,11 +116,15 @@ class ContainerLogsConsumer(ScopedConsumer):
 
     async def log_ended(self, event: dict) -> None:
         if event["generation"] == self.generation:
+            self.ended = {"type": "end", "error": event["error"]}
             await self._flush()
-            await self.send_json({"type": "end", "error": event["error"]})
 
     async def _flush(self) -> None:
         while message := self.window.next_message(generation=self.generation):
             await self.send_json(message)
+        if self.ended is not None and self.window.drained:
+            # After the last lines, not before them.
+            await self.send_json(self.ended)
+            self.ended = None
         if self.window.lagging(LAG_CLOSE_SECONDS):
             await self.close(code=CLOSE_TOO_SLOW)

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from containersvc import engine, labels
@@ -54,12 +54,22 @@ def container_find_by_name_or_hash(*, name: str | None, hash: str | None) -> Eng
     return matches[0] if matches else None
 
 
-def log_chunks(*, node_id: str | None = None, container_id: str | None = None, limit: int = 100) -> QuerySet[LogChunk]:
-    chunks = LogChunk.objects.select_related("container").filter(
-        container__node_id=node_id or settings.CONTAINERSVC_NODE_ID
-    )
+def log_chunks(
+    *, node_id: str | None = None, container_id: str | None = None, limit: int = 100, before: int | None = None
+) -> QuerySet[LogChunk]:
+    """Newest first; `before` (a chunk id) pages back. A page reads its own rows, not every stored chunk."""
+    node = node_id or settings.CONTAINERSVC_NODE_ID
+    chunks = LogChunk.objects.select_related("container")
     if container_id:
-        chunks = chunks.filter(container__container_id=container_id) | chunks.filter(container__name=container_id)
+        # The containers first (a small query): filtering chunks on their ids lets the database walk the
+        # (container, -id) index and stop at the page, where a join on id-or-name sorted all their chunks.
+        matching = Container.objects.filter(node_id=node).filter(Q(container_id=container_id) | Q(name=container_id))
+        chunks = chunks.filter(container__in=list(matching.values_list("pk", flat=True)))
+    else:
+        # A correlated EXISTS, not a join: the database walks chunks newest first and stops at the page.
+        chunks = chunks.filter(Exists(Container.objects.filter(pk=OuterRef("container_id"), node_id=node)))
+    if before:
+        chunks = chunks.filter(id__lt=before)
     return chunks.order_by("-id")[:limit]
 
 

@@ -230,7 +230,10 @@ class ContainerSerializer(serializers.Serializer):
 
 
 class ListLogsRequestSerializer(ListContainersRequestSerializer):
-    pass
+    before = serializers.IntegerField(
+        required=False, min_value=1,
+        help_text="Extension: only chunks older than this id (the last id of the previous page), to page back.",
+    )  # fmt: skip
 
 
 class LogSerializer(serializers.Serializer):

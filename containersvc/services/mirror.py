@@ -17,6 +17,8 @@ from containersvc.engine import ContainerDetails, EngineContainer, PortBinding
 from containersvc.models import Container, ContainerState
 
 EXIT_CODE_IN_STATUS = re.compile(r"^Exited \((-?\d+)\)")
+# The engine's status line counts time ("Up 5 seconds", "Exited (0) 2 minutes ago", "Up About an hour").
+TIME_IN_STATUS = re.compile(r"(Less than a second|About an? \w+|\d+ \w+)( ago)?")
 SYNCED_FIELDS = [
     "name", "names", "image", "image_id", "hash", "managed", "labels", "ports", "volumes", "state", "status",
     "exit_code", "network_mode", "ip_address", "mac_address", "engine_created_at",
@@ -27,12 +29,24 @@ def ports_as_json(ports: Iterable[PortBinding]) -> list[dict]:
     return [{"internal": port.internal, "host": port.host, "protocol": port.protocol} for port in ports]
 
 
+# A set made once: `ContainerState.values` builds a new list on every access, and list merges call this per row.
+STATES = frozenset(ContainerState.values)
+
+
 def _state(engine_state: str) -> str:
-    return engine_state if engine_state in ContainerState.values else ContainerState.EXITED
+    return engine_state if engine_state in STATES else ContainerState.EXITED
+
+
+def _status_without_time(status: str) -> str:
+    return TIME_IN_STATUS.sub("", status)
 
 
 def _apply_summary(row: Container, summary: EngineContainer) -> bool:
-    """Copy what the engine's list says onto the row; True when anything changed."""
+    """Copy what the engine's list says onto the row; True when anything worth a write changed.
+
+    A status line whose only change is its time count is copied but is no reason to write: otherwise every
+    list would rewrite every running container's row (a bulk update of hundreds of rows per call).
+    """
     exit_match = EXIT_CODE_IN_STATUS.match(summary.status)
     values = {
         "name": summary.name,
@@ -56,9 +70,10 @@ def _apply_summary(row: Container, summary: EngineContainer) -> bool:
         values["exit_code"] = None
     changed = False
     for field, value in values.items():
-        if getattr(row, field) != value:
+        current = getattr(row, field)
+        if current != value:
             setattr(row, field, value)
-            changed = True
+            changed = changed or field != "status" or _status_without_time(current) != _status_without_time(value)
     return changed
 
 

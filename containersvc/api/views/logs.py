@@ -18,15 +18,23 @@ class LogListApi(ScopedApi):
     @extend_schema(
         request=api.ListLogsRequestSerializer,
         responses=inline_serializer("ListLogsResponse", {"logs": api.LogSerializer(many=True)}),
-        description="Stored log chunks, newest first; what the engine has beyond them is captured first.",
+        description=(
+            "Stored log chunks, newest first; what the engine has beyond them is captured first. "
+            "Extension: `before` (the last id of a page) gives the next, older page."
+        ),
     )
     def post(self, request):
         data = self.validated(api.ListLogsRequestSerializer, request.data)
         container_id = data.get("containerId") or None
-        if not data.get("nodeId") or data["nodeId"] == selectors.this_node():
+        before = data.get("before")
+        # Paging back reads what is stored: whatever the engine has beyond it is newer than any such page.
+        if not before and (not data.get("nodeId") or data["nodeId"] == selectors.this_node()):
             for container in selectors.containers_to_capture(container_id=container_id):
                 logs_capture(container=container)
         chunks = selectors.log_chunks(
-            node_id=data.get("nodeId") or None, container_id=container_id, limit=data.get("limit") or DEFAULT_LIMIT
+            node_id=data.get("nodeId") or None,
+            container_id=container_id,
+            limit=data.get("limit") or DEFAULT_LIMIT,
+            before=before,
         )
         return Response({"logs": api.LogSerializer(chunks, many=True).data})

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
 from containersvc import engine, labels
-from containersvc.engine import EngineEvent, LogFollow
+from containersvc.engine import ContainerDetails, EngineEvent, LogFollow
 from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.models import Container, ContainerState
 from containersvc.services import logs, mirror
@@ -133,7 +133,8 @@ class CaptureFollower:
             if self._stopping.is_set():
                 follow.close()
             for line in follow.lines():
-                self._add(placer.place(line))
+                if (placed := placer.place(line)) is not None:
+                    self._add(placed)
         finally:
             with self._lock:
                 self._follow = None
@@ -160,7 +161,7 @@ class CaptureFollower:
         if details.summary.state in LIVE_STATES:
             return False
         # Stopped: the follow has ended after the last line; one more read from the cursor makes sure.
-        logs.logs_capture(container=self._row)
+        _drain(self._row, details)
         return True
 
 
@@ -169,6 +170,30 @@ def _container_row(container_id: str) -> Container:
     if row is None:
         row = mirror.mirror_record_details(details=engine.container_inspect(container_id=container_id))
     return row
+
+
+def _finished_ns(details: ContainerDetails) -> int:
+    try:
+        return engine.timestamp_ns(str(details.raw_state.get("FinishedAt") or ""))
+    except ValueError:
+        return 0
+
+
+def _drain(row: Container, details: ContainerDetails) -> None:
+    """Store the rest of a stopped container's output, then note that nothing before its exit is missing."""
+    logs.logs_capture(container=row)
+    if finished_ns := _finished_ns(details):
+        logs.logs_mark_drained(container=row, through_ns=finished_ns)
+
+
+def _drain_if_behind(container_id: str) -> None:
+    """A managed container that stopped while nobody captured (the service was down): store what it left."""
+    details = engine.container_inspect(container_id=container_id)
+    if details.summary.state in LIVE_STATES:
+        return  # started meanwhile: its start event brings a follower
+    row = _container_row(container_id)
+    if logs.logs_behind(container=row, through_ns=_finished_ns(details)):
+        _drain(row, details)
 
 
 def _is_ours(attributes: dict[str, str]) -> bool:
@@ -185,6 +210,7 @@ class LogCapture:
         self._stop = threading.Event()
         self._rescan = threading.Event()
         self._ticker: threading.Thread | None = None
+        self._drainer: threading.Thread | None = None
 
     def start(self) -> None:
         with self._lock:
@@ -199,11 +225,12 @@ class LogCapture:
         """End every follower after it stored what it read (tests; a process ending needs nothing)."""
         with self._lock:
             self._stop.set()
-            followers, ticker = list(self._followers.values()), self._ticker
+            followers = list(self._followers.values())
+            others = [thread for thread in (self._ticker, self._drainer) if thread is not None]
         for follower in followers:
             follower.stop()
         deadline = time.monotonic() + timeout
-        for thread in [follower.thread for follower in followers] + ([ticker] if ticker else []):
+        for thread in [follower.thread for follower in followers] + others:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def ensure(self, *, container_id: str) -> None:
@@ -237,7 +264,7 @@ class LogCapture:
     def threads(self) -> list[threading.Thread]:
         with self._lock:
             threads = [follower.thread for follower in self._followers.values()]
-            threads += [self._ticker] if self._ticker else []
+            threads += [thread for thread in (self._ticker, self._drainer) if thread is not None]
         return [thread for thread in threads if thread.is_alive()]
 
     def on_engine_event(self, event: EngineEvent | None) -> None:
@@ -272,17 +299,49 @@ class LogCapture:
             connection.close()
 
     def _scan(self) -> bool:
-        """Follow every running managed container of this node (at start, and after a gap in events)."""
+        """Follow every running managed container of this node and drain the stopped ones that are behind
+        (at start, and after a gap in events: they may have printed and stopped while nobody captured)."""
+        if self._drainer is not None and self._drainer.is_alive():
+            return False  # the last scan's drain is still going: scan again after it
         try:
-            running = engine.container_list(labels={labels.MANAGED: "true", labels.NODE: settings.CONTAINERSVC_NODE_ID})
+            managed = engine.container_list(labels={labels.MANAGED: "true", labels.NODE: settings.CONTAINERSVC_NODE_ID})
         except ContainerSvcError as error:
             logger.info("log capture waits for the engine: %s", error.message)
             return False  # the flag stays set: tried again a little later
         self._rescan.clear()
-        for found in running:
+        stopped = []
+        for found in managed:
             if found.state in LIVE_STATES:
                 self.ensure(container_id=found.id)
+            else:
+                stopped.append(found.id)
+        if stopped:
+            # In a thread of its own: one inspect each, and the ticker must go on flushing meanwhile.
+            self._drainer = threading.Thread(
+                target=self._drain_stopped, args=(stopped,), name="log-capture-drain", daemon=True
+            )
+            self._drainer.start()
         return True
+
+    def _drain_stopped(self, container_ids: list[str]) -> None:
+        try:
+            for container_id in container_ids:
+                if self._stop.is_set():
+                    return
+                if container_id in self.following():
+                    continue  # its follower drains it
+                try:
+                    _drain_if_behind(container_id)
+                except NotFound:
+                    continue
+                except ContainerSvcError as error:
+                    logger.info("log capture could not drain stopped containers: %s", error.message)
+                    self._rescan.set()  # tried again with the next scan
+                    return
+                except DatabaseError:
+                    logger.warning("log capture could not store", exc_info=True)
+        finally:
+            connection.close()
 
     @staticmethod
     def _quietly(operation) -> None:

@@ -36,15 +36,22 @@ class PlacedLine:
 
 
 class LinePlacer:
-    """Numbers the lines of one engine read, in the engine's order; one placer per read."""
+    """Numbers the lines of one engine read, in the engine's order; one placer per read.
+
+    The engine's json-file follow sends the line at which the file rotates twice, with the very same
+    timestamp (dockerd 20.10): a line equal to the one before it in its stream, timestamp included, is
+    that repeat and gets no place (two lines printed never share a nanosecond timestamp).
+    """
 
     def __init__(self) -> None:
-        self._last: dict[str, tuple[int, int]] = {}
+        self._last: dict[str, tuple[int, int, str]] = {}
 
-    def place(self, line: LogLine) -> PlacedLine:
-        timestamp_ns, count = self._last.get(line.stream, (-1, 0))
+    def place(self, line: LogLine) -> PlacedLine | None:
+        timestamp_ns, count, text = self._last.get(line.stream, (-1, 0, ""))
+        if timestamp_ns == line.timestamp_ns and text == line.text:
+            return None
         ordinal = count + 1 if timestamp_ns == line.timestamp_ns else 1
-        self._last[line.stream] = (line.timestamp_ns, ordinal)
+        self._last[line.stream] = (line.timestamp_ns, ordinal, line.text)
         return PlacedLine(line, ordinal)
 
 
@@ -102,10 +109,15 @@ def logs_store_placed(*, container: Container, lines: Sequence[PlacedLine]) -> i
         return 0
     with transaction.atomic():
         cursors = _cursors_locked(container)
-        stored = {
+        reached = {
             stream: (cursor.last_timestamp_ns, cursor.lines_at_last_timestamp) for stream, cursor in cursors.items()
         }
-        new = [placed for placed in lines if placed.position > stored[placed.line.stream]]
+        new = []
+        for placed in lines:
+            # Positions only go forward: a line at or before one stored or kept already is a repeat.
+            if placed.position > reached[placed.line.stream]:
+                reached[placed.line.stream] = placed.position
+                new.append(placed)
         if not new:
             return 0
         LogChunk.objects.bulk_create(_chunks(container, new))
@@ -121,7 +133,9 @@ def logs_store_lines(*, container: Container, lines: Iterable[LogLine]) -> int:
     """Store the new lines of one read that started at or before logs_resume_point; returns how many."""
     placer, batch, stored = LinePlacer(), [], 0
     for line in lines:
-        batch.append(placer.place(line))
+        if (placed := placer.place(line)) is None:
+            continue
+        batch.append(placed)
         if len(batch) >= settings.CONTAINERSVC_LOG_CHUNK_LINES * 4:
             stored += logs_store_placed(container=container, lines=batch)
             batch = []
@@ -139,6 +153,25 @@ def logs_capture(*, container: Container) -> int:
         )
     except NotFound:
         return 0
+
+
+def logs_behind(*, container: Container, through_ns: int) -> bool:
+    """Whether a stream's stored position is before `through_ns`: a stopped container may have more."""
+    cursors = list(LogCursor.objects.filter(container=container))
+    return len(cursors) < len(LogStream.values) or any(cursor.last_timestamp_ns < through_ns for cursor in cursors)
+
+
+def logs_mark_drained(*, container: Container, through_ns: int) -> None:
+    """Record that every line before `through_ns` is stored: call after reading a stopped container to its end.
+
+    A stream with no line since then (or ever) moves to (through_ns, 0), so the next resume starts there
+    instead of re-reading the whole log for a stream that never printed.
+    """
+    with transaction.atomic():
+        for cursor in _cursors_locked(container).values():
+            if cursor.last_timestamp_ns < through_ns:
+                cursor.last_timestamp_ns, cursor.lines_at_last_timestamp = through_ns, 0
+                cursor.save(update_fields=["last_timestamp_ns", "lines_at_last_timestamp"])
 
 
 def _delete_oldest(chunks, *, limit_bytes: int) -> int:

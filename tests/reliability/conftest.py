@@ -234,3 +234,20 @@ def row(container_id: str) -> Container | None:
 def printer(count: int, *, interval: float = 0.05) -> list[str]:
     """A command printing out-1..out-N on stdout and err-1..err-N on stderr, slowly, then exiting 0."""
     return ["sh", "-c", f"for i in $(seq 1 {count}); do echo out-$i; echo err-$i >&2; sleep {interval}; done"]
+
+
+def gated_printer(*parts: tuple[int, int]) -> list[str]:
+    """Prints out-i/err-i for each (first, last) range, waiting before each range after the first until
+    the test opens its gate (open_gate): the test decides what happens between the ranges."""
+    script = []
+    for number, (first, last) in enumerate(parts):
+        if number:
+            script.append(f"while [ ! -e /gate-{number} ]; do sleep 0.05; done")
+        script.append(f"for i in $(seq {first} {last}); do echo out-$i; echo err-$i >&2; sleep 0.01; done")
+    return ["sh", "-c", "; ".join(script)]
+
+
+def open_gate(engine: SecondEngine, container_id: str, number: int) -> None:
+    with closing(engine.client()) as client:
+        result = client.containers.get(container_id).exec_run(["touch", f"/gate-{number}"])
+    assert result.exit_code == 0, result.output

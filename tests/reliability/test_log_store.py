@@ -55,6 +55,17 @@ def test_a_resumed_read_stores_only_what_came_after(container):
     assert texts(container) == [f"line-{i}" for i in range(30)]
 
 
+def test_lines_the_engine_sends_again_in_one_read_are_stored_once(container):
+    # The json-file follow repeats the line where the file rotates, timestamp and all; a re-sent range
+    # would go back in time. Neither may be stored twice, even within one batch.
+    a, b, c = (LogLine("stdout", T0 + i, text) for i, text in enumerate("abc"))
+
+    stored = logs.logs_store_lines(container=container, lines=[a, b, b, a, b, c])
+
+    assert stored == 3
+    assert texts(container) == ["a", "b", "c"]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_readers_at_once_store_each_line_once(container, settings):
     settings.CONTAINERSVC_LOG_CHUNK_LINES = 7  # many small transactions, interleaved between the readers

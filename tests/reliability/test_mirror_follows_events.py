@@ -38,6 +38,10 @@ def test_changes_made_with_the_engine_directly_show_within_a_second(producers, o
 
 def test_an_out_of_memory_kill_is_mirrored(producers, on_second_engine, test_image):
     with closing(on_second_engine.client()) as client:
+        # Once a first container shows, the follower's opening list is done and each event is inspected
+        # (a list, as after a gap, tells the exit code but not that it was the OOM killer).
+        first = client.containers.run(test_image, ["sleep", "600"], detach=True)
+        wait_for(lambda: row(first.id), timeout=10, what="the follower's first list")
         # A shell variable of 64 MiB in a container allowed 16: the kernel kills it.
         container = client.containers.run(
             test_image,

@@ -9,7 +9,6 @@ import asyncio
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 
 from containersvc.consumers.base import (
     CLOSE_BAD_REQUEST,
@@ -22,7 +21,7 @@ from containersvc.consumers.base import (
 from containersvc.consumers.flow import LineWindow
 from containersvc.errors import ContainerSvcError, NotFound, PermissionDenied
 from containersvc.producers import groups
-from containersvc.producers.log_followers import RECENT_LINES, LogFollower, followers
+from containersvc.producers.log_followers import LINE_MAX_CHARS, RECENT_LINES, LogFollower, followers
 from containersvc.scopes import Scope
 from containersvc.services import containers
 
@@ -77,12 +76,13 @@ class ContainerLogsConsumer(ScopedConsumer):
         await self.send_json({"type": "hello", "container": self.container_id, "generation": self.generation})
         if snapshot.gap:
             self.window.mark_gap()
-        self.window.add([groups.log_line_payload(number, line, 16_384) for number, line in snapshot.lines])
+        self.window.add([groups.log_line_payload(number, line, LINE_MAX_CHARS) for number, line in snapshot.lines])
         await self._flush()
 
     async def _check_container(self) -> int:
         try:
-            await database_sync_to_async(containers.container_for_viewer)(
+            # An engine call: in a worker thread of its own, not the one the ORM calls share.
+            await sync_to_async(containers.container_for_viewer, thread_sensitive=False)(
                 actor=self.scope["user"], container_id=self.container_id
             )
         except NotFound:

@@ -231,11 +231,6 @@ def row(container_id: str) -> Container | None:
     return Container.objects.filter(node_id=TEST_NODE, container_id=container_id).first()
 
 
-def printer(count: int, *, interval: float = 0.05) -> list[str]:
-    """A command printing out-1..out-N on stdout and err-1..err-N on stderr, slowly, then exiting 0."""
-    return ["sh", "-c", f"for i in $(seq 1 {count}); do echo out-$i; echo err-$i >&2; sleep {interval}; done"]
-
-
 def gated_printer(*parts: tuple[int, int]) -> list[str]:
     """Prints out-i/err-i for each (first, last) range, waiting before each range after the first until
     the test opens its gate (open_gate): the test decides what happens between the ranges."""

@@ -7,7 +7,7 @@ import pytest
 
 from containersvc.models import ContainerState
 from containersvc.producers import log_capture
-from tests.reliability.conftest import printer, row, stored_lines, wait_for
+from tests.reliability.conftest import gated_printer, open_gate, row, stored_lines, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -15,28 +15,31 @@ LINES = 60
 
 
 def test_engine_killed_mid_follow_then_capture_resumes_exactly(producers, on_second_engine, run, api, name):
-    response = run(name, command=printer(LINES))
+    response = run(name, command=gated_printer((1, 20), (21, 40), (41, LINES)))
     assert response.status_code == 200, response.json()
     container_id = response.json()["id"]
-    wait_for(lambda: len(stored_lines(container_id, "stdout")) >= 5, timeout=20, what="capture to store lines")
+    wait_for(lambda: stored_lines(container_id, "stdout") == lines("out", 20), timeout=20, what="20 lines stored")
 
-    on_second_engine.kill()
-    stored_at_kill = len(stored_lines(container_id, "stdout"))
+    open_gate(on_second_engine, container_id, 1)
+    on_second_engine.kill()  # 21..40 are printed around and during the engine's absence
     # Meanwhile the API says the engine is unavailable (503 with Retry-After), it does not hang or 500.
     response = api.post("/container-svc/containers", {}, format="json")
     assert response.status_code == 503 and response["Retry-After"]
     on_second_engine.start()
+    wait_for(lambda: stored_lines(container_id, "stdout") == lines("out", 40), timeout=30, what="capture resumed")
+    open_gate(on_second_engine, container_id, 2)  # 41..60 come while the resumed capture follows
 
-    expected_out = [f"out-{i}" for i in range(1, LINES + 1)]
-    wait_for(lambda: stored_lines(container_id, "stdout") == expected_out, timeout=30, what="all stdout lines")
-    wait_for(lambda: stored_lines(container_id, "stderr") == [f"err-{i}" for i in range(1, LINES + 1)],
-             timeout=10, what="all stderr lines")  # fmt: skip
-    assert stored_at_kill < LINES, "the engine must be killed while the container still prints"
+    wait_for(lambda: stored_lines(container_id, "stdout") == lines("out", LINES), timeout=30, what="all stdout")
+    wait_for(lambda: stored_lines(container_id, "stderr") == lines("err", LINES), timeout=10, what="all stderr")
     # The events follower came back too: the container's exit is mirrored, and its capture has ended.
     wait_for(lambda: row(container_id).state == ContainerState.EXITED, timeout=20, what="the exit mirrored")
     assert row(container_id).exit_code == 0
     wait_for(lambda: container_id not in log_capture.capture.following(), timeout=10, what="the capture to end")
-    assert stored_lines(container_id, "stdout") == expected_out  # and nothing came twice after it ended
+    assert stored_lines(container_id, "stdout") == lines("out", LINES)  # and nothing came twice after it ended
+
+
+def lines(prefix: str, last: int) -> list[str]:
+    return [f"{prefix}-{i}" for i in range(1, last + 1)]
 
 
 def test_engine_killed_during_events_follow_then_the_mirror_reconciles(producers, on_second_engine, test_image):

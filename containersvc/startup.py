@@ -64,6 +64,7 @@ def start_always_on_producers() -> bool:
     capture.start()
     producer.add_listener(capture.on_engine_event)
     producer.run_always()
+    logger.info("Following engine events for the mirror, and capturing the logs of managed containers.")
     return True
 
 

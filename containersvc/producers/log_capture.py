@@ -173,8 +173,9 @@ def _container_row(container_id: str) -> Container:
 
 
 def _finished_ns(details: ContainerDetails) -> int:
+    """When the container last stopped, in ns; 0 for never (the engine's zero time is year 1)."""
     try:
-        return engine.timestamp_ns(str(details.raw_state.get("FinishedAt") or ""))
+        return max(0, engine.timestamp_ns(str(details.raw_state.get("FinishedAt") or "")))
     except ValueError:
         return 0
 

@@ -10,7 +10,8 @@ const MAX_DOM = 5000;
 const PER_FRAME = 1000;
 const FRAME_BUDGET_MS = 8;
 const ANSI_SGR = /\x1b\[([0-9;]*)m/g;
-const ANSI_OTHER = /\x1b(\[[0-9;?]*[A-Za-z]|\][^\x07]*\x07|[()][A-Za-z0-9])/g;
+// Other escapes (cursor moves, titles, charsets) are dropped; SGR (ending in "m") is kept for colours.
+const ANSI_OTHER = /\x1b(\[[0-9;?]*[A-Za-ln-z]|\][^\x07]*\x07|[()][A-Za-z0-9])/g;
 
 function stripAnsi(text) {
   return text.replace(ANSI_SGR, "").replace(ANSI_OTHER, "");

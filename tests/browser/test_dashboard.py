@@ -110,3 +110,63 @@ def test_a_200000_line_burst_leaves_the_page_responsive(page_for, make_user, con
     assert worst < 1.0
     expect(page.locator("#log")).to_contain_text("burst-done", timeout=30000)
     assert page.locator("#log .line").count() <= 5000 + 10, "the DOM keeps a bounded window"
+
+
+def test_the_log_viewer_shows_log_text_as_text_colours_search_filters_and_counts_new_lines(
+    page_for, make_user, container
+):
+    running = container(
+        "echo '<img src=x onerror=document.title=1>'; printf '\\033[32mgreen-ok\\033[0m\\n'; echo to-stderr >&2; "
+        "sleep 4; for i in $(seq 1 400); do echo later-$i; sleep 0.01; done; sleep 600"
+    )
+    page = page_for(make_user(*Scope))
+    page.set_viewport_size({"width": 1200, "height": 700})
+    page.goto(f"/containers/{running.id}/")
+    log = page.locator("#log")
+    expect(log).to_contain_text("<img src=x onerror=document.title=1>")
+    assert log.locator("img").count() == 0, "log text is never parsed as HTML"
+    expect(log.locator("span.ansi-fg-32")).to_have_text("green-ok")
+    expect(log.locator(".line.stderr")).to_contain_text("to-stderr")
+
+    page.uncheck("#log-stderr")
+    expect(log.locator(".line.stderr")).to_have_count(0)
+    page.check("#log-stderr")
+    page.fill("#log-search", "gr.en")
+    page.check("#log-regex")
+    expect(log.locator("mark")).to_have_text("green")
+    expect(log.locator(".line")).to_have_count(1)
+    page.fill("#log-search", "")
+
+    expect(log).to_contain_text("later-50", timeout=20000)
+    log.evaluate("node => { node.scrollTop = 0; }")
+    expect(page.locator("#log-new")).to_contain_text("new line", timeout=10000)
+    top_text = log.locator(".line").first.text_content()
+    time.sleep(1)
+    assert log.locator(".line").first.text_content() == top_text, "the text stays put while scrolled up"
+    page.click("#log-live")
+    expect(log).to_contain_text("later-400", timeout=20000)
+    expect(page.locator("#log-new")).to_be_hidden()
+
+
+def test_the_list_filters_by_state_text_and_managed(page_for, make_user, container, docker_client, test_image):
+    managed = container("sleep 600")
+    unmanaged = docker_client.containers.run(
+        test_image, ["sleep", "600"], detach=True, network_mode="none", labels=TEST_LABEL
+    )
+    try:
+        page = page_for(make_user(Scope.CONTAINER_VIEW))
+        page.goto("/")
+        managed_row = page.locator(f"tr[data-id='{managed.id}']")
+        unmanaged_row = page.locator(f"tr[data-id='{unmanaged.id}']")
+        expect(unmanaged_row).to_be_visible()
+        page.check("#filter-managed")
+        expect(unmanaged_row).to_have_count(0)
+        expect(managed_row).to_be_visible()
+        page.select_option("#filter-state", "exited")
+        expect(managed_row).to_have_count(0)
+        page.select_option("#filter-state", "")
+        page.fill("#filter-text", managed.name)
+        expect(page.locator("#containers tbody tr")).to_have_count(1)
+        assert managed_row.locator("button").count() == 0, "no run or stop scope: no actions"
+    finally:
+        unmanaged.remove(force=True)

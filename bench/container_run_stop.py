@@ -8,6 +8,7 @@ from django.conf import settings
 from bench.environment import Bench
 from bench.served import Served
 from bench.timing import Row, interleaved
+from containersvc import labels as service_labels
 
 RUN_STOP_GOAL = 1.3
 
@@ -34,10 +35,10 @@ def run(bench: Bench, *, repeats: int, progress, serve: Callable[[], Served] | N
         name = f"bench-{bench.run_id}-raw-{next(numbers)}"
         labels = {
             **bench.labels,
-            "containersvc.managed": "true",
-            "containersvc.hash": "",
-            "containersvc.node": settings.CONTAINERSVC_NODE_ID,
-            "containersvc.created-by": "bench",
+            service_labels.MANAGED: "true",
+            service_labels.HASH: "",
+            service_labels.NODE: settings.CONTAINERSVC_NODE_ID,
+            service_labels.CREATED_BY: "bench",
         }
         created = bench.raw.create_container(
             bench.image,

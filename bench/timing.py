@@ -43,7 +43,7 @@ def median_of(function: Callable[[], object], *, repeats: int, warmup: int = 1) 
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One line of the table; `max_ratio` None means the row informs and has no goal of its own."""
+    """One line of the table; `passed` None means the row informs and has no goal of its own."""
 
     benchmark: str
     ours: str

@@ -92,23 +92,38 @@ def test_a_200000_line_burst_leaves_the_page_responsive(page_for, make_user, con
     page = page_for(make_user(*Scope))
     page.goto(f"/containers/{running.id}/")
     expect(page.locator("#log-status")).to_have_text("live")
+    # Measured in the page, so a loaded test machine's round trips to the browser do not count: how late
+    # input is handled (from the input's own timestamp) and how late a 100 ms timer fires.
+    page.evaluate(
+        """() => {
+        window.inputLags = [];
+        window.timerLag = 0;
+        document.getElementById('log-ts').addEventListener('mousedown',
+            (event) => window.inputLags.push(performance.now() - event.timeStamp));
+        let last = performance.now();
+        setInterval(() => {
+            const now = performance.now();
+            window.timerLag = Math.max(window.timerLag, now - last - 100);
+            last = now;
+        }, 100);
+    }"""
+    )
     page.wait_for_function("document.querySelectorAll('#log .line').length > 1000", timeout=20000)
-    worst = 0.0
     box = page.locator("#log-ts").bounding_box()
     for _ in range(5):
         checked = page.locator("#log-ts").is_checked()
-        started = time.monotonic()
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         page.wait_for_function(
             "wanted => document.getElementById('log').classList.contains('show-ts') === wanted",
             arg=not checked,
             polling=50,
-            timeout=2000,
         )
-        worst = max(worst, time.monotonic() - started)
         time.sleep(0.2)
-    assert worst < 1.0
-    expect(page.locator("#log")).to_contain_text("burst-done", timeout=30000)
+    expect(page.locator("#log")).to_contain_text("burst-done", timeout=60000)
+    input_lags = page.evaluate("window.inputLags")
+    assert len(input_lags) == 5 and max(input_lags) < 1000, input_lags
+    # No freeze either: a 100 ms timer is never held up for long (looser, as a busy machine delays it too).
+    assert page.evaluate("window.timerLag") < 2000
     assert page.locator("#log .line").count() <= 5000 + 10, "the DOM keeps a bounded window"
 
 

@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from containersvc import engine, scopes, selectors
+from containersvc import engine, gpu, scopes, selectors
 from containersvc.api.views.containers import run_spec_from
 from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.errors import PermissionDenied as ServiceDenied
@@ -158,7 +158,14 @@ def build_detail(request: HttpRequest, build_id: int) -> HttpResponse:
 @require_GET
 def node(request: HttpRequest) -> HttpResponse:
     _require(request, Scope.CONTAINER_VIEW)
-    context: dict = {"can": _can(request), "node_id": selectors.this_node(), "address": engine.address()}
+    context: dict = {
+        "can": _can(request),
+        "node_id": selectors.this_node(),
+        "address": engine.address(),
+        # As GET /container-svc/host answers.
+        "host": settings.CONTAINERSVC_HOST_ADDRESS or settings.CONTAINERSVC_PUBLISH_INTERFACE,
+        "gpus": gpu.gpu_inventory(),
+    }
     try:
         context["info"] = engine.daemon_info()
         context["disk"] = engine.daemon_disk_usage()

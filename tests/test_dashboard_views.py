@@ -107,3 +107,10 @@ def test_node_page_shows_a_banner_while_the_engine_is_unreachable(make_user, set
     banner_tag = page.content.split(b'id="engine-banner"')[1].split(b">")[0]
     assert b"hidden" not in banner_tag
     assert b"The Docker engine is unavailable" in page.content
+
+
+def test_node_page_shows_engine_version_host_and_gpus(make_user, settings):
+    settings.CONTAINERSVC_HOST_ADDRESS = "10.1.2.3"
+    page = client_for(make_user(Scope.CONTAINER_VIEW)).get("/node/").content.decode()
+    assert "Engine version" in page and "10.1.2.3" in page
+    assert 'id="gpus"' in page

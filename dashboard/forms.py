@@ -16,6 +16,7 @@ API_FIELDS = {
     "envs": "envs",
     "labels": "labels",
     "keeps": "keeps",
+    "assets": "assets",
     "capabilities": "gpu_enabled",
     "command": "command",
 }
@@ -47,6 +48,11 @@ class RunContainerForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="A container path to keep a line; add :ro for read-only (/data:ro).",
     )
+    assets = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="ENV_VAR=https://… a line: the file is downloaded once and its path given in ENV_VAR.",
+    )
     command = forms.CharField(required=False, help_text="Optional, shell-quoted: sh -c 'echo hi'.")
     gpu_enabled = forms.BooleanField(required=False, label="GPU (all GPUs)")
 
@@ -66,6 +72,12 @@ class RunContainerForm(forms.Form):
 
     def clean_labels(self) -> list[dict]:
         return _pairs(self.cleaned_data["labels"], "label")
+
+    def clean_assets(self) -> list[dict]:
+        return [
+            {"envVarKey": pair["key"], "url": pair["value"].strip()}
+            for pair in _pairs(self.cleaned_data["assets"], "asset")
+        ]
 
     def clean_keeps(self) -> list[dict]:
         keeps = []
@@ -92,6 +104,7 @@ class RunContainerForm(forms.Form):
             "envs": data["envs"],
             "labels": data["labels"],
             "keeps": data["keeps"],
+            "assets": data["assets"],
             "capabilities": {"gpuEnabled": data["gpu_enabled"]},
         }
         if data["command"]:

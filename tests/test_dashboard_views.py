@@ -69,6 +69,7 @@ def test_run_is_refused_without_the_scope(make_user, name, test_image, docker_cl
         ("image", {"image": "UPPER CASE"}),
         ("name", {"name": "-bad"}),
         ("keeps", {"keeps": "/a\n/a"}),
+        ("assets", {"assets": "MODEL=ftp://example.invalid/x"}),
     ],
 )
 def test_run_form_errors_are_shown_next_to_their_field(make_user, test_image, field, data):

@@ -349,6 +349,7 @@ def test_build_output_streams_live_and_ends_with_the_status(viewer, make_user, t
             message = await socket.receive_json_from(timeout=30)
             if message["type"] == "output":
                 text += message["text"]
+                await socket.send_json_to({"type": "ack", "seq": message["seq"]})
             else:
                 status = message["status"]
         await asyncio.to_thread(thread.join, 10)
@@ -444,3 +445,15 @@ def test_the_end_of_the_output_comes_after_its_last_lines(viewer, container):
         await socket.disconnect()
 
     async_to_sync(scenario)()
+
+
+def test_a_build_viewer_that_does_not_read_gets_the_newest_output_and_a_skip_count():
+    """Unit-sized: the text window on its own, since a build cannot be made to print faster than a socket reads."""
+    window = flow.TextWindow(offset=0, window=2, max_chars=10, batch_chars=4)
+    window.add("0123456789abcdef")
+    first, second = window.next_message(), window.next_message()
+    assert window.next_message() is None, "the window is full until acknowledged"
+    assert (first["text"], first["skipped"], first["offset"]) == ("6789", 6, 6)
+    assert (second["text"], second["offset"]) == ("abcd", 10)
+    window.ack(second["seq"])
+    assert window.next_message()["text"] == "ef" and window.drained

@@ -1,5 +1,6 @@
 """Live output of one build (ws/builds/<id>/): image:build or container:view, then the output so far and
-what follows, placed by offset so nothing is shown twice."""
+what follows, placed by offset so nothing is shown twice. The client acknowledges each "output" message
+(see consumers.flow)."""
 
 import asyncio
 
@@ -7,6 +8,7 @@ from channels.db import database_sync_to_async
 
 from containersvc import selectors
 from containersvc.consumers.base import CLOSE_NOT_FOUND, ScopedConsumer
+from containersvc.consumers.flow import TextWindow
 from containersvc.errors import NotFound
 from containersvc.models import ImageBuild
 from containersvc.producers import groups
@@ -48,28 +50,44 @@ class BuildOutputConsumer(ScopedConsumer):
         # Read again after watching: output stored meanwhile is then in the row or in later batches.
         build = await database_sync_to_async(selectors.build_get)(build_id=self.build_id)
         text, self.offset = _initial_text(build, snapshot)
-        await self.accept()
-        await self.send_json({"type": "output", "offset": 0, "text": text, "skipped": 0})
-        await self.send_json(
-            groups.build_status_event(
-                build_id=build.pk, status=build.status, error=build.error, image_id=build.image_id
-            )
+        self.window = TextWindow(offset=0)
+        self.window.add(text)
+        self.status: dict | None = groups.build_status_event(
+            build_id=build.pk, status=build.status, error=build.error, image_id=build.image_id
         )
+        await self.accept()
+        await self._flush()
 
     async def stop(self) -> None:
         if self.watching:
             self.watching = False
             relay.unwatch(build_id=self.build_id)
 
+    async def receive_json(self, content, **kwargs) -> None:
+        if isinstance(content, dict) and content.get("type") == "ack" and isinstance(content.get("seq"), int):
+            self.window.ack(content["seq"])
+            await self._flush()
+
     async def build_output(self, event: dict) -> None:
         start, text = event["offset"], event["text"]
         end = start + len(text)
         if end <= self.offset:
             return
-        skipped = event["skipped"] + max(0, start - self.offset)
-        text = text[max(0, self.offset - start) :]
+        lost = event["skipped"] + max(0, start - self.offset)
+        if lost:
+            self.window.skip(lost)
+        self.window.add(text[max(0, self.offset - start) :])
         self.offset = end
-        await self.send_json({"type": "output", "offset": end - len(text), "text": text, "skipped": skipped})
+        await self._flush()
 
     async def build_status(self, event: dict) -> None:
-        await self.send_json(event)
+        self.status = event
+        await self._flush()
+
+    async def _flush(self) -> None:
+        while message := self.window.next_message():
+            await self.send_json(message)
+        if self.status is not None and self.window.drained:
+            # After the output it ends, not before.
+            await self.send_json(self.status)
+            self.status = None

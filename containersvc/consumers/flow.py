@@ -80,3 +80,47 @@ class LineWindow:
         message = {"type": "lines", "seq": self.sent, "skipped": self.skipped, "gap": self.gap, "lines": lines}
         self.skipped, self.gap = 0, False
         return {**message, **extra}
+
+
+class TextWindow:
+    """The same window for streamed text (build output): at most `max_chars` wait, the oldest give way.
+
+    Offsets count characters of the whole output, so the client knows where each piece belongs.
+    """
+
+    def __init__(self, *, offset: int, window: int = WINDOW, max_chars: int = 512 * 1024, batch_chars: int = 64 * 1024):
+        self.window, self.max_chars, self.batch_chars = window, max_chars, batch_chars
+        self._text = ""
+        self._start = offset  # the offset of _text[0]
+        self.skipped = 0
+        self.sent = 0
+        self.acked = 0
+
+    def add(self, text: str) -> None:
+        self._text += text
+        if len(self._text) > self.max_chars:
+            cut = len(self._text) - self.max_chars
+            self._text, self._start, self.skipped = self._text[cut:], self._start + cut, self.skipped + cut
+
+    def skip(self, count: int) -> None:
+        """Characters lost before they reached this socket."""
+        self._start += count
+        self.skipped += count
+
+    @property
+    def drained(self) -> bool:
+        return not self._text and not self.skipped
+
+    def ack(self, seq: int) -> None:
+        if self.acked < seq <= self.sent:
+            self.acked = seq
+
+    def next_message(self) -> dict | None:
+        if self.sent - self.acked >= self.window or self.drained:
+            return None
+        text, self._text = self._text[: self.batch_chars], self._text[self.batch_chars :]
+        self.sent += 1
+        message = {"type": "output", "seq": self.sent, "offset": self._start, "text": text, "skipped": self.skipped}
+        self._start += len(text)
+        self.skipped = 0
+        return message

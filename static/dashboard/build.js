@@ -23,9 +23,10 @@ if (output.dataset.finished !== "1") {
   const socket = new LiveSocket(() => `/ws/builds/${output.dataset.id}/`, {
     onMessage: (message) => {
       if (message.type === "output") {
-        if (message.offset === 0) output.textContent = "";
+        if (message.seq === 1) output.textContent = "";
         if (message.skipped) append(`\n[… ${message.skipped} characters not shown …]\n`);
         append(message.text);
+        socket.send({ type: "ack", seq: message.seq });
       } else if (message.type === "build.status") {
         status.textContent = message.status;
         status.dataset.state = message.status;

@@ -69,7 +69,8 @@ class ContainerLogsConsumer(ScopedConsumer):
         self.follower = followers.subscribe(container_id=self.container_id, loop=asyncio.get_running_loop())
         await sync_to_async(self.follower.ready.wait, thread_sensitive=False)(READY_TIMEOUT_SECONDS)
         resume = after if generation == self.follower.generation else None
-        snapshot = self.follower.snapshot(tail=tail, since_ns=since_ns, after=resume)
+        # Resuming, every line after the last one seen is wanted, not just a tail.
+        snapshot = self.follower.snapshot(tail=RECENT_LINES if since_ns else tail, since_ns=since_ns, after=resume)
         self.generation, self.after, self.follower_seq = self.follower.generation, snapshot.last, 0
         self.window = LineWindow()
         await self.accept()

@@ -134,3 +134,9 @@ def run(api, test_image):
         return api.put("/container-svc/container", body, format="json")
 
     return run_container
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Browser tests run last: Playwright's sync API holds an event loop in the main thread while the
+    session's browser is open, and async_to_sync refuses to run beside it."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -66,9 +66,10 @@ def engine_status_event(*, available: bool, error: str = "") -> dict:
 
 def log_line_payload(number: int, line: LogLine, max_chars: int) -> list:
     """[number, stream, timestamp_ns, text]: compact, since a batch carries hundreds of them. The number
-    counts lines within one follower (generation), so a viewer resumes exactly after the last it saw."""
+    counts lines within one follower (generation), so a viewer resumes exactly after the last it saw. The
+    timestamp is a string: nanoseconds since the epoch exceed what a JavaScript number holds exactly."""
     text = line.text if len(line.text) <= max_chars else line.text[:max_chars] + "…"
-    return [number, line.stream, line.timestamp_ns, text]
+    return [number, line.stream, str(line.timestamp_ns), text]
 
 
 def log_batch_event(*, container_id: str, generation: str, seq: int, lines: list[list], dropped: int) -> dict:

@@ -27,21 +27,53 @@ CHROMIUM_ARGS = [
 PASSWORD = "pw-for-tests"
 
 
-@pytest.fixture
-def live_server_url(transactional_db, service_settings):
+class LiveServer:
     """daphne with the real ASGI application (websockets included), forked after the test settings are in."""
-    server = DaphneProcess(
-        "127.0.0.1",
-        partial(make_application, static_wrapper=ASGIStaticFilesHandler),
-        setup=set_database_connection,
-    )
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.process: DaphneProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = DaphneProcess(
+            "127.0.0.1",
+            partial(make_application, static_wrapper=ASGIStaticFilesHandler),
+            setup=set_database_connection,
+            port=self.port,
+        )
+        self.process.start()
+        if not self.process.ready.wait(timeout=30):
+            self.stop()
+            pytest.fail("daphne did not start")
+        self.port = self.process.port.value
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.join(10)
+            self.process = None
+
+    def restart(self) -> None:
+        """Another server process on the same port: every socket drops, and the producers start afresh."""
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def daphne_server(transactional_db, service_settings):
+    server = LiveServer()
     server.start()
-    if not server.ready.wait(timeout=30):
-        server.terminate()
-        pytest.fail("daphne did not start")
-    yield f"http://127.0.0.1:{server.port.value}"
-    server.terminate()
-    server.join(10)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live_server_url(daphne_server) -> str:
+    return daphne_server.url
 
 
 @pytest.fixture(scope="session")

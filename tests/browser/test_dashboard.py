@@ -185,3 +185,18 @@ def test_the_list_filters_by_state_text_and_managed(page_for, make_user, contain
         assert managed_row.locator("button").count() == 0, "no run or stop scope: no actions"
     finally:
         unmanaged.remove(force=True)
+
+
+def test_the_log_viewer_reconnects_after_a_server_restart_without_duplicate_lines(
+    page_for, make_user, container, daphne_server
+):
+    running = container("for i in $(seq 1 60); do echo n-$i; sleep 0.1; done; sleep 600")
+    page = page_for(make_user(*Scope))
+    page.goto(f"/containers/{running.id}/")
+    log = page.locator("#log")
+    expect(log).to_contain_text("n-10")
+    daphne_server.restart()
+    expect(page.locator("#log-status")).to_have_text("live", timeout=20000)
+    expect(log).to_contain_text("n-60", timeout=30000)
+    lines = [line.strip() for line in log.locator(".line .text").all_text_contents()]
+    assert lines == [f"n-{n}" for n in range(1, 61)]

@@ -39,6 +39,7 @@ function showState(state) {
     button.disabled = state === "removed";
   }
   if (viewer && state === "running" && was !== "running") viewer.resume();
+  if (viewer && state === "removed") viewer.socket.close(); // nothing more will come
 }
 
 actions.addEventListener("click", async (event) => {

@@ -19,6 +19,7 @@ from django.test import Client
 from containersvc import engine
 from containersvc.asgi import application
 from containersvc.consumers import base, flow
+from containersvc.consumers import logs as logs_consumer
 from containersvc.producers.container_status import producer
 from containersvc.producers.log_followers import followers
 from containersvc.scopes import Scope
@@ -457,3 +458,19 @@ def test_a_build_viewer_that_does_not_read_gets_the_newest_output_and_a_skip_cou
     assert (second["text"], second["offset"]) == ("abcd", 10)
     window.ack(second["seq"])
     assert window.next_message()["text"] == "ef" and window.drained
+
+
+def test_a_client_that_never_acknowledges_is_closed_4408(viewer, container, monkeypatch):
+    monkeypatch.setattr(logs_consumer, "LAG_CLOSE_SECONDS", 0.5)
+    running = container("while true; do echo spam; sleep 0.005; done")
+
+    async def scenario():
+        socket = communicator(f"/ws/containers/{running.id}/logs/", viewer)
+        assert (await socket.connect())[0]
+        while (output := await socket.receive_output(timeout=10))["type"] != "websocket.close":
+            pass
+        assert output["code"] == 4408
+        await socket.disconnect()
+        assert await wait_until(lambda: not followers.threads())
+
+    async_to_sync(scenario)()

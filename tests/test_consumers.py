@@ -474,3 +474,25 @@ def test_a_client_that_never_acknowledges_is_closed_4408(viewer, container, monk
         assert await wait_until(lambda: not followers.threads())
 
     async_to_sync(scenario)()
+
+
+def test_no_line_is_sent_twice_where_the_tail_meets_the_follow(viewer, container):
+    running = container("i=0; while true; do i=$((i + 1)); echo n-$i; sleep 0.002; done")
+    time.sleep(1)
+
+    async def scenario():
+        for _ in range(3):  # each connect after the last one left starts a fresh follower, a fresh boundary
+            socket = communicator(f"/ws/containers/{running.id}/logs/?tail=100", viewer)
+            assert (await socket.connect())[0]
+            await socket.receive_json_from(timeout=10)  # hello
+            texts: list[str] = []
+            while len(texts) < 400:
+                message = await socket.receive_json_from(timeout=10)
+                await socket.send_json_to({"type": "ack", "seq": message["seq"]})
+                texts += [line[3] for line in message["lines"]]
+            numbers = [int(text.removeprefix("n-")) for text in texts]
+            assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+            await socket.disconnect()
+            assert await wait_until(lambda: not followers.threads())
+
+    async_to_sync(scenario)()

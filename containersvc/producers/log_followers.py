@@ -52,6 +52,7 @@ class LogFollower:
         self._recent: deque[tuple[int, LogLine]] = deque(maxlen=RECENT_LINES)
         self._queue: queue.Queue[tuple[int, LogLine]] = queue.Queue(maxsize=QUEUE_LINES)
         self._line_no = 0
+        self._last_by_stream: dict[str, tuple[int, str]] = {}
         self._dropped = 0
         self._follow: LogFollow | None = None
         self._stopping = threading.Event()
@@ -101,18 +102,21 @@ class LogFollower:
             initial = list(engine.container_logs(container_id=self.container_id, tail=INITIAL_TAIL))
             with self._lock:
                 for line in initial:
-                    self._line_no += 1
-                    self._recent.append((self._line_no, line))
+                    if not self._repeat(line):
+                        self._line_no += 1
+                        self._recent.append((self._line_no, line))
             self.ready.set()
             # Follow from just after the last line read (or the moment of reading): nothing lost, nothing twice.
-            since_ns = initial[-1].timestamp_ns + 1 if initial else opened_ns
+            boundary_ns = initial[-1].timestamp_ns if initial else -1
+            since_ns = boundary_ns + 1 if initial else opened_ns
             follow = engine.log_follow_open(container_id=self.container_id, since_ns=since_ns, tail=None)
             with self._lock:
                 self._follow = follow
             if self.stopping:
                 follow.close()
             for line in follow.lines():
-                self._accept(line)
+                if line.timestamp_ns > boundary_ns and not self._repeat(line):
+                    self._accept(line)
         except ContainerSvcError as error:
             self.error = error.message
         finally:
@@ -120,6 +124,14 @@ class LogFollower:
                 follow.release()
             self.ready.set()
             self._reader_done.set()
+
+    def _repeat(self, line: LogLine) -> bool:
+        """The engine may send a line twice (the one at `since`, the one at a log-file rotation), with the very
+        same timestamp; two lines printed never share a nanosecond timestamp in one stream."""
+        if self._last_by_stream.get(line.stream) == (line.timestamp_ns, line.text):
+            return True
+        self._last_by_stream[line.stream] = (line.timestamp_ns, line.text)
+        return False
 
     def _accept(self, line: LogLine) -> None:
         with self._lock:

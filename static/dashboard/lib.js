@@ -68,7 +68,8 @@ export class LiveSocket {
       this.attempts = 0;
       this.onState("live");
     };
-    socket.onmessage = (event) => this.onMessage(JSON.parse(event.data));
+    // A replaced socket may still deliver what it had received: only the current one speaks.
+    socket.onmessage = (event) => socket === this.socket && this.onMessage(JSON.parse(event.data));
     socket.onclose = () => {
       if (this.stopped || socket !== this.socket) return;
       const delay = Math.min(30000, 500 * 2 ** this.attempts) * (0.75 + Math.random() / 2);

@@ -80,7 +80,8 @@ class ContainerStatusProducer:
             if not any(thread.is_alive() for thread in self._threads) or self._stop.is_set():
                 self._start(loop)
             else:
-                if not isinstance(self._publisher, Publisher):
+                # A publisher bound to another loop serves sockets that are gone (tests run one loop each).
+                if not isinstance(self._publisher, Publisher) or self._publisher.loop is not loop:
                     self._publisher = Publisher(loop)
                 if reconcile:
                     self._pending.reconcile = True

@@ -1,6 +1,8 @@
 """PUT /container-svc/container against the real engine."""
 
 import threading
+import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -12,8 +14,16 @@ pytestmark = pytest.mark.django_db
 
 
 def http_get(port: int, path: str = "/") -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
-        return response.read().decode()
+    """GET from a published port, waiting (bounded) for the server in the container to start listening."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+                return response.read().decode()
+        except (ConnectionError, urllib.error.URLError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def serve_file_command(text: str) -> list[str]:

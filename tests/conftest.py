@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import docker
+import docker.errors
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -19,6 +20,8 @@ from containersvc.services.accounts import token_issue
 # Per test session, so that sessions running side by side never remove each other's containers.
 TEST_NODE = f"cst-node-{os.getpid()}"
 TEST_LABEL = {"containersvc-test": TEST_NODE}
+# Containers started with the raw engine that the service should treat as its own.
+MANAGED_LABELS = {**TEST_LABEL, "containersvc.managed": "true"}
 TEST_IMAGE = "containersvc-test/busybox:latest"
 REGISTRY = os.environ.get("CONTAINERSVC_TEST_REGISTRY", "127.0.0.1:5000")
 REGISTRY_IMAGE = f"{REGISTRY}/containersvc-test/busybox:pull"
@@ -82,6 +85,33 @@ def service_settings(settings, tmp_path):
     settings.BUILD_ROOT.mkdir()
     yield settings
     engine.reset_clients()
+
+
+@pytest.fixture
+def container(docker_client, test_image):
+    """Start a test container running a shell command, with no network; removed afterwards.
+
+    Labelled as made by the service unless `labels` says otherwise.
+    """
+    started = []
+
+    def start(command: str, labels: dict | None = None):
+        found = docker_client.containers.run(
+            test_image,
+            ["sh", "-c", command],
+            detach=True,
+            network_mode="none",
+            labels=labels if labels is not None else MANAGED_LABELS,
+        )
+        started.append(found)
+        return found
+
+    yield start
+    for found in started:
+        try:
+            found.remove(force=True)
+        except docker.errors.NotFound:
+            pass  # the test removed it
 
 
 @pytest.fixture

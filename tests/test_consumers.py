@@ -7,7 +7,6 @@ import time
 import uuid
 from pathlib import Path
 
-import docker.errors
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
@@ -29,7 +28,6 @@ from tests.conftest import TEST_LABEL
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://127.0.0.1")
-MANAGED = {**TEST_LABEL, "containersvc.managed": "true"}
 
 
 def session_headers(user) -> list[tuple[bytes, bytes]]:
@@ -57,30 +55,6 @@ async def receive_until(socket: WebsocketCommunicator, predicate, timeout: float
         message = await socket.receive_json_from(timeout=max(0.1, deadline - time.monotonic()))
         if predicate(message):
             return message
-
-
-@pytest.fixture
-def container(docker_client, test_image):
-    """Start a managed test container running a shell command; removed afterwards."""
-    started = []
-
-    def start(command: str, labels: dict | None = None):
-        found = docker_client.containers.run(
-            test_image,
-            ["sh", "-c", command],
-            detach=True,
-            network_mode="none",
-            labels=labels if labels is not None else MANAGED,
-        )
-        started.append(found)
-        return found
-
-    yield start
-    for found in started:
-        try:
-            found.remove(force=True)
-        except docker.errors.NotFound:
-            pass  # the test removed it
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 import time
 
-import docker.errors
 import pytest
 from playwright.sync_api import expect
 
@@ -11,26 +10,6 @@ from tests.browser.conftest import PASSWORD
 from tests.conftest import TEST_LABEL
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-MANAGED = {**TEST_LABEL, "containersvc.managed": "true"}
-
-
-@pytest.fixture
-def container(docker_client, test_image):
-    started = []
-
-    def start(command: str):
-        found = docker_client.containers.run(
-            test_image, ["sh", "-c", command], detach=True, network_mode="none", labels=MANAGED
-        )
-        started.append(found)
-        return found
-
-    yield start
-    for found in started:
-        try:
-            found.remove(force=True)
-        except docker.errors.NotFound:
-            pass
 
 
 def test_log_in_run_a_container_see_its_lines_live_and_stop_it(browser, live_server_url, make_user, name, test_image):

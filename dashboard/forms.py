@@ -6,6 +6,10 @@ import shlex
 from django import forms
 
 from containersvc.api.serializers import RunContainerRequestSerializer
+from containersvc.gpu import GpuDevice, GpuInventory
+
+GPU_NONE, GPU_ALL, GPU_CHOSEN = "none", "all", "chosen"
+GIB = 1024**3
 
 # API field -> form field, so an API validation error lands next to the field that caused it.
 API_FIELDS = {
@@ -17,7 +21,7 @@ API_FIELDS = {
     "labels": "labels",
     "keeps": "keeps",
     "assets": "assets",
-    "capabilities": "gpu_enabled",
+    "capabilities": "gpu",
     "command": "command",
 }
 
@@ -54,7 +58,31 @@ class RunContainerForm(forms.Form):
         help_text="ENV_VAR=https://… a line: the file is downloaded once and its path given in ENV_VAR.",
     )
     command = forms.CharField(required=False, help_text="Optional, shell-quoted: sh -c 'echo hi'.")
-    gpu_enabled = forms.BooleanField(required=False, label="GPU (all GPUs)")
+    gpu = forms.ChoiceField(
+        label="GPUs",
+        choices=[(GPU_NONE, "None"), (GPU_ALL, "All GPUs"), (GPU_CHOSEN, "These GPUs:")],
+        initial=GPU_NONE,
+        required=False,
+        widget=forms.RadioSelect(attrs={"class": "gpu-choices"}),
+    )
+    gpu_ids = forms.MultipleChoiceField(
+        label="GPUs to give", required=False, widget=forms.CheckboxSelectMultiple(attrs={"class": "gpu-choices"})
+    )
+
+    def __init__(self, data=None, *, gpus: GpuInventory | None = None, sample: dict | None = None, **kwargs) -> None:
+        """`gpus`: the node's inventory (None or unavailable: GPUs are not offered); `sample`: the latest
+        sample payload, to show which GPUs are busy."""
+        super().__init__(data, **kwargs)
+        if gpus is None or not gpus.available:
+            self.fields["gpu"].choices = [(GPU_NONE, "None")]
+            self.fields["gpu"].help_text = "GPUs are unavailable: no NVIDIA GPU on this node."
+            del self.fields["gpu_ids"]
+            return
+        readings = {reading["index"]: reading for reading in (sample or {}).get("gpus", [])}
+        self.fields["gpu_ids"].choices = [
+            (str(device.index), _gpu_label(device, readings.get(device.index))) for device in gpus.devices
+        ]
+        self.fields["gpu_ids"].help_text = "Busy: compute processes run on it now (latest sample)."
 
     def clean_ports(self) -> list[dict]:
         ports = []
@@ -93,6 +121,21 @@ class RunContainerForm(forms.Form):
         except ValueError as error:
             raise forms.ValidationError(f"The command cannot be split: {error}.") from error
 
+    def clean(self) -> dict:
+        data = super().clean()
+        chosen = data.get("gpu_ids") or []
+        if data.get("gpu") == GPU_CHOSEN and not chosen:
+            self.add_error("gpu_ids", "Tick the GPUs to give, or choose None or All GPUs.")
+        elif chosen and data.get("gpu") != GPU_CHOSEN:
+            self.add_error("gpu_ids", "Choose 'These GPUs:' to give only the ticked GPUs, or untick them.")
+        return data
+
+    def _capabilities(self) -> dict:
+        mode = self.cleaned_data.get("gpu") or GPU_NONE
+        if mode == GPU_CHOSEN:
+            return {"gpuEnabled": True, "gpuIds": self.cleaned_data["gpu_ids"]}
+        return {"gpuEnabled": mode == GPU_ALL}
+
     def api_data(self) -> dict | None:
         """The run request as the API takes it, validated by the API's serializer; None with errors added."""
         data = self.cleaned_data
@@ -105,7 +148,7 @@ class RunContainerForm(forms.Form):
             "labels": data["labels"],
             "keeps": data["keeps"],
             "assets": data["assets"],
-            "capabilities": {"gpuEnabled": data["gpu_enabled"]},
+            "capabilities": self._capabilities(),
         }
         if data["command"]:
             body["command"] = data["command"]
@@ -115,6 +158,20 @@ class RunContainerForm(forms.Form):
         for api_field, errors in serializer.errors.items():
             self.add_error(API_FIELDS.get(api_field), _flatten(errors))
         return None
+
+
+def _gpu_label(device: GpuDevice, reading: dict | None) -> str:
+    label = f"GPU {device.index} · {device.name}"
+    if reading is None:
+        return label
+    processes = len(reading["processes"])
+    state = f"busy, {processes} process{'es' if processes != 1 else ''}" if processes else "free"
+    details = [state]
+    if reading["utilizationPercent"] is not None:
+        details.append(f"{reading['utilizationPercent']} %")
+    if reading["memoryUsedBytes"] is not None:
+        details.append(f"{reading['memoryUsedBytes'] / GIB:.1f} of {device.memory_total_bytes / GIB:.1f} GiB")
+    return f"{label} ({', '.join(details)})"
 
 
 def _flatten(errors) -> str:

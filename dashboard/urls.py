@@ -15,6 +15,7 @@ urlpatterns = [
     path("images/", views.images, name="images"),
     path("builds/<int:build_id>/", views.build_detail, name="build"),
     path("node/", views.node, name="node"),
+    path("gpus/", views.gpus, name="gpus"),
     path("audit/", views.audit, name="audit"),
     path("login/", auth_views.LoginView.as_view(template_name="dashboard/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="dashboard:login"), name="logout"),

@@ -18,7 +18,7 @@ from containersvc import engine, gpu, scopes, selectors
 from containersvc.api.views.containers import run_spec_from
 from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.errors import PermissionDenied as ServiceDenied
-from containersvc.producers import groups
+from containersvc.producers import gpu_sampler, groups
 from containersvc.scopes import Scope
 from containersvc.services import builds, containers
 from dashboard.forms import AuditFilterForm, BuildForm, RunContainerForm
@@ -42,6 +42,15 @@ def _can(request: HttpRequest) -> dict[str, bool]:
     }
 
 
+def _run_form(request: HttpRequest, data=None) -> RunContainerForm:
+    """The run form; its GPU choice is read from NVML only for those who may run containers."""
+    if not request.user.has_perm(scopes.permission_name(Scope.CONTAINER_RUN)):
+        return RunContainerForm(data)
+    inventory = gpu.gpu_inventory()
+    sample = gpu_sampler.gpu_latest_payload() if inventory.available else None
+    return RunContainerForm(data, gpus=inventory, sample=sample)
+
+
 def _containers_page(request: HttpRequest, form: RunContainerForm, status: int = 200) -> HttpResponse:
     engine_error = ""
     try:
@@ -56,14 +65,14 @@ def _containers_page(request: HttpRequest, form: RunContainerForm, status: int =
 @require_GET
 def container_list(request: HttpRequest) -> HttpResponse:
     _require(request, Scope.CONTAINER_VIEW)
-    return _containers_page(request, RunContainerForm())
+    return _containers_page(request, _run_form(request))
 
 
 @login_required
 @require_POST
 def container_run(request: HttpRequest) -> HttpResponse:
     _require(request, Scope.CONTAINER_RUN)
-    form = RunContainerForm(request.POST)
+    form = _run_form(request, request.POST)
     data = form.api_data() if form.is_valid() else None
     if data is not None:
         try:
@@ -172,6 +181,25 @@ def node(request: HttpRequest) -> HttpResponse:
     except ContainerSvcError as error:
         context["engine_error"] = error.message
     return render(request, "dashboard/node.html", context)
+
+
+@login_required
+@require_GET
+def gpus(request: HttpRequest) -> HttpResponse:
+    """The page renders the inventory and a first sample; gpus.js charts the stream from ws/gpus/."""
+    _require(request, Scope.CONTAINER_VIEW)
+    inventory = gpu.gpu_inventory()
+    context = {
+        "can": _can(request),
+        "inventory": inventory,
+        "gpu_data": {
+            "inventory": gpu_sampler.inventory_payload(inventory),
+            "sample": gpu_sampler.gpu_latest_payload() if inventory.available else None,
+            # The page calls a reading stale when none came for a few sampling intervals.
+            "sampleSeconds": settings.CONTAINERSVC_GPU_SAMPLE_SECONDS,
+        },
+    }
+    return render(request, "dashboard/gpus.html", context)
 
 
 @login_required

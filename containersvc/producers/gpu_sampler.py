@@ -97,6 +97,11 @@ def gpu_sample_payload() -> dict:
     return sample_payload(sample, names=container_names(sample=sample))
 
 
+def gpu_latest_payload() -> dict:
+    """The running sampler's latest reading, or one taken now: no second NVML round while one streams."""
+    return sampler.latest or gpu_sample_payload()
+
+
 # --- the sampler ------------------------------------------------------------------------------------------
 
 

@@ -98,3 +98,11 @@ new LiveSocket(() => "/ws/containers/", {
 });
 render();
 setInterval(render, 30000); // ages
+
+// Ticking a GPU in the run form means giving only the ticked ones (the server refuses the contradiction).
+for (const box of document.querySelectorAll("input[name=gpu_ids]")) {
+  box.addEventListener("change", () => {
+    const chosen = document.querySelector("input[name=gpu][value=chosen]");
+    if (box.checked && chosen) chosen.checked = true;
+  });
+}

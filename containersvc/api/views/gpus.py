@@ -71,5 +71,5 @@ class GpuListApi(ScopedApi):
         ),
     )
     def get(self, request):
-        sample = gpu_sampler.sampler.latest or gpu_sampler.gpu_sample_payload()
-        return Response({"inventory": gpu_sampler.inventory_payload(gpu.gpu_inventory()), "sample": sample})
+        inventory = gpu_sampler.inventory_payload(gpu.gpu_inventory())
+        return Response({"inventory": inventory, "sample": gpu_sampler.gpu_latest_payload()})

@@ -9,8 +9,8 @@ django_application = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from containersvc.consumers.auth import OriginCheck  # noqa: E402
 from containersvc.routing import websocket_urlpatterns  # noqa: E402
 from containersvc.startup import producers_wanted, recover_after_restart, start_always_on_producers  # noqa: E402
 
@@ -21,6 +21,6 @@ if producers_wanted():
 application = ProtocolTypeRouter(
     {
         "http": django_application,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": OriginCheck(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

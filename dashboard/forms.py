@@ -63,11 +63,9 @@ class RunContainerForm(forms.Form):
         choices=[(GPU_NONE, "None"), (GPU_ALL, "All GPUs"), (GPU_CHOSEN, "These GPUs:")],
         initial=GPU_NONE,
         required=False,
-        widget=forms.RadioSelect(attrs={"class": "gpu-choices"}),
+        widget=forms.RadioSelect,
     )
-    gpu_ids = forms.MultipleChoiceField(
-        label="GPUs to give", required=False, widget=forms.CheckboxSelectMultiple(attrs={"class": "gpu-choices"})
-    )
+    gpu_ids = forms.MultipleChoiceField(label="GPUs to give", required=False, widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, data=None, *, gpus: GpuInventory | None = None, sample: dict | None = None, **kwargs) -> None:
         """`gpus`: the node's inventory (None or unavailable: GPUs are not offered); `sample`: the latest
@@ -165,7 +163,7 @@ def _gpu_label(device: GpuDevice, reading: dict | None) -> str:
     if reading is None:
         return label
     processes = len(reading["processes"])
-    state = f"busy, {processes} process{'es' if processes != 1 else ''}" if processes else "free"
+    state = f"busy: {processes} process{'es' if processes != 1 else ''}" if processes else "no processes"
     details = [state]
     if reading["utilizationPercent"] is not None:
         details.append(f"{reading['utilizationPercent']} %")

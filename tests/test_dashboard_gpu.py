@@ -77,8 +77,8 @@ def test_run_form_offers_each_gpu_showing_which_is_busy(fake_nvml, make_user):
     fake_nvml.gpus[0].processes = [(4242, 1024**3)]
     page = html.unescape(client_for(make_user(*Scope)).get("/").content.decode())
     assert 'name="gpu" value="all"' in page and 'name="gpu" value="chosen"' in page
-    assert "GPU 0 · NVIDIA Fake A100 (busy, 1 process, 75 %, 10.0 of 80.0 GiB)" in page
-    assert "GPU 1 · NVIDIA Fake A100 (free, 0 %, 0.0 of 80.0 GiB)" in page
+    assert "GPU 0 · NVIDIA Fake A100 (busy: 1 process, 75 %, 10.0 of 80.0 GiB)" in page
+    assert "GPU 1 · NVIDIA Fake A100 (no processes, 0 %, 0.0 of 80.0 GiB)" in page
 
 
 def test_run_form_on_a_node_without_gpus_shows_them_unavailable(no_gpu, make_user, test_image):

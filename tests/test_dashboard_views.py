@@ -39,12 +39,12 @@ def test_pages_need_a_login():
     assert response.status_code == 302 and response["Location"].startswith("/login/")
 
 
-@pytest.mark.parametrize("path", ["/", "/images/", "/node/", "/audit/"])
+@pytest.mark.parametrize("path", ["/", "/images/", "/node/", "/gpus/", "/audit/"])
 def test_pages_render_for_a_viewer(make_user, path):
     assert client_for(make_user(*Scope)).get(path).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/", "/images/", "/node/", "/audit/"])
+@pytest.mark.parametrize("path", ["/", "/images/", "/node/", "/gpus/", "/audit/"])
 def test_pages_refuse_a_user_without_container_view(make_user, path):
     assert client_for(make_user(Scope.LOG_VIEW)).get(path).status_code == 403
 

@@ -79,6 +79,7 @@ function show(sample) {
   // A stale sample repeats the last good reading: charting it again would draw a flat line that was never read.
   if (!sample.stale && sample.takenAt && sample.takenAt !== lastTakenAt) {
     lastTakenAt = sample.takenAt;
+    page.dataset.samples = String(Number(page.dataset.samples || 0) + 1); // charted readings, for tests
     for (const reading of sample.gpus) {
       const card = cards.get(reading.index);
       if (!card) continue;

@@ -1,6 +1,7 @@
 """Every dashboard page in light and dark mode: renders without script errors; screenshots are kept as
 test artifacts (test-artifacts/screenshots/), from which docs/screenshots/ is refreshed."""
 
+import re
 import uuid
 from pathlib import Path
 
@@ -69,6 +70,11 @@ def test_every_page_renders_without_script_errors(browser, live_server_url, scen
         ),
         "images": ("/images/", lambda: expect(page.locator("h1")).to_contain_text("Images")),
         "node": ("/node/", lambda: expect(page.locator("#daemon-available")).to_have_text("yes")),
+        # This node's real GPUs (here usually none); test_gpu_page.py shoots gpus-*.png with fake ones.
+        "gpus-this-node": (
+            "/gpus/",
+            lambda: expect(page.locator("#gpu-page")).to_have_attribute("data-state", re.compile("^(live|none)$")),
+        ),
         "audit": ("/audit/", lambda: expect(page.locator("table")).to_contain_text("container.run")),
     }
     for label, (path, ready) in visits.items():

@@ -47,7 +47,8 @@ def _run_form(request: HttpRequest, data=None) -> RunContainerForm:
     if not request.user.has_perm(scopes.permission_name(Scope.CONTAINER_RUN)):
         return RunContainerForm(data)
     inventory = gpu.gpu_inventory()
-    sample = gpu_sampler.gpu_latest_payload() if inventory.available else None
+    # A stale inventory means NVML hangs or fails: a sample would only wait for it again.
+    sample = gpu_sampler.gpu_latest_payload() if inventory.available and not inventory.stale else None
     return RunContainerForm(data, gpus=inventory, sample=sample)
 
 
@@ -194,7 +195,8 @@ def gpus(request: HttpRequest) -> HttpResponse:
         "inventory": inventory,
         "gpu_data": {
             "inventory": gpu_sampler.inventory_payload(inventory),
-            "sample": gpu_sampler.gpu_latest_payload() if inventory.available else None,
+            # A stale inventory means NVML hangs or fails: the stream says so rather than this page waiting.
+            "sample": gpu_sampler.gpu_latest_payload() if inventory.available and not inventory.stale else None,
             # The page calls a reading stale when none came for a few sampling intervals.
             "sampleSeconds": settings.CONTAINERSVC_GPU_SAMPLE_SECONDS,
         },

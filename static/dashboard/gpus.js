@@ -33,8 +33,9 @@ function gpuCard(gpu) {
 
 const cards = new Map(data.inventory.gpus.map((gpu) => [gpu.index, gpuCard(gpu)]));
 let lastTakenAt = null;
-let lastArrival = 0;
+let lastArrival = Date.now(); // silence is counted from the page's load until the first sample
 let sampleStale = "";
+let received = false;
 
 function readingsText(reading) {
   const memory = `${orDash(reading.memoryUsedBytes, gib)} of ${orDash(reading.memoryTotalBytes, gib)}`;
@@ -62,12 +63,13 @@ function showStale() {
   const reason = sampleStale || (silent ? `No reading for ${Math.round((Date.now() - lastArrival) / 1000)} s.` : "");
   staleNote.hidden = !reason;
   staleNote.textContent = reason ? `Stale: ${reason}` : "";
-  if (page.dataset.state !== "none") page.dataset.state = reason ? "stale" : "live";
+  if (page.dataset.state !== "none") page.dataset.state = reason ? "stale" : received ? "live" : "waiting";
   for (const card of cards.values()) card.root.classList.toggle("stale", Boolean(reason));
 }
 
 function show(sample) {
   lastArrival = Date.now();
+  received = true;
   if (!sample.available && !sample.stale) {
     // The driver went away while the page was open.
     page.dataset.state = "none";
@@ -75,6 +77,7 @@ function show(sample) {
     showStale();
     return;
   }
+  if (page.dataset.state === "none") page.dataset.state = "live"; // the driver is back
   sampleStale = sample.stale ? sample.error || "NVML did not answer." : "";
   // A stale sample repeats the last good reading: charting it again would draw a flat line that was never read.
   if (!sample.stale && sample.takenAt && sample.takenAt !== lastTakenAt) {
@@ -86,8 +89,11 @@ function show(sample) {
       // Plotted at arrival on the browser's clock, so a skewed server clock cannot push points out of view.
       card.utilization.push(lastArrival, reading.utilizationPercent);
       card.memory.push(lastArrival, reading.memoryUsedBytes);
-      card.readings.textContent = readingsText(reading);
     }
+  }
+  for (const reading of sample.gpus) {
+    const card = cards.get(reading.index);
+    if (card) card.readings.textContent = readingsText(reading);
   }
   const rows = sample.gpus.flatMap((reading) => reading.processes.map((process) => processRow(reading.index, process)));
   processBody.replaceChildren(...rows);

@@ -9,7 +9,7 @@ import time
 
 from bench import environment
 
-BENCHMARKS = ("run", "list", "logs")
+BENCHMARKS = ("run", "list", "logs", "ws")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -20,7 +20,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--run-repeats", type=int, default=7, help="timed run+stop rounds of each side (median)")
     parser.add_argument("--log-lines", type=int, default=1_000_000, help="stored lines for the logs benchmark")
     parser.add_argument("--log-repeats", type=int, default=7, help="timed calls per logs page (median)")
-    parser.add_argument("--no-daphne", action="store_true", help="only drive the API in-process, not through daphne")
+    parser.add_argument("--ws-lines", type=int, default=200_000, help="lines per websocket throughput round")
+    parser.add_argument("--ws-rounds", type=int, default=3, help="websocket throughput rounds (median)")
+    parser.add_argument("--ws-latency-lines", type=int, default=1000, help="lines of the latency run, 1 per 10 ms")
+    parser.add_argument("--ws-clients", type=int, default=200, help="websocket clients of the fan-out")
+    parser.add_argument("--ws-fan-out-lines", type=int, default=10_000, help="lines of the fan-out, 10 per 10 ms")
+    parser.add_argument(
+        "--no-daphne", action="store_true", help="only drive the API in-process, not through daphne (and leave out ws)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary database under var/bench/")
     args = parser.parse_args(argv)
     args.only = [name for name in args.only.split(",") if name]
@@ -48,7 +55,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     run_id, workdir = environment.prepare()
     # Only now may Django models be imported.
-    from bench import container_run_stop, containers_list, logs_stored
+    from bench import container_run_stop, containers_list, logs_live, logs_stored
     from bench.served import Served
     from bench.timing import Row, table
 
@@ -82,13 +89,18 @@ def main(argv: list[str]) -> int:
         if "logs" in args.only:
             attempt("logs", lambda: logs_stored.run(
                 bench, lines=args.log_lines, repeats=args.log_repeats, progress=progress, notes=notes))  # fmt: skip
+        if "ws" in args.only and served:
+            attempt("ws", lambda: logs_live.run(
+                bench, serve=served, lines=args.ws_lines, rounds=args.ws_rounds, latency_lines=args.ws_latency_lines,
+                fan_out_clients=args.ws_clients, fan_out_lines=args.ws_fan_out_lines, progress=progress))  # fmt: skip
     finally:
         removed = environment.containers_remove(bench)
         progress(f"removed {removed} remaining container(s) of run {run_id}")
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     print(f"Container Svc benchmarks on {machine(bench)}")
-    print("API driven in-process with DRF's APIClient; rows 'through daphne' over HTTP on 127.0.0.1.")
+    print("API driven in-process with DRF's APIClient; rows 'through daphne' over HTTP on 127.0.0.1;")
+    print("rows 'ws' through daphne's websockets on 127.0.0.1.")
     print()
     print(table(rows))
     for note in notes:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import docker
 import docker.errors
@@ -251,8 +252,13 @@ def timestamp_ns(value: str) -> int:
         if sign in fraction:
             fraction, _, offset = fraction.partition(sign)
             offset = sign + offset
-    seconds = int(datetime.fromisoformat(stamp + (offset or "+00:00")).timestamp())
-    return seconds * 1_000_000_000 + int((fraction or "0").ljust(9, "0")[:9])
+    return _epoch_seconds(stamp, offset) * 1_000_000_000 + int((fraction or "0").ljust(9, "0")[:9])
+
+
+@lru_cache(maxsize=256)
+def _epoch_seconds(stamp: str, offset: str) -> int:
+    """Cached: the lines of a log share their second by the thousand, and parsing it is most of the cost."""
+    return int(datetime.fromisoformat(stamp + (offset or "+00:00")).timestamp())
 
 
 def _ports_from_list(entries: list[dict]) -> tuple[PortBinding, ...]:
@@ -514,23 +520,90 @@ def log_follow_open(*, container_id: str, since_ns: int = 0, tail: int | None = 
     return LogFollow(_open_logs(container_id=container_id, since_ns=since_ns, tail=tail, follow=True))
 
 
+READ_BYTES = 65536
+_FRAME_HEADER = struct.Struct(">BxxxL")
+
+
+def _body_reader(response) -> Callable[[], bytes]:
+    """A function returning the next piece of the body as it arrives (b"" at its end).
+
+    The engine sends a log as a chunked body, one chunk per frame (a line each, mostly). Through urllib3 and
+    http.client each chunk costs several times what cutting its line does, so a chunked body not yet read
+    from is decoded here, from the socket's buffered reader: each call returns the data of every chunk that
+    has arrived, waiting only while none has.
+    """
+    http_response = getattr(response.raw, "_fp", None)
+    reader = getattr(http_response, "fp", None)
+    if reader is None or not getattr(http_response, "chunked", False) or http_response.chunk_left is not None:
+        return lambda: response.raw.read1(READ_BYTES)
+    state = {"raw": b"", "done": False}
+
+    def fill() -> None:
+        more = reader.read1(READ_BYTES)
+        if not more:
+            raise urllib3.exceptions.ProtocolError("the chunked body ended before its last chunk")
+        state["raw"] += more
+
+    def read1() -> bytes:
+        pieces: list[bytes] = []
+        while not state["done"]:
+            raw, start = state["raw"], 0
+            while True:  # every complete chunk in what has arrived
+                line_end = raw.find(b"\r\n", start)
+                if line_end < 0:
+                    break
+                size = int(raw[start:line_end].split(b";", 1)[0], 16)
+                if size == 0:
+                    state["done"] = True
+                    break
+                if len(raw) < line_end + 2 + size + 2:
+                    break
+                pieces.append(raw[line_end + 2 : line_end + 2 + size])
+                start = line_end + 2 + size + 2
+            state["raw"] = raw[start:]
+            if pieces or state["done"]:
+                break
+            fill()
+        return b"".join(pieces)
+
+    return read1
+
+
 def _frames(response) -> Iterator[tuple[str, bytes]]:
-    """(stream, payload) frames; a TTY container's raw output counts as stdout."""
-    read = response.raw.read
+    """(stream, payload) frames; a TTY container's raw output counts as stdout.
+
+    Reads whatever the engine has sent so far (so a follow is never held back waiting for more) and cuts the
+    frames out of it, rather than two reads per frame.
+    """
+    read1 = _body_reader(response)
     with translate_errors():
-        head = read(8)
-        if not head:
+        buffer = b""
+        while len(buffer) < 8 and (chunk := read1()):
+            buffer += chunk
+        if not buffer:
             return
-        if len(head) == 8 and head[0] in (0, 1, 2) and head[1:4] == b"\0\0\0":
-            while head:
-                stream_type, length = struct.unpack(">BxxxL", head)
-                payload = read(length) if length else b""
-                yield STREAM_NAMES.get(stream_type, "stdout"), payload
-                head = read(8)
-        else:
-            yield "stdout", head
-            while chunk := response.raw.read1(65536):
+        if not (len(buffer) >= 8 and buffer[0] in (0, 1, 2) and buffer[1:4] == b"\0\0\0"):
+            yield "stdout", buffer
+            while chunk := read1():
                 yield "stdout", chunk
+            return
+        unpack, start = _FRAME_HEADER.unpack_from, 0
+        while True:
+            end = len(buffer)
+            while end - start >= 8:
+                stream_type, length = unpack(buffer, start)
+                if end - start - 8 < length:
+                    break
+                start += 8
+                yield STREAM_NAMES.get(stream_type, "stdout"), buffer[start : start + length]
+                start += length
+            chunk = read1()
+            if not chunk:
+                if end - start > 8:
+                    yield STREAM_NAMES.get(buffer[start], "stdout"), buffer[start + 8 :]  # cut short at the end
+                return
+            buffer = buffer[start:] + chunk
+            start = 0
 
 
 def _log_lines(response) -> Iterator[LogLine]:

@@ -1,0 +1,410 @@
+"""Live logs through a real daphne (ws/containers/<id>/logs/): throughput, latency and fan-out, each beside
+the raw engine in the same run.
+
+The containers are labelled as this node's managed ones (as if the API had made them), so the daphne under
+test also captures their logs into the database, as it would in use. Each waits for a file to appear (made
+with an engine exec) before it prints, so that every socket is following before the first line.
+"""
+
+import asyncio
+import json
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from websockets.asyncio.client import connect
+
+from bench.environment import Bench
+from bench.served import Served
+from bench.timing import Row
+from containersvc import labels
+
+THROUGHPUT_GOAL = 0.7  # at least this share of the raw engine's rate
+MEMORY_GOAL_MB = 100
+LATENCY_P50_GOAL_MS = 50
+LATENCY_P99_GOAL_MS = 250
+WAIT_FOR_GO = "until [ -e /go ]; do usleep 20000; done; "
+
+
+@dataclass
+class Received:
+    """What one socket received: lines, skip markers, gaps, the end, and when each line arrived."""
+
+    generation: str = ""
+    lines: int = 0
+    skipped: int = 0
+    gaps: int = 0
+    out_of_order: int = 0
+    last_number: int = 0
+    ended: bool = False
+    closed: int | None = None
+    last_at: float = 0.0  # perf_counter at the last line
+    latencies_ns: list[int] = field(default_factory=list)
+
+
+async def follow(url: str, served: Served, *, connected: asyncio.Event | None = None, latency: bool = False):
+    """Follow one container's logs to the end, acknowledging every message as soon as it arrives."""
+    received = Received()
+    headers = {"Authorization": served.session.headers["Authorization"]}
+    async with connect(
+        url,
+        origin=served.base,
+        additional_headers=headers,
+        max_size=None,
+        compression=None,
+        open_timeout=60,
+        ping_interval=None,
+    ) as socket:
+        hello = json.loads(await socket.recv())
+        if hello.get("type") != "hello":
+            raise SystemExit(f"the log socket opened with {hello}")
+        received.generation = hello["generation"]
+        if connected is not None:
+            connected.set()
+        async for raw in socket:
+            arrived_ns, arrived = time.time_ns(), time.perf_counter()
+            message = json.loads(raw)
+            if message["type"] == "lines":
+                await socket.send(json.dumps({"type": "ack", "seq": message["seq"]}))
+                received.skipped += message["skipped"]
+                received.gaps += bool(message["gap"])
+                for number, _stream, stamp, _text in message["lines"]:
+                    if number <= received.last_number:
+                        received.out_of_order += 1
+                    received.last_number = number
+                    if latency:
+                        received.latencies_ns.append(arrived_ns - int(stamp))
+                received.lines += len(message["lines"])
+                received.last_at = arrived
+            elif message["type"] == "end":
+                received.ended = True
+                break
+    received.closed = socket.close_code
+    return received
+
+
+def _url(served: Served, container_id: str) -> str:
+    return f"ws://127.0.0.1:{served.port}/ws/containers/{container_id}/logs/?tail=0"
+
+
+def _container_make(bench: Bench, name: str, script: str) -> str:
+    """A managed container of this node that waits for /go, then runs `script` and exits."""
+    created = bench.raw.create_container(
+        bench.image,
+        name=f"bench-{bench.run_id}-{name}",
+        command=["sh", "-c", WAIT_FOR_GO + script],
+        labels={**bench.labels, labels.MANAGED: "true", labels.NODE: settings.CONTAINERSVC_NODE_ID},
+        host_config=bench.raw.create_host_config(init=True, network_mode="none"),
+    )
+    bench.raw.start(created["Id"])
+    return created["Id"]
+
+
+def _go(bench: Bench, container_id: str) -> None:
+    execution = bench.raw.exec_create(container_id, ["touch", "/go"])
+    bench.raw.exec_start(execution["Id"])
+
+
+def _print_lines(count: int, *, every: int = 0, pause_us: int = 0) -> str:
+    """awk printing `count` numbered lines of 44 characters; with `every`, a pause after every that many."""
+    pause = f'if (i % {every} == 0) {{ fflush(); system("usleep {pause_us}") }}' if every else ""
+    return f"awk 'BEGIN {{ for (i = 1; i <= {count}; i++) {{ printf \"line %07d of the live benchmark output\\n\", i; {pause} }} }}'"  # noqa: E501
+
+
+def _raw_read(bench: Bench, container_id: str) -> tuple[float, int]:
+    """Seconds to read the whole log of a container once, and its lines (frames split on newlines)."""
+    started = time.perf_counter()
+    lines = 0
+    for chunk in bench.raw.logs(container_id, stream=True, follow=False, timestamps=True):
+        lines += chunk.count(b"\n")
+    return time.perf_counter() - started, lines
+
+
+class RawFollow(threading.Thread):
+    """A raw engine follow in a thread, opened before the container prints: lines, arrival of the last, and
+    (with `latency`) each line's arrival on this machine's clock minus the engine's timestamp."""
+
+    def __init__(self, bench: Bench, container_id: str, *, latency: bool = False) -> None:
+        super().__init__(daemon=True)
+        self.stream = bench.raw.logs(container_id, stream=True, follow=True, timestamps=True)
+        self.latency = latency
+        self.lines = 0
+        self.last_at = 0.0
+        self.latencies_ns: list[int] = []
+
+    def run(self) -> None:
+        partial = b""
+        for chunk in self.stream:
+            arrived_ns, self.last_at = time.time_ns(), time.perf_counter()
+            *complete, partial = (partial + chunk).split(b"\n")
+            self.lines += len(complete)
+            if self.latency:
+                for line in complete:
+                    stamp = line.split(b" ", 1)[0].decode()
+                    self.latencies_ns.append(arrived_ns - _timestamp_ns(stamp))
+
+
+def _timestamp_ns(stamp: str) -> int:
+    """The engine's RFC 3339 timestamp with nanoseconds (always UTC with timestamps=1) as ns since the epoch."""
+    from containersvc.engine import timestamp_ns
+
+    return timestamp_ns(stamp)
+
+
+# --- the daphne process -------------------------------------------------------------------------------------
+def _status_kb(pid: int, key: str) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(f"{key}:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _log_readers(log_path: str) -> int | None:
+    """Open descriptors of the container's log file in every process (the engine's writer among them);
+    None when /proc does not show other processes' descriptors to this user."""
+    found, readable = 0, False
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.scandir(f"/proc/{pid}/fd"):
+                readable = True
+                try:
+                    found += os.readlink(fd.path) == log_path
+                except OSError:
+                    continue
+        except OSError:
+            continue
+    return found if readable and found else None
+
+
+def _mb(kb: int) -> str:
+    return f"{kb / 1024:+.1f} MB"
+
+
+def _rate(lines: int, seconds: float) -> str:
+    return f"{lines / seconds:,.0f} lines/s"
+
+
+# --- the benchmarks -----------------------------------------------------------------------------------------
+def throughput(bench: Bench, served: Served, *, lines: int, rounds: int, progress) -> list[Row]:
+    pid = served.process.pid
+    rss_before = _status_kb(pid, "VmRSS")
+    ours_times, raw_read_times, raw_follow_times, received_all, cpu_times = [], [], [], [], []
+    for number in range(rounds):
+        progress(f"ws throughput: round {number + 1} of {rounds}, {lines:,} lines")
+        container_id = _container_make(bench, f"throughput-{number}", _print_lines(lines))
+
+        async def ours(container_id=container_id) -> Received:
+            connected = asyncio.Event()
+            task = asyncio.create_task(follow(_url(served, container_id), served, connected=connected))
+            await asyncio.wait_for(connected.wait(), 60)
+            started = time.perf_counter()
+            await asyncio.to_thread(_go, bench, container_id)
+            received = await asyncio.wait_for(task, 300)
+            received.last_at -= started
+            return received
+
+        cpu_started = _cpu_seconds(pid)
+        received = asyncio.run(ours())
+        cpu_times.append(_cpu_seconds(pid) - cpu_started)
+        ours_times.append(received.last_at)
+        received_all.append(received)
+        bench.raw.wait(container_id, timeout=120)
+        seconds, raw_lines = _raw_read(bench, container_id)
+        if raw_lines != lines:
+            raise SystemExit(f"the engine read {raw_lines} lines of {lines}")
+        raw_read_times.append(seconds)
+        # A raw follow from the same start, on a twin container.
+        twin = _container_make(bench, f"throughput-raw-{number}", _print_lines(lines))
+        raw_follow = RawFollow(bench, twin)
+        raw_follow.start()
+        started = time.perf_counter()
+        _go(bench, twin)
+        raw_follow.join(300)
+        raw_follow_times.append(raw_follow.last_at - started)
+        bench.raw.remove_container(container_id, force=True)
+        bench.raw.remove_container(twin, force=True)
+    rss_after, rss_peak = _status_kb(pid, "VmRSS"), _status_kb(pid, "VmHWM")
+    ours_s, read_s, follow_s = (statistics.median(times) for times in (ours_times, raw_read_times, raw_follow_times))
+    # Our rate counts the lines the client received: skipped ones were not delivered.
+    ours_rate = statistics.median(r.lines / seconds for r, seconds in zip(received_all, ours_times, strict=True))
+    accounted = all(
+        r.lines + r.skipped == lines and not r.gaps and not r.out_of_order and r.ended for r in received_all
+    )
+    delivered = accounted and all(r.lines == lines for r in received_all)
+    share = ours_rate / (lines / read_s)
+    growth_mb = (max(rss_after, rss_peak) - rss_before) / 1024
+    counts = ", ".join(f"{r.lines:,} + {r.skipped:,}" for r in received_all)
+    title = f"ws logs: {lines:,} lines followed from the start, 1 client"
+    return [
+        Row(
+            f"{title}, vs raw read",
+            ours=f"{ours_rate:,.0f} lines/s",
+            raw=_rate(lines, read_s),
+            ratio=share,
+            goal=f">= {THROUGHPUT_GOAL:g}x",
+            passed=share >= THROUGHPUT_GOAL,
+        ),
+        Row(
+            f"{title}, vs raw follow",
+            ours=f"{ours_rate:,.0f} lines/s",
+            raw=_rate(lines, follow_s),
+            ratio=ours_rate / (lines / follow_s),
+        ),
+        Row(
+            f"ws logs: received + skipped per round (of {lines:,})",
+            ours=counts,
+            goal="all received",
+            passed=delivered,
+        ),
+        Row("ws logs: daphne CPU per round (median)", ours=f"{statistics.median(cpu_times):.1f} s in {ours_s:.1f} s"),
+        Row(
+            f"ws logs: daphne RSS growth over {rounds} rounds (peak)",
+            ours=f"{_mb(rss_after - rss_before)} ({_mb(rss_peak - rss_before)})",
+            goal=f"< {MEMORY_GOAL_MB} MB",
+            passed=growth_mb < MEMORY_GOAL_MB,
+        ),
+    ]
+
+
+def latency(bench: Bench, served: Served, *, lines: int, interval_ms: int, progress) -> list[Row]:
+    progress(f"ws latency: {lines:,} lines, one every {interval_ms} ms")
+    container_id = _container_make(bench, "latency", _print_lines(lines, every=1, pause_us=interval_ms * 1000))
+    raw_follow = RawFollow(bench, container_id, latency=True)
+    raw_follow.start()
+
+    async def ours() -> Received:
+        connected = asyncio.Event()
+        task = asyncio.create_task(follow(_url(served, container_id), served, connected=connected, latency=True))
+        await asyncio.wait_for(connected.wait(), 60)
+        await asyncio.to_thread(_go, bench, container_id)
+        return await asyncio.wait_for(task, 300)
+
+    received = asyncio.run(ours())
+    raw_follow.join(60)
+    if received.lines != lines or raw_follow.lines != lines:
+        raise SystemExit(
+            f"latency: the socket got {received.lines} lines, the raw follow {raw_follow.lines}, of {lines}"
+        )
+    rows = []
+    for label, goal in (("p50", LATENCY_P50_GOAL_MS), ("p99", LATENCY_P99_GOAL_MS)):
+        quantile = 0.5 if label == "p50" else 0.99
+        ours_ms, raw_ms = _quantile(received.latencies_ns, quantile), _quantile(raw_follow.latencies_ns, quantile)
+        rows.append(
+            Row(
+                f"ws live latency {label}: {lines:,} lines {interval_ms} ms apart, engine stamp to client",
+                ours=f"{ours_ms:.1f} ms",
+                raw=f"{raw_ms:.1f} ms (follow)",
+                goal=f"<= {goal} ms",
+                passed=ours_ms <= goal,
+            )
+        )
+    worst = max(received.latencies_ns) / 1e6
+    rows.append(Row("ws live latency max", ours=f"{worst:.1f} ms", raw=f"{max(raw_follow.latencies_ns) / 1e6:.1f} ms"))
+    bench.raw.remove_container(container_id, force=True)
+    return rows
+
+
+def _quantile(values_ns: list[int], quantile: float) -> float:
+    ordered = sorted(values_ns)
+    return ordered[min(len(ordered) - 1, int(quantile * len(ordered)))] / 1e6
+
+
+def fan_out(bench: Bench, served: Served, *, clients: int, lines: int, per_second: int, progress) -> list[Row]:
+    pid = served.process.pid
+    every = max(1, per_second // 100)  # a pause every 10 ms
+    container_id = _container_make(bench, "fan-out", _print_lines(lines, every=every, pause_us=10_000))
+    log_path = bench.raw.inspect_container(container_id)["LogPath"]
+    raw_follow = RawFollow(bench, container_id)
+    raw_follow.start()
+    time.sleep(1)  # the daphne's capture follower opens its follow when it hears the container start
+    # The engine's writer, daphne's capture follow and the raw follow beside ours: the sockets add to these.
+    readers_before = _log_readers(log_path)
+    rss_before = _status_kb(pid, "VmRSS")
+    progress(f"ws fan-out: connecting {clients} clients")
+
+    async def ours() -> tuple[list[Received], int | None, float, float, float]:
+        connected = [asyncio.Event() for _ in range(clients)]
+        gate = asyncio.Semaphore(16)
+
+        async def one(event: asyncio.Event) -> Received:
+            async with gate:
+                task = asyncio.create_task(follow(_url(served, container_id), served, connected=event))
+                await asyncio.wait_for(event.wait(), 120)
+            return await task
+
+        tasks = [asyncio.create_task(one(event)) for event in connected]
+        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in connected)), 300)
+        readers = await asyncio.to_thread(_log_readers, log_path)
+        progress(f"ws fan-out: {clients} clients following; {lines:,} lines, {every} per 10 ms")
+        cpu_started, client_cpu_started, started = _cpu_seconds(pid), time.process_time(), time.perf_counter()
+        await asyncio.to_thread(_go, bench, container_id)
+        results = await asyncio.wait_for(asyncio.gather(*tasks), 600)
+        return results, readers, _cpu_seconds(pid) - cpu_started, time.process_time() - client_cpu_started, started
+
+    results, readers_during, cpu, client_cpu, started = asyncio.run(ours())
+    wall = max(r.last_at for r in results) - started
+    raw_follow.join(60)
+    raw_wall = raw_follow.last_at - started
+    rss_after, rss_peak = _status_kb(pid, "VmRSS"), _status_kb(pid, "VmHWM")
+    bench.raw.remove_container(container_id, force=True)
+    exact = sum(r.lines + r.skipped == lines and not r.gaps and not r.out_of_order and r.ended for r in results)
+    generations = {r.generation for r in results}
+    skipped = [r.skipped for r in results]
+    follows = None if readers_before is None or readers_during is None else readers_during - readers_before
+    title = f"ws fan-out: {clients} clients, {lines:,} lines ({every} per 10 ms)"
+    return [
+        Row(
+            f"{title}: lines + skipped == printed",
+            ours=f"{exact} of {clients} clients",
+            goal="every client",
+            passed=exact == clients,
+        ),
+        Row(
+            f"{title}: last line at the last client",
+            ours=f"{wall:.1f} s",
+            raw=f"{raw_wall:.1f} s (follow)",
+            ratio=wall / raw_wall,
+        ),
+        Row(
+            f"{title}: skipped per client (min / median / max)",
+            ours=f"{min(skipped):,} / {statistics.median(skipped):,.0f} / {max(skipped):,}",
+        ),
+        Row(
+            f"{title}: engine follows added (engine side; generations)",
+            ours=f"{follows if follows is not None else '?'} ({len(generations)})",
+            goal="1",
+            passed=follows == 1 and len(generations) == 1,
+        ),
+        Row(f"{title}: daphne CPU (benchmark's clients)", ours=f"{cpu:.1f} s in {wall:.1f} s ({client_cpu:.1f} s)"),
+        Row(f"{title}: daphne RSS growth (peak)", ours=f"{_mb(rss_after - rss_before)} ({_mb(rss_peak - rss_before)})"),
+    ]
+
+
+def run(
+    bench: Bench,
+    *,
+    serve: Callable[[], Served],
+    lines: int,
+    rounds: int,
+    latency_lines: int,
+    fan_out_clients: int,
+    fan_out_lines: int,
+    progress,
+) -> list[Row]:
+    rows: list[Row] = []
+    with serve() as served:
+        rows += throughput(bench, served, lines=lines, rounds=rounds, progress=progress)
+        rows += latency(bench, served, lines=latency_lines, interval_ms=10, progress=progress)
+        rows += fan_out(bench, served, clients=fan_out_clients, lines=fan_out_lines, per_second=1000, progress=progress)
+    return rows

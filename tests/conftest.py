@@ -12,6 +12,7 @@ import docker.errors
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.test import Client
 from rest_framework.test import APIClient
 
 from containersvc import engine, scopes
@@ -112,6 +113,30 @@ def container(docker_client, test_image):
             found.remove(force=True)
         except docker.errors.NotFound:
             pass  # the test removed it
+
+
+# Websocket clients in tests come from an allowed host, as the dashboard's pages do.
+ORIGIN = (b"origin", b"http://127.0.0.1")
+
+
+def session_headers(user) -> list[tuple[bytes, bytes]]:
+    """Upgrade-request headers of a browser logged in as `user`."""
+    client = Client()
+    client.force_login(user)
+    return [ORIGIN, (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+
+
+@pytest.fixture
+def fake_nvml(settings):
+    """The fake NVML of tests/fake_nvml.py behind containersvc.gpu (the only real one needs a GPU)."""
+    from containersvc import gpu
+    from tests.fake_nvml import FakeNvml
+
+    settings.CONTAINERSVC_GPU_NVML_TIMEOUT = 0.5
+    fake = FakeNvml()
+    gpu.set_nvml_loader(lambda: fake)
+    yield fake
+    gpu.set_nvml_loader(None)
 
 
 @pytest.fixture

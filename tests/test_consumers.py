@@ -13,7 +13,6 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.test import Client
 
 from containersvc import engine
 from containersvc.asgi import application
@@ -24,16 +23,9 @@ from containersvc.producers.log_followers import followers
 from containersvc.scopes import Scope
 from containersvc.services import builds
 from containersvc.services.accounts import token_issue, token_revoke
-from tests.conftest import TEST_LABEL
+from tests.conftest import ORIGIN, TEST_LABEL, session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ORIGIN = (b"origin", b"http://127.0.0.1")
-
-
-def session_headers(user) -> list[tuple[bytes, bytes]]:
-    client = Client()
-    client.force_login(user)
-    return [ORIGIN, (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
 
 
 def communicator(path: str, headers) -> WebsocketCommunicator:

@@ -12,18 +12,9 @@ from containersvc import gpu
 from containersvc.scopes import Scope
 from containersvc.services.containers import MESSAGE_NO_GPU_RUNTIME
 from dashboard.forms import RunContainerForm
-from tests.fake_nvml import FakeNvml, NVMLError_LibraryNotFound
+from tests.fake_nvml import NVMLError_LibraryNotFound
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def fake_nvml(settings):
-    settings.CONTAINERSVC_GPU_NVML_TIMEOUT = 0.5
-    fake = FakeNvml()
-    gpu.set_nvml_loader(lambda: fake)
-    yield fake
-    gpu.set_nvml_loader(None)
 
 
 @pytest.fixture

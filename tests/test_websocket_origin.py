@@ -4,11 +4,11 @@ Origin header (they are not browsers) may connect."""
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
-from django.test import Client
 
 from containersvc.asgi import application
 from containersvc.scopes import Scope
 from containersvc.services.accounts import token_issue
+from tests.conftest import session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,9 +38,7 @@ def test_a_bearer_token_from_a_foreign_origin_is_refused(bearer):
 
 
 def test_a_browser_session_needs_an_allowed_origin(make_user):
-    client = Client()
-    client.force_login(make_user(Scope.CONTAINER_VIEW))
-    cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+    origin, cookie = session_headers(make_user(Scope.CONTAINER_VIEW))
 
-    assert connect([(b"origin", b"http://127.0.0.1"), cookie])[0] is True
+    assert connect([origin, cookie])[0] is True
     assert connect([cookie])[0] is False

@@ -13,19 +13,16 @@ from containersvc.consumers.base import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from containersvc.producers import gpu_sampler
 from containersvc.scopes import Scope
 from containersvc.services.containers import MESSAGE_NO_GPU_RUNTIME
-from tests.fake_nvml import FakeNvml, NVMLError_LibraryNotFound
+from tests.fake_nvml import NVMLError_LibraryNotFound
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def fake_nvml(settings):
-    settings.CONTAINERSVC_GPU_NVML_TIMEOUT = 0.5
+def fake_nvml(fake_nvml, settings):
+    """The shared fake, sampled often so the stream tests see several samples quickly."""
     settings.CONTAINERSVC_GPU_SAMPLE_SECONDS = 0.1
-    fake = FakeNvml()
-    gpu.set_nvml_loader(lambda: fake)
-    yield fake
-    gpu.set_nvml_loader(None)
+    return fake_nvml
 
 
 @pytest.fixture(autouse=True)

@@ -7,22 +7,14 @@ from contextlib import closing
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
-from django.test import Client
 
 from containersvc import labels
 from containersvc.asgi import application
 from containersvc.producers.container_status import producer
 from containersvc.scopes import Scope
-from tests.conftest import TEST_NODE
+from tests.conftest import TEST_NODE, session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ORIGIN = (b"origin", b"http://127.0.0.1")
-
-
-def session_headers(user) -> list[tuple[bytes, bytes]]:
-    client = Client()
-    client.force_login(user)
-    return [ORIGIN, (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
 
 
 async def receive_until(socket: WebsocketCommunicator, predicate, timeout: float = 15) -> dict:

@@ -141,3 +141,24 @@ def container_summary(*, container_id: str, lines: int) -> ContainerSummary:
         ]
     )
     return ContainerSummary(status=summary.state, logs=log_text, text=text)
+
+
+def container_gone(*, container_id: str) -> Container:
+    """The mirror row of a container of this node that the engine no longer has (its history is kept)."""
+    row = Container.objects.filter(node_id=this_node(), container_id=container_id).first()
+    if row is None:
+        raise NotFound(f"No container with id '{container_id}'.")
+    return row
+
+
+def stored_log_chunks(*, container: Container, newest_lines: int | None = None) -> list[LogChunk] | QuerySet[LogChunk]:
+    """Stored chunks oldest first: all of them (lazily), or just enough to hold the newest `newest_lines`."""
+    if newest_lines is None:
+        return container.log_chunks.order_by("id").iterator(chunk_size=200)
+    picked, count = [], 0
+    for chunk in container.log_chunks.order_by("-id").iterator(chunk_size=50):
+        picked.append(chunk)
+        count += chunk.line_count
+        if count >= newest_lines:
+            break
+    return picked[::-1]

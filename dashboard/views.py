@@ -23,6 +23,8 @@ from containersvc.scopes import Scope
 from containersvc.services import builds, containers
 from dashboard.forms import AuditFilterForm, BuildForm, RunContainerForm
 
+STORED_LINES_SHOWN = 1000
+
 
 def _require(request: HttpRequest, scope: Scope) -> None:
     if not request.user.has_perm(scopes.permission_name(scope)):
@@ -93,10 +95,31 @@ def container_detail(request: HttpRequest, container_id: str) -> HttpResponse:
     _require(request, Scope.CONTAINER_VIEW)
     try:
         details = engine.container_inspect(container_id=container_id)
-    except NotFound as error:
-        raise Http404(error.message) from error
+    except NotFound:
+        return _container_gone_page(request, container_id)
     context = {"details": details, "container": details.summary, "can": _can(request)}
     return render(request, "dashboard/container_detail.html", context)
+
+
+def _viewable_gone_row(request: HttpRequest, container_id: str):
+    """The kept row of a removed container, for those who may see it (as containers.container_for_viewer)."""
+    try:
+        row = selectors.container_gone(container_id=container_id)
+    except NotFound as error:
+        raise Http404(error.message) from error
+    if not (row.managed or request.user.is_superuser):
+        raise PermissionDenied(containers.MESSAGE_NOT_MANAGED)
+    return row
+
+
+def _container_gone_page(request: HttpRequest, container_id: str) -> HttpResponse:
+    """A container the engine no longer has: its last known state and its stored logs."""
+    row = _viewable_gone_row(request, container_id)
+    can = _can(request)
+    chunks = selectors.stored_log_chunks(container=row, newest_lines=STORED_LINES_SHOWN) if can["logs"] else []
+    lines = [(chunk.stream, line) for chunk in chunks for line in chunk.content.split("\n")][-STORED_LINES_SHOWN:]
+    context = {"row": row, "lines": lines, "shown": STORED_LINES_SHOWN, "can": can}
+    return render(request, "dashboard/container_gone.html", context)
 
 
 @login_required
@@ -108,13 +131,29 @@ def container_log_download(request: HttpRequest, container_id: str) -> HttpRespo
         found = containers.container_for_viewer(actor=request.user, container_id=container_id)
     except ServiceDenied as error:
         raise PermissionDenied(error.message) from error
-    except NotFound as error:
-        raise Http404(error.message) from error
+    except NotFound:
+        return _stored_log_download(request, container_id)
     lines = engine.container_logs(container_id=found.id)
     response = StreamingHttpResponse(
         (f"{line.timestamp_ns} {line.stream} {line.text}\n" for line in lines), content_type="text/plain"
     )
     response["Content-Disposition"] = f'attachment; filename="{found.name or found.id[:12]}.log"'
+    return response
+
+
+def _stored_log_download(request: HttpRequest, container_id: str) -> StreamingHttpResponse:
+    """A removed container's log from what was stored (chunk times; lines in their stored order)."""
+    row = _viewable_gone_row(request, container_id)
+    chunks = selectors.stored_log_chunks(container=row)
+    response = StreamingHttpResponse(
+        (
+            f"{chunk.first_line_at.isoformat()} {chunk.stream} {line}\n"
+            for chunk in chunks
+            for line in chunk.content.split("\n")
+        ),
+        content_type="text/plain",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{row.name or row.container_id[:12]}.log"'
     return response
 
 

@@ -5,11 +5,13 @@ marked removed, never reported running.
 """
 
 import re
+import threading
 from collections.abc import Iterable
 from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from containersvc import labels
@@ -84,10 +86,7 @@ def mirror_sync_list(*, engine_containers: list[EngineContainer], listed_at: dat
     """
     node = settings.CONTAINERSVC_NODE_ID
     with transaction.atomic():
-        known = {
-            row.container_id: row
-            for row in Container.objects.filter(node_id=node).exclude(state=ContainerState.REMOVED)
-        }
+        known = {row.container_id: row for row in _rows.load(node=node)}
         live, to_create, to_update = [], [], []
         for summary in engine_containers:
             row = known.pop(summary.id, None)
@@ -101,11 +100,64 @@ def mirror_sync_list(*, engine_containers: list[EngineContainer], listed_at: dat
         if to_create:
             Container.objects.bulk_create(to_create, ignore_conflicts=True)
         if to_update:
+            now = timezone.now()  # bulk_update does not apply auto_now
+            for row in to_update:
+                row.updated_at = now
             Container.objects.bulk_update(to_update, [*SYNCED_FIELDS, "updated_at"], batch_size=500)
         gone = [row.pk for row in known.values() if row.first_seen_at < listed_at]
         if gone:
             _mark_removed(Container.objects.filter(pk__in=gone))
+    _rows.keep(row for row in live if row.pk)
     return live
+
+
+class _RowCache:
+    """The rows of this process's last merge, reused while their `updated_at` says nobody has written them since.
+
+    Loading hundreds of rows with their JSON fields costs more than the engine's own list; reading each row's
+    version is cheap. Every write to a Container row moves its `updated_at` (save() by auto_now, the merge and
+    the removal by hand), so a stale copy is never used. The merge gets copies, which it may change.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[int, Container] = {}
+
+    def load(self, *, node: str) -> list[Container]:
+        versions = Container.objects.filter(node_id=node).exclude(state=ContainerState.REMOVED)
+        with self._lock:
+            cached = dict(self._rows)
+        rows, missing = [], []
+        for pk, container_id, updated_at in versions.values_list("pk", "container_id", "updated_at"):
+            row = cached.get(pk)
+            if row is not None and row.container_id == container_id and row.updated_at == updated_at:
+                rows.append(_copy(row))
+            else:
+                missing.append(pk)
+        if missing:
+            rows.extend(Container.objects.filter(pk__in=missing))
+        return rows
+
+    def keep(self, rows: Iterable[Container]) -> None:
+        """Remember the rows a merge returned; they are only read from now on (load() hands out copies)."""
+        kept = {row.pk: row for row in rows}
+        with self._lock:
+            self._rows = kept
+
+
+def _copy(row: Container) -> Container:
+    """A shallow copy (the merge assigns new values, it never changes a field's value in place).
+
+    copy.copy() goes through pickling support and costs more than loading the row again.
+    """
+    clone = Container.__new__(Container)
+    clone.__dict__.update(row.__dict__)
+    clone._state = ModelState()
+    clone._state.db, clone._state.adding = row._state.db, False
+    return clone
+
+
+_rows = _RowCache()
 
 
 def _mark_removed(rows) -> int:

@@ -67,3 +67,16 @@ def test_exit_code_is_recorded(api, run, name, docker_client):
 
     assert container["status"] == "exited"
     assert container["exitCode"] == 3
+
+
+def test_a_row_written_elsewhere_since_the_last_list_is_read_again(api, run, name):
+    run(name, envs=[{"key": "A", "value": "1"}])
+    listed(api)  # the process now holds this row from its last merge
+
+    # As another process of the service would: write the row (save() moves updated_at).
+    row = Container.objects.get(name=name)
+    row.envs = [{"key": "A", "value": "2"}]
+    row.save()
+
+    [container] = listed(api, containerId=name)
+    assert container["envs"] == [{"key": "A", "value": "2"}]

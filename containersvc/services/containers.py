@@ -48,6 +48,11 @@ class RunResult:
     ports: tuple[PortBinding, ...]
 
 
+def _idempotency_key(spec: RunSpec) -> str:
+    """What makes two runs 'the same run': the name, else the hash; runs with neither are all different."""
+    return spec.name or (f"hash:{spec.hash}" if spec.hash else "")
+
+
 def _lock_for(key: str) -> threading.Lock:
     return _run_locks[zlib.crc32(key.encode()) % len(_run_locks)]
 
@@ -85,7 +90,7 @@ def container_run(*, actor, spec: RunSpec) -> RunResult:
     reference = validation.image_reference(spec.image)
     target = spec.name or str(reference)
     with audited(actor=actor, action="container.run", target=target) as note:
-        with _lock_for(spec.name or f"hash:{spec.hash}" if (spec.name or spec.hash) else target):
+        with _lock_for(_idempotency_key(spec) or target):
             existing = _existing_for(spec)
             if _already_running(existing, spec):
                 note["detail"] = "already running with the same hash"

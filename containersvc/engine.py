@@ -775,12 +775,6 @@ def daemon_info() -> DaemonInfo:
     )
 
 
-def daemon_ping() -> None:
-    """Probe with a container call, not /_ping: a partly hung daemon still answers pings."""
-    with translate_errors():
-        _client().containers(limit=1)
-
-
 def daemon_disk_usage() -> DiskUsage:
     with translate_errors():
         usage = _client(long=True).df()

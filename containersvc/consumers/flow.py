@@ -6,8 +6,11 @@ lines give way to new ones and are reported as "skipped" in the next message. Me
 however slow the client is, and a live view stays live.
 """
 
+import json
 import time
 from collections import deque
+
+from containersvc.producers.groups import EncodedLines
 
 WINDOW = 8
 BATCH_LINES = 500
@@ -16,6 +19,10 @@ MAX_QUEUED_CHARS = 2 * 1024 * 1024
 
 
 class LineWindow:
+    """Lines wait as the encoded pieces they arrived in (a follower's batch, a read of the past), so a
+    message is put together from strings, never by encoding each line again for each socket. The bounds
+    count lines and characters; the oldest pieces give way whole (the newest one is always kept)."""
+
     def __init__(
         self,
         *,
@@ -25,7 +32,8 @@ class LineWindow:
         max_chars: int = MAX_QUEUED_CHARS,
     ) -> None:
         self.window, self.batch_lines, self.max_lines, self.max_chars = window, batch_lines, max_lines, max_chars
-        self._queue: deque[list] = deque()
+        self._queue: deque[EncodedLines] = deque()
+        self._lines = 0
         self._chars = 0
         self.skipped = 0  # lines cut since the last message
         self.gap = False  # lines lost before they reached this socket, count unknown
@@ -34,22 +42,30 @@ class LineWindow:
         self._last_progress = time.monotonic()
 
     @property
-    def queued(self) -> int:
-        return len(self._queue)
+    def queued_lines(self) -> int:
+        return self._lines
+
+    @property
+    def has_room(self) -> bool:
+        """Whether a reader paced by this socket (not pushed by a follower) may add another piece."""
+        return self.sent - self.acked < self.window and self._lines < self.batch_lines
 
     @property
     def drained(self) -> bool:
         """Nothing waits to be sent."""
         return not self._queue and not self.skipped and not self.gap
 
-    def add(self, lines: list[list]) -> None:
-        """Queue lines ([number, stream, timestamp_ns, text]); the oldest give way beyond the bounds."""
-        for line in lines:
-            self._queue.append(line)
-            self._chars += len(line[3])
-        while len(self._queue) > self.max_lines or self._chars > self.max_chars:
-            self._chars -= len(self._queue.popleft()[3])
-            self.skipped += 1
+    def add(self, lines: EncodedLines | None) -> None:
+        if lines is None or not lines.count:
+            return
+        self._queue.append(lines)
+        self._lines += lines.count
+        self._chars += len(lines.items)
+        while len(self._queue) > 1 and (self._lines > self.max_lines or self._chars > self.max_chars):
+            oldest = self._queue.popleft()
+            self._lines -= oldest.count
+            self._chars -= len(oldest.items)
+            self.skipped += oldest.count
 
     def add_skipped(self, count: int) -> None:
         self.skipped += count
@@ -66,20 +82,24 @@ class LineWindow:
         """The client has held the window full, acknowledging nothing, for `seconds`."""
         return self.sent - self.acked >= self.window and time.monotonic() - self._last_progress > seconds
 
-    def next_message(self, **extra) -> dict | None:
-        """The next message to send, or None while the window is full or nothing waits."""
-        if self.sent - self.acked >= self.window:
+    def next_message(self, **extra) -> str | None:
+        """The next message (JSON text) to send, or None while the window is full or nothing waits."""
+        if self.sent - self.acked >= self.window or self.drained:
             return None
-        if not self._queue and not self.skipped and not self.gap:
-            return None
-        lines = [self._queue.popleft() for _ in range(min(self.batch_lines, len(self._queue)))]
-        self._chars -= sum(len(line[3]) for line in lines)
+        pieces: list[str] = []
+        count = 0
+        while self._queue and (not pieces or count + self._queue[0].count <= self.batch_lines):
+            piece = self._queue.popleft()
+            pieces.append(piece.items)
+            count += piece.count
+            self._lines -= piece.count
+            self._chars -= len(piece.items)
         if self.sent == self.acked:
             self._last_progress = time.monotonic()
         self.sent += 1
-        message = {"type": "lines", "seq": self.sent, "skipped": self.skipped, "gap": self.gap, "lines": lines}
+        header = {"type": "lines", "seq": self.sent, "skipped": self.skipped, "gap": self.gap, **extra}
         self.skipped, self.gap = 0, False
-        return {**message, **extra}
+        return f'{json.dumps(header, separators=(",", ":"))[:-1]},"lines":[{",".join(pieces)}]}}'
 
 
 class TextWindow:

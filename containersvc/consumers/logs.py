@@ -1,11 +1,18 @@
 """Live logs of one container (ws/containers/<id>/logs/): log:view, then the recent tail and what follows.
 
-Query: `tail` (lines shown first, default 200), and to resume after a reconnect `generation` + `after` (the
-last line number seen) or `since` (a timestamp in ns). The client acknowledges each "lines" message; see
+Query: `tail` (lines shown first, default 200; `all`: every line the engine has, from the start or, with
+`since`, from that timestamp on), and to resume after a reconnect `generation` + `after` (the last line
+number seen) or `since` (a timestamp in ns). The client acknowledges each "lines" message; see
 consumers.flow for why.
+
+With `tail=all` the socket first reads the past from the engine itself, a batch at a time as the client
+acknowledges (producers.log_history): nothing is skipped, however long the log. Those lines carry no number
+(null). Meanwhile the follower's batches are let pass; when the read reaches its end, the socket takes the
+follower's recent lines after the last line it read, and follows from there.
 """
 
 import asyncio
+import time
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
@@ -19,15 +26,19 @@ from containersvc.consumers.base import (
     ScopedConsumer,
 )
 from containersvc.consumers.flow import LineWindow
+from containersvc.engine import LogLine
 from containersvc.errors import ContainerSvcError, NotFound, PermissionDenied
 from containersvc.producers import groups
-from containersvc.producers.log_followers import LINE_MAX_CHARS, RECENT_LINES, LogFollower, followers
+from containersvc.producers.groups import EncodedLines
+from containersvc.producers.log_followers import LINE_MAX_CHARS, RECENT_LINES, LogFollower, Snapshot, followers
+from containersvc.producers.log_history import LogHistory
 from containersvc.scopes import Scope
 from containersvc.services import containers
 
 DEFAULT_TAIL = 200
 READY_TIMEOUT_SECONDS = 15
 LAG_CLOSE_SECONDS = 120
+JOIN_WAIT_SECONDS = 5  # how long the end of a read of the past waits for the follower to reach that line
 
 
 def _int(values: dict[str, list[str]], key: str, default: int | None, low: int, high: int) -> int | None:
@@ -40,10 +51,17 @@ def _int(values: dict[str, list[str]], key: str, default: int | None, low: int, 
     return value
 
 
+def _encoded(numbered_lines: list[tuple[int | None, LogLine]]) -> EncodedLines | None:
+    if not numbered_lines:
+        return None
+    return EncodedLines.of([groups.log_line_payload(number, line, LINE_MAX_CHARS) for number, line in numbered_lines])
+
+
 class ContainerLogsConsumer(ScopedConsumer):
     required_scopes = (Scope.LOG_VIEW,)
     follower: LogFollower | None = None
     ended: dict | None = None
+    history_task: asyncio.Task | None = None  # while the past is being read, live batches are let pass
 
     async def connect(self) -> None:
         self.container_id = self.scope["url_route"]["kwargs"]["container_id"]
@@ -51,7 +69,8 @@ class ContainerLogsConsumer(ScopedConsumer):
             return
         try:
             query = parse_qs(self.scope.get("query_string", b"").decode())
-            tail = _int(query, "tail", DEFAULT_TAIL, 0, RECENT_LINES)
+            everything = query.get("tail") == ["all"]
+            tail = DEFAULT_TAIL if everything else _int(query, "tail", DEFAULT_TAIL, 0, RECENT_LINES)
             since_ns = _int(query, "since", 0, 0, 2**63 - 1)
             after = _int(query, "after", None, 0, 2**63 - 1)
             generation = (query.get("generation") or [""])[0]
@@ -69,16 +88,93 @@ class ContainerLogsConsumer(ScopedConsumer):
         self.follower = followers.subscribe(container_id=self.container_id, loop=asyncio.get_running_loop())
         await sync_to_async(self.follower.ready.wait, thread_sensitive=False)(READY_TIMEOUT_SECONDS)
         resume = after if generation == self.follower.generation else None
-        # Resuming, every line after the last one seen is wanted, not just a tail.
-        snapshot = self.follower.snapshot(tail=RECENT_LINES if since_ns else tail, since_ns=since_ns, after=resume)
-        self.generation, self.after, self.follower_seq = self.follower.generation, snapshot.last, 0
+        self.generation, self.after, self.follower_seq = self.follower.generation, 0, 0
         self.window = LineWindow()
+        self.room = asyncio.Event()
         await self.accept()
         await self.send_json({"type": "hello", "container": self.container_id, "generation": self.generation})
+        if everything and resume is None:
+            self.history_task = asyncio.create_task(self._send_history(since_ns))
+            return
+        # Resuming, every line after the last one seen is wanted, not just a tail.
+        snapshot = self.follower.snapshot(tail=RECENT_LINES if since_ns else tail, since_ns=since_ns, after=resume)
+        await self._show(snapshot)
+
+    async def _show(self, snapshot: Snapshot) -> None:
+        """Start with the follower's lines from `snapshot`; its batches after them follow."""
+        self.after = snapshot.last
         if snapshot.gap:
             self.window.mark_gap()
-        self.window.add([groups.log_line_payload(number, line, LINE_MAX_CHARS) for number, line in snapshot.lines])
+        self.window.add(_encoded(snapshot.lines))
         await self._flush()
+
+    # --- the past, read for this socket ---------------------------------------------------------------------
+    async def _send_history(self, since_ns: int) -> None:
+        history = LogHistory(container_id=self.container_id, since_ns=since_ns)
+        try:
+            while True:
+                read = await self._send_read(history)
+                if await self._join(history.last, since_ns=since_ns, read_nothing=not read):
+                    return
+                # The follower has moved past the last line read: read on from it.
+                history = LogHistory(container_id=self.container_id, after=history.last)
+        except ContainerSvcError:
+            # The engine failed mid-read: say lines may be missing, and go on with the follower's.
+            self.window.mark_gap()
+            await self._join_at(self.follower.snapshot(tail=RECENT_LINES, since_ns=self._last_ns(history, since_ns)))
+        finally:
+            history.close()
+
+    async def _send_read(self, history: LogHistory) -> int:
+        """Send one read to its end, a batch at a time as the client makes room; the next batch is read while
+        one goes out. Returns the lines sent."""
+        fetch = sync_to_async(history.next_batch, thread_sensitive=False)
+        sent, pending = 0, asyncio.ensure_future(fetch())
+        try:
+            while batch := await pending:
+                pending = asyncio.ensure_future(fetch())
+                await self._wait_for_room()
+                self.window.add(_encoded([(None, line) for line in batch]))
+                sent += len(batch)
+                await self._flush()
+        finally:
+            history.close()
+            if not pending.done():
+                pending.cancel()
+        return sent
+
+    async def _wait_for_room(self) -> None:
+        while not self.window.has_room:
+            self.room.clear()
+            await self.room.wait()
+
+    async def _join(self, last: LogLine | None, *, since_ns: int, read_nothing: bool) -> bool:
+        """Go on with the follower's lines after `last`, the newest line read; False when the follower has no
+        longer got it among its recent lines (read on from it)."""
+        if last is None:
+            await self._join_at(self.follower.snapshot(tail=RECENT_LINES, since_ns=since_ns))
+            return True
+        deadline = time.monotonic() + JOIN_WAIT_SECONDS
+        place = self.follower.place(last)
+        while place.behind and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            place = self.follower.place(last)
+        if place.number is not None:
+            await self._join_at(self.follower.snapshot(tail=0, after=place.number))
+            return True
+        if place.behind or read_nothing:
+            # The follower never reached it (its follow ended first), or nothing newer is left to read.
+            await self._join_at(self.follower.snapshot(tail=RECENT_LINES, since_ns=last.timestamp_ns))
+            return True
+        return False
+
+    async def _join_at(self, snapshot: Snapshot) -> None:
+        self.history_task = None
+        await self._show(snapshot)
+
+    @staticmethod
+    def _last_ns(history: LogHistory, since_ns: int) -> int:
+        return history.last.timestamp_ns if history.last else since_ns
 
     async def _check_container(self) -> int:
         try:
@@ -95,6 +191,9 @@ class ContainerLogsConsumer(ScopedConsumer):
         return 0
 
     async def stop(self) -> None:
+        if self.history_task is not None:
+            self.history_task.cancel()
+            self.history_task = None
         if self.follower is not None:
             self.follower = None
             followers.unsubscribe(container_id=self.container_id)
@@ -102,6 +201,7 @@ class ContainerLogsConsumer(ScopedConsumer):
     async def receive_json(self, content, **kwargs) -> None:
         if isinstance(content, dict) and content.get("type") == "ack" and isinstance(content.get("seq"), int):
             self.window.ack(content["seq"])
+            self.room.set()
             await self._flush()
 
     async def log_batch(self, event: dict) -> None:
@@ -111,8 +211,14 @@ class ContainerLogsConsumer(ScopedConsumer):
         if event["seq"] != self.follower_seq + 1:
             self.window.mark_gap()  # the channel layer dropped a batch on capacity
         self.follower_seq = event["seq"]
+        if self.history_task is not None:
+            return  # reading the past: the join takes these from the follower's recent lines
         self.window.add_skipped(event["dropped"])
-        self.window.add([line for line in event["lines"] if line[0] > self.after])
+        lines = groups.encoded_lines_of(event)
+        if lines is not None and lines.last > self.after:
+            if lines.first <= self.after:  # partly in the snapshot this socket started with
+                lines = EncodedLines.of([line for line in lines.decoded() if line[0] > self.after])
+            self.window.add(lines)
         await self._flush()
 
     async def log_ended(self, event: dict) -> None:
@@ -122,8 +228,8 @@ class ContainerLogsConsumer(ScopedConsumer):
 
     async def _flush(self) -> None:
         while message := self.window.next_message(generation=self.generation):
-            await self.send_json(message)
-        if self.ended is not None and self.window.drained:
+            await self.send(text_data=message)
+        if self.ended is not None and self.history_task is None and self.window.drained:
             # After the last lines, not before them.
             await self.send_json(self.ended)
             self.ended = None

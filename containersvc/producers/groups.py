@@ -5,9 +5,11 @@ carry this process's token: producers live in one process and fan out to that pr
 shared Redis layer two processes never receive each other's copy of the same stream.
 """
 
+import json
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from containersvc.engine import LogLine
 from containersvc.models import Container
@@ -64,24 +66,55 @@ def engine_status_event(*, available: bool, error: str = "") -> dict:
     return {"type": ENGINE_STATUS, "available": available, "error": error}
 
 
-def log_line_payload(number: int, line: LogLine, max_chars: int) -> list:
+def log_line_payload(number: int | None, line: LogLine, max_chars: int) -> list:
     """[number, stream, timestamp_ns, text]: compact, since a batch carries hundreds of them. The number
-    counts lines within one follower (generation), so a viewer resumes exactly after the last it saw. The
-    timestamp is a string: nanoseconds since the epoch exceed what a JavaScript number holds exactly."""
+    counts lines within one follower (generation), so a viewer resumes exactly after the last it saw; lines
+    read from the engine's past for one socket (history) have none (null). The timestamp is a string:
+    nanoseconds since the epoch exceed what a JavaScript number holds exactly."""
     text = line.text if len(line.text) <= max_chars else line.text[:max_chars] + "…"
     return [number, line.stream, str(line.timestamp_ns), text]
 
 
-def log_batch_event(*, container_id: str, generation: str, seq: int, lines: list[list], dropped: int) -> dict:
-    """Lines of one follower, numbered per follower (generation) so a consumer sees a lost batch."""
+@dataclass(frozen=True, slots=True)
+class EncodedLines:
+    """Consecutive line payloads encoded to JSON once, as the items of an array without its brackets, so that
+    a batch goes to any number of sockets without being encoded (or copied by the channel layer) per socket."""
+
+    items: str
+    count: int
+    first: int | None  # follower numbers of the first and last line (None for history lines)
+    last: int | None
+
+    @classmethod
+    def of(cls, payloads: Sequence[list]) -> "EncodedLines":
+        items = json.dumps(payloads, ensure_ascii=False, separators=(",", ":"))[1:-1]
+        return cls(items=items, count=len(payloads), first=payloads[0][0], last=payloads[-1][0])
+
+    def decoded(self) -> list[list]:
+        return json.loads(f"[{self.items}]")
+
+
+def log_batch_event(*, container_id: str, generation: str, seq: int, lines: EncodedLines | None, dropped: int) -> dict:
+    """Lines of one follower, numbered per follower (generation) so a consumer sees a lost batch. The lines
+    travel encoded (a string), which the in-memory layer's per-socket deep copy does not have to walk."""
     return {
         "type": LOG_BATCH,
         "container": container_id,
         "generation": generation,
         "seq": seq,
-        "lines": lines,
+        "lines": lines.items if lines else "",
+        "count": lines.count if lines else 0,
+        "first": lines.first if lines else None,
+        "last": lines.last if lines else None,
         "dropped": dropped,
     }
+
+
+def encoded_lines_of(event: dict) -> EncodedLines | None:
+    """The lines of a log batch event, as log_batch_event packed them."""
+    if not event["count"]:
+        return None
+    return EncodedLines(items=event["lines"], count=event["count"], first=event["first"], last=event["last"])
 
 
 def log_ended_event(*, container_id: str, generation: str, error: str = "") -> dict:

@@ -9,7 +9,6 @@ reported as dropped.
 
 import asyncio
 import logging
-import queue
 import secrets
 import threading
 import time
@@ -28,7 +27,7 @@ RECENT_LINES = 1000  # the most a viewer can ask to be shown first
 INITIAL_TAIL = RECENT_LINES
 BATCH_SECONDS = 0.05
 BATCH_LINES = 300
-QUEUE_LINES = 20_000
+PENDING_LINES = 20_000
 LINE_MAX_CHARS = 16_384
 
 
@@ -37,6 +36,28 @@ class Snapshot:
     lines: list[tuple[int, LogLine]]  # (line number within this follower, line)
     last: int  # the number of the newest line the follower had: later batches start after it
     gap: bool  # lines the viewer asked for were already pushed out of the recent window
+
+
+class RepeatFilter:
+    """The engine may send a line twice (the one at `since`, the one at a log-file rotation), with the very
+    same timestamp; two lines printed never share a nanosecond timestamp in one stream."""
+
+    def __init__(self) -> None:
+        self._last_by_stream: dict[str, tuple[int, str]] = {}
+
+    def repeated(self, line: LogLine) -> bool:
+        if self._last_by_stream.get(line.stream) == (line.timestamp_ns, line.text):
+            return True
+        self._last_by_stream[line.stream] = (line.timestamp_ns, line.text)
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a line read elsewhere (a socket's read of the past) stands in this follower's lines."""
+
+    number: int | None  # its number here; None when not among the recent lines
+    behind: bool  # not read here yet: the follower has not reached it (ask again shortly)
 
 
 class LogFollower:
@@ -50,9 +71,10 @@ class LogFollower:
         self._publisher = publisher
         self._lock = threading.Lock()
         self._recent: deque[tuple[int, LogLine]] = deque(maxlen=RECENT_LINES)
-        self._queue: queue.Queue[tuple[int, LogLine]] = queue.Queue(maxsize=QUEUE_LINES)
+        self._lines_waiting = threading.Condition(self._lock)
+        self._pending: list[tuple[int, LogLine]] = []  # read, not published yet
         self._line_no = 0
-        self._last_by_stream: dict[str, tuple[int, str]] = {}
+        self._repeats = RepeatFilter()
         self._dropped = 0
         self._follow: LogFollow | None = None
         self._stopping = threading.Event()
@@ -94,6 +116,16 @@ class LogFollower:
         gap = bool(since_ns) and len(recent) == RECENT_LINES and len(newer) == len(recent)
         return Snapshot(lines=newer[-tail:] if tail else [], last=last, gap=gap)
 
+    def place(self, line: LogLine) -> Place:
+        """The number of `line` among the recent lines (at most RECENT_LINES to look through); `behind` when the
+        follower has not read that far yet (its newest line is older and its follow goes on)."""
+        with self._lock:
+            for number, recent in reversed(self._recent):
+                if recent == line:
+                    return Place(number=number, behind=False)
+            newest = self._recent[-1][1].timestamp_ns if self._recent else -1
+        return Place(number=None, behind=newest < line.timestamp_ns and not self._reader_done.is_set())
+
     # --- reader -------------------------------------------------------------------------------------------
     def _read(self) -> None:
         follow = None
@@ -102,7 +134,7 @@ class LogFollower:
             initial = list(engine.container_logs(container_id=self.container_id, tail=INITIAL_TAIL))
             with self._lock:
                 for line in initial:
-                    if not self._repeat(line):
+                    if not self._repeats.repeated(line):
                         self._line_no += 1
                         self._recent.append((self._line_no, line))
             self.ready.set()
@@ -115,7 +147,7 @@ class LogFollower:
             if self.stopping:
                 follow.close()
             for line in follow.lines():
-                if line.timestamp_ns > boundary_ns and not self._repeat(line):
+                if line.timestamp_ns > boundary_ns and not self._repeats.repeated(line):
                     self._accept(line)
         except ContainerSvcError as error:
             self.error = error.message
@@ -123,45 +155,38 @@ class LogFollower:
             if follow is not None:
                 follow.release()
             self.ready.set()
-            self._reader_done.set()
-
-    def _repeat(self, line: LogLine) -> bool:
-        """The engine may send a line twice (the one at `since`, the one at a log-file rotation), with the very
-        same timestamp; two lines printed never share a nanosecond timestamp in one stream."""
-        if self._last_by_stream.get(line.stream) == (line.timestamp_ns, line.text):
-            return True
-        self._last_by_stream[line.stream] = (line.timestamp_ns, line.text)
-        return False
+            with self._lock:
+                self._reader_done.set()
+                self._lines_waiting.notify()
 
     def _accept(self, line: LogLine) -> None:
         with self._lock:
             self._line_no += 1
             item = (self._line_no, line)
             self._recent.append(item)
-            try:
-                self._queue.put_nowait(item)
-            except queue.Full:
+            if len(self._pending) >= PENDING_LINES:
                 self._dropped += 1
+                return
+            self._pending.append(item)
+            if len(self._pending) in (1, BATCH_LINES):  # the publisher waits for the first line, then for a batch
+                self._lines_waiting.notify()
 
     # --- publisher ----------------------------------------------------------------------------------------
     def _publish(self) -> None:
         seq = 0
         while not self.stopping:
-            batch = self._next_batch()
-            with self._lock:
-                dropped, self._dropped = self._dropped, 0
+            batch, dropped, ended = self._next_batch()
             if batch or dropped:
                 seq += 1
+                lines = groups.EncodedLines.of(
+                    [groups.log_line_payload(number, line, LINE_MAX_CHARS) for number, line in batch]
+                ) if batch else None  # fmt: skip
                 event = groups.log_batch_event(
-                    container_id=self.container_id,
-                    generation=self.generation,
-                    seq=seq,
-                    lines=[groups.log_line_payload(number, line, LINE_MAX_CHARS) for number, line in batch],
-                    dropped=dropped,
+                    container_id=self.container_id, generation=self.generation, seq=seq, lines=lines, dropped=dropped
                 )
                 if not self._publisher.send(self.group, event):
                     break
-            elif self._reader_done.is_set() and self._queue.empty():
+            elif ended:
                 if not self.stopping:
                     self._publisher.send(
                         self.group,
@@ -173,21 +198,23 @@ class LogFollower:
         self.finished.set()
         self.stop()
 
-    def _next_batch(self) -> list[tuple[int, LogLine]]:
-        try:
-            batch = [self._queue.get(timeout=BATCH_SECONDS)]
-        except queue.Empty:
-            return []
-        deadline = time.monotonic() + BATCH_SECONDS
-        while len(batch) < BATCH_LINES:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                batch.append(self._queue.get(timeout=remaining))
-            except queue.Empty:
-                break
-        return batch
+    def _next_batch(self) -> tuple[list[tuple[int, LogLine]], int, bool]:
+        """(lines, dropped, ended): waits up to BATCH_SECONDS for a first line, then up to BATCH_SECONDS more
+        (from that line) for a full batch; `ended` once the reader is done and everything was taken."""
+        with self._lines_waiting:
+            if not self._pending:
+                self._lines_waiting.wait(BATCH_SECONDS)
+            if self._pending:
+                deadline = time.monotonic() + BATCH_SECONDS
+                while len(self._pending) < BATCH_LINES and not self._reader_done.is_set() and not self.stopping:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._lines_waiting.wait(remaining)
+            batch, self._pending = self._pending[:BATCH_LINES], self._pending[BATCH_LINES:]
+            dropped, self._dropped = self._dropped, 0
+            ended = not batch and not dropped and self._reader_done.is_set()
+        return batch, dropped, ended
 
 
 @dataclass

@@ -443,18 +443,28 @@ def container_remove(*, container_id: str, force: bool) -> None:
 
 
 def container_logs(
-    *, container_id: str, since_ns: int = 0, tail: int | None = None, follow: bool = False
+    *,
+    container_id: str,
+    since_ns: int = 0,
+    tail: int | None = None,
+    follow: bool = False,
+    streams: tuple[str, ...] = ("stdout", "stderr"),
 ) -> Iterator[LogLine]:
-    """Lines of both streams in the engine's order, each with its stream and exact timestamp.
+    """Lines of the streams asked for (both by default) in the engine's order, each with its stream and
+    exact timestamp.
 
     Reads the engine's multiplexed frames itself so that stdout and stderr stay apart in one call, and
     keeps the read timeout unless following (a follow is ended by closing it, see LogFollow).
     """
-    yield from _log_lines(_open_logs(container_id=container_id, since_ns=since_ns, tail=tail, follow=follow))
+    response = _open_logs(container_id=container_id, since_ns=since_ns, tail=tail, follow=follow, streams=streams)
+    yield from _log_lines(response)
 
 
-def _open_logs(*, container_id: str, since_ns: int, tail: int | None, follow: bool):
-    params = {"stdout": 1, "stderr": 1, "timestamps": 1, "follow": 1 if follow else 0}
+def _open_logs(
+    *, container_id: str, since_ns: int, tail: int | None, follow: bool, streams: tuple[str, ...] = ("stdout", "stderr")
+):
+    params = {"stdout": int("stdout" in streams), "stderr": int("stderr" in streams), "timestamps": 1}
+    params["follow"] = 1 if follow else 0
     params["tail"] = "all" if tail is None else str(tail)
     if since_ns:
         params["since"] = f"{since_ns // 1_000_000_000}.{since_ns % 1_000_000_000:09d}"

@@ -50,6 +50,7 @@ class CaptureFollower:
         self._follow: LogFollow | None = None
         self._row: Container | None = None
         self._bytes_since_retention = 0
+        self._chunk_lines = settings.CONTAINERSVC_LOG_CHUNK_LINES  # read once: a settings lookup per line costs
         self.thread = threading.Thread(target=self._run, name=f"log-capture-{container_id[:12]}", daemon=True)
 
     # --- control (any thread) -----------------------------------------------------------------------------
@@ -149,7 +150,7 @@ class CaptureFollower:
             if not self._pending:
                 self._pending_since = time.monotonic()
             self._pending.append(placed)
-            full = len(self._pending) >= settings.CONTAINERSVC_LOG_CHUNK_LINES
+            full = len(self._pending) >= self._chunk_lines
         if full:
             self.flush()  # in the reader: a busy container waits for its own writes, memory stays bounded
 

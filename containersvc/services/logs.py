@@ -84,11 +84,9 @@ def _chunk(container: Container, lines: list[PlacedLine]) -> LogChunk:
 
 def _chunks(container: Container, lines: list[PlacedLine]) -> list[LogChunk]:
     """Consecutive lines of one stream, at most CONTAINERSVC_LOG_CHUNK_LINES each."""
-    chunks, pending = [], []
+    chunks, pending, most = [], [], settings.CONTAINERSVC_LOG_CHUNK_LINES
     for placed in lines:
-        if pending and (
-            pending[-1].line.stream != placed.line.stream or len(pending) >= settings.CONTAINERSVC_LOG_CHUNK_LINES
-        ):
+        if pending and (pending[-1].line.stream != placed.line.stream or len(pending) >= most):
             chunks.append(_chunk(container, pending))
             pending = []
         pending.append(placed)
@@ -132,27 +130,36 @@ def logs_store_placed(*, container: Container, lines: Sequence[PlacedLine]) -> i
 def logs_store_lines(*, container: Container, lines: Iterable[LogLine]) -> int:
     """Store the new lines of one read that started at or before logs_resume_point; returns how many."""
     placer, batch, stored = LinePlacer(), [], 0
+    batch_lines = settings.CONTAINERSVC_LOG_CHUNK_LINES * 4
     for line in lines:
         if (placed := placer.place(line)) is None:
             continue
         batch.append(placed)
-        if len(batch) >= settings.CONTAINERSVC_LOG_CHUNK_LINES * 4:
+        if len(batch) >= batch_lines:
             stored += logs_store_placed(container=container, lines=batch)
             batch = []
     return stored + logs_store_placed(container=container, lines=batch)
 
 
 def logs_capture(*, container: Container) -> int:
-    """Read what the engine has beyond the stored lines and store it."""
+    """Read what the engine has beyond the stored lines and store it.
+
+    Each stream is read from its own cursor: a stream that printed nothing (or nothing for long) would
+    otherwise have the other read again from there, the whole log for a container that never wrote to stderr.
+    """
     if container.state == ContainerState.REMOVED:
         return 0
-    since = logs_resume_point(container=container)
-    try:
-        return logs_store_lines(
-            container=container, lines=engine.container_logs(container_id=container.container_id, since_ns=since)
+    reached = {cursor.stream: cursor.last_timestamp_ns for cursor in LogCursor.objects.filter(container=container)}
+    stored = 0
+    for stream in LogStream.values:
+        lines = engine.container_logs(
+            container_id=container.container_id, since_ns=reached.get(stream, 0), streams=(stream,)
         )
-    except NotFound:
-        return 0
+        try:
+            stored += logs_store_lines(container=container, lines=lines)
+        except NotFound:
+            break
+    return stored
 
 
 def logs_behind(*, container: Container, through_ns: int) -> bool:

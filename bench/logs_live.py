@@ -72,15 +72,9 @@ async def follow(url: str, served: Served, *, connected: asyncio.Event | None = 
                 await socket.send(json.dumps({"type": "ack", "seq": message["seq"]}))
                 received.skipped += message["skipped"]
                 received.gaps += bool(message["gap"])
-                for number, _stream, stamp, _text in message["lines"]:
-                    if number is None:  # a line of the past, read for this socket: it has no number
-                        received.out_of_order += received.last_number > 0
-                    elif number <= received.last_number:
-                        received.out_of_order += 1
-                    else:
-                        received.last_number = number
-                    if latency:
-                        received.latencies_ns.append(arrived_ns - int(stamp))
+                _check_order(received, message["lines"])
+                if latency:
+                    received.latencies_ns += [arrived_ns - int(stamp) for _n, _s, stamp, _t in message["lines"]]
                 received.lines += len(message["lines"])
                 received.last_at = arrived
             elif message["type"] == "end":
@@ -88,6 +82,21 @@ async def follow(url: str, served: Served, *, connected: asyncio.Event | None = 
                 break
     received.closed = socket.close_code
     return received
+
+
+def _check_order(received: Received, lines: list[list]) -> None:
+    """Lines of the past (number null) come first, then the follower's, numbered upwards without repeats."""
+    numbers = [line[0] for line in lines]
+    first_numbered = next((index for index, number in enumerate(numbers) if number is not None), len(numbers))
+    if first_numbered and received.last_number:
+        received.out_of_order += 1  # lines of the past after numbered ones
+    numbered = numbers[first_numbered:]
+    if None in numbered:
+        received.out_of_order += 1
+    elif numbered:
+        previous = [received.last_number, *numbered[:-1]]
+        received.out_of_order += sum(number <= before for number, before in zip(numbered, previous, strict=True))
+        received.last_number = numbered[-1]
 
 
 def _url(served: Served, container_id: str, *, tail: str = "0") -> str:

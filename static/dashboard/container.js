@@ -22,6 +22,7 @@ if (logRoot && can.logs) {
       regex: byId("log-regex"),
       pause: byId("log-pause"),
       live: byId("log-live"),
+      fromStart: byId("log-from-start"),
       newLines: byId("log-new"),
       status: byId("log-status"),
     },

@@ -62,6 +62,7 @@ export class LogViewer {
     this.generation = "";
     this.lastNumber = null;
     this.lastTs = 0;
+    this.fromStart = false;
     this.filter = { stdout: true, stderr: true, search: null };
     this.bind();
     this.socket = new LiveSocket(() => this.path(), {
@@ -72,8 +73,26 @@ export class LogViewer {
 
   path() {
     const base = `/ws/containers/${this.containerId}/logs/`;
-    if (this.lastNumber === null) return `${base}?tail=200`;
-    return `${base}?generation=${this.generation}&after=${this.lastNumber}&since=${this.lastTs}`;
+    if (this.lastNumber !== null) {
+      return `${base}?generation=${this.generation}&after=${this.lastNumber}&since=${this.lastTs}`;
+    }
+    // Lines of the past have no number: a reconnect while reading them goes on after the last one's time.
+    if (this.fromStart) return this.lastTs ? `${base}?tail=all&since=${this.lastTs}` : `${base}?tail=all`;
+    return `${base}?tail=200`;
+  }
+
+  /** Show the whole log from its first line (the page keeps the newest MAX_STORE), then follow it. */
+  showFromStart() {
+    this.fromStart = true;
+    this.lastNumber = null;
+    this.lastTs = 0;
+    this.store = [];
+    this.pending = [];
+    this.newCount = 0;
+    this.clearOnNextFrame = true;
+    this.updateNewBadge();
+    this.schedule();
+    this.socket.reconnectNow();
   }
 
   status(text) {
@@ -86,6 +105,7 @@ export class LogViewer {
     for (const input of [c.stdout, c.stderr, c.search, c.regex]) input.addEventListener("input", () => this.refilter());
     c.pause.addEventListener("click", () => this.setPaused(!this.paused));
     c.live.addEventListener("click", () => this.jumpToLive());
+    c.fromStart.addEventListener("click", () => this.showFromStart());
     this.root.addEventListener("scroll", () => this.onScroll());
   }
 
@@ -108,7 +128,7 @@ export class LogViewer {
     if (message.generation) this.generation = message.generation;
     const last = message.lines[message.lines.length - 1];
     if (last) {
-      this.lastNumber = last[0];
+      if (last[0] !== null) this.lastNumber = last[0];
       this.lastTs = last[2];
     }
     this.add(lines);

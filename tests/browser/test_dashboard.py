@@ -1,5 +1,6 @@
 """The dashboard in a real browser against a live daphne and the real engine."""
 
+import re
 import time
 
 import pytest
@@ -140,6 +141,20 @@ def test_the_log_viewer_shows_log_text_as_text_colours_search_filters_and_counts
     page.click("#log-live")
     expect(log).to_contain_text("later-400", timeout=20000)
     expect(page.locator("#log-new")).to_be_hidden()
+
+
+def test_the_log_viewer_shows_the_whole_log_from_the_start_then_follows(page_for, make_user, container):
+    running = container("for i in $(seq 1 3000); do echo n-$i; done; sleep 3; echo after-the-past; sleep 600")
+    page = page_for(make_user(*Scope))
+    page.goto(f"/containers/{running.id}/")
+    log = page.locator("#log")
+    expect(log).to_contain_text("n-3000", timeout=20000)
+    expect(log.locator(".line")).to_have_count(200)  # the tail the page asks for first
+    page.click("#log-from-start")
+    expect(log.locator(".line").first).to_have_text(re.compile(r"n-1$"), timeout=20000)
+    expect(log).to_contain_text("after-the-past", timeout=20000)
+    texts = log.locator(".line .text").all_text_contents()
+    assert texts == [f"n-{n}" for n in range(1, 3001)] + ["after-the-past"], "every line once, in order"
 
 
 def test_the_list_filters_by_state_text_and_managed(page_for, make_user, container, docker_client, test_image):

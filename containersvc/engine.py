@@ -11,16 +11,18 @@ import struct
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 
 import docker
 import docker.errors
+import orjson
 import requests.exceptions
 import urllib3.exceptions
 from django.conf import settings
 from docker.types import DeviceRequest
+from docker.utils import convert_filters
 
 from containersvc.errors import (
     Conflict,
@@ -357,24 +359,68 @@ def _details_from_inspect(data: dict) -> ContainerDetails:
 
 
 # --- containers -------------------------------------------------------------------------------------------
+def _list_entries(filters: dict[str, list[str]] | None = None) -> list[dict]:
+    """The engine's list of all containers, as docker-py's `containers(all=True)` asks for it.
+
+    Decoded with orjson rather than docker-py's json: at hundreds of containers the standard decoder costs
+    a tenth of the engine's own time, orjson a fraction of that. Same client, timeout and errors.
+    """
+    client = _client()
+    params: dict[str, object] = {"all": 1}
+    if filters:
+        params["filters"] = convert_filters(filters)
+    with translate_errors():
+        response = client._get(client._url("/containers/json"), params=params)
+        client._raise_for_status(response)
+        return orjson.loads(response.content)
+
+
+class _ParsedList:
+    """The parsed entries of the last full list by container id, reused while the engine sends the same entry.
+
+    Between two lists most entries are unchanged but for their status line's time count ("Up 5 minutes"), and
+    comparing an entry costs a fraction of parsing it. Holds the entries of the latest full list only. What it
+    held is kept rather than replaced by an equal new entry, so that an unchanged list leaves no new long-lived
+    objects for the garbage collector to go through.
+    """
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, tuple[dict, EngineContainer]] = {}  # by id: (the entry without Status, parsed)
+
+    def parse(self, entries: list[dict]) -> list[EngineContainer]:
+        previous, current, parsed = self._parsed, {}, []
+        for entry in entries:
+            status = entry.pop("Status", "")  # compared apart: it counts time
+            known = previous.get(entry["Id"])
+            if known is None or known[0] != entry:
+                known = (entry, _container_from_list({**entry, "Status": status}))
+            elif known[1].status != status:
+                known = (known[0], replace(known[1], status=status))
+            current[entry["Id"]] = known
+            parsed.append(known[1])
+        # Replaced whole, never changed in place: lists taken at once by several threads each read a whole one.
+        self._parsed = current
+        return parsed
+
+
+_parsed_list = _ParsedList()
+
+
 def container_list(*, labels: dict[str, str] | None = None, name: str | None = None) -> list[EngineContainer]:
     filters: dict[str, list[str]] = {}
     if labels:
         filters["label"] = [f"{key}={value}" for key, value in labels.items()]
     if name:
         filters["name"] = [f"^/{name}$"]
-    with translate_errors():
-        entries = _client().containers(all=True, filters=filters or None)
-    return [_container_from_list(entry) for entry in entries]
+    if not filters:
+        return _parsed_list.parse(_list_entries())
+    return [_container_from_list(entry) for entry in _list_entries(filters)]
 
 
 def container_find(*, id_or_name: str) -> EngineContainer:
     """Exact full id or exact name; never the engine's prefix matching."""
     by_id = len(id_or_name) == 64 and all(char in "0123456789abcdef" for char in id_or_name)
-    with translate_errors():
-        entries = _client().containers(
-            all=True, filters={"id": [id_or_name]} if by_id else {"name": [f"^/{id_or_name}$"]}
-        )
+    entries = _list_entries({"id": [id_or_name]} if by_id else {"name": [f"^/{id_or_name}$"]})
     for entry in entries:
         found = _container_from_list(entry)
         if found.id == id_or_name or id_or_name in found.names:

@@ -4,9 +4,11 @@ A whole engine list is merged in a constant number of queries; a container the e
 marked removed, never reported running.
 """
 
+import operator
 import re
 import threading
 from collections.abc import Iterable
+from dataclasses import fields
 from datetime import datetime
 
 from django.conf import settings
@@ -79,6 +81,22 @@ def _apply_summary(row: Container, summary: EngineContainer) -> bool:
     return changed
 
 
+_ALL_BUT_STATUS = operator.attrgetter(*(field.name for field in fields(EngineContainer) if field.name != "status"))
+
+
+def _same_but_status_time(merged_from: EngineContainer | None, summary: EngineContainer) -> bool:
+    """True when the summary differs from the one the row was merged from at most in its status's time count.
+
+    Then merging it again would only copy the status line (the exit code and the state read the same), so the
+    merge does just that: comparing is much cheaper than _apply_summary, and it is most rows of most lists.
+    """
+    if merged_from is None or _ALL_BUT_STATUS(merged_from) != _ALL_BUT_STATUS(summary):
+        return False
+    return merged_from.status == summary.status or (
+        _status_without_time(merged_from.status) == _status_without_time(summary.status)
+    )
+
+
 def mirror_sync_list(*, engine_containers: list[EngineContainer], listed_at: datetime) -> list[Container]:
     """Merge a full engine list into the mirror; returns the live rows in the engine's order.
 
@@ -86,17 +104,19 @@ def mirror_sync_list(*, engine_containers: list[EngineContainer], listed_at: dat
     """
     node = settings.CONTAINERSVC_NODE_ID
     with transaction.atomic():
-        known = {row.container_id: row for row in _rows.load(node=node)}
-        live, to_create, to_update = [], [], []
+        known = {row.container_id: (row, merged_from) for row, merged_from in _rows.load(node=node)}
+        merged, to_create, to_update = [], [], []
         for summary in engine_containers:
-            row = known.pop(summary.id, None)
+            row, merged_from = known.pop(summary.id, (None, None))
             if row is None:
                 row = Container(node_id=node, container_id=summary.id)
                 _apply_summary(row, summary)
                 to_create.append(row)
+            elif _same_but_status_time(merged_from, summary):
+                row.status = summary.status
             elif _apply_summary(row, summary):
                 to_update.append(row)
-            live.append(row)
+            merged.append((row, summary))
         if to_create:
             Container.objects.bulk_create(to_create, ignore_conflicts=True)
         if to_update:
@@ -104,11 +124,11 @@ def mirror_sync_list(*, engine_containers: list[EngineContainer], listed_at: dat
             for row in to_update:
                 row.updated_at = now
             Container.objects.bulk_update(to_update, [*SYNCED_FIELDS, "updated_at"], batch_size=500)
-        gone = [row.pk for row in known.values() if row.first_seen_at < listed_at]
+        gone = [row.pk for row, _ in known.values() if row.first_seen_at < listed_at]
         if gone:
             _mark_removed(Container.objects.filter(pk__in=gone))
-    _rows.keep(row for row in live if row.pk)
-    return live
+    _rows.keep((row, summary) for row, summary in merged if row.pk)
+    return [row for row, _ in merged]
 
 
 class _RowCache:
@@ -116,31 +136,35 @@ class _RowCache:
 
     Loading hundreds of rows with their JSON fields costs more than the engine's own list; reading each row's
     version is cheap. Every write to a Container row moves its `updated_at` (save() by auto_now, the merge and
-    the removal by hand), so a stale copy is never used. The merge gets copies, which it may change.
+    the removal by hand), so a stale copy is never used. The merge gets copies, which it may change, each with
+    the engine summary the row was merged from (so that an unchanged summary need not be merged again).
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._rows: dict[int, Container] = {}
+        self._rows: dict[int, tuple[Container, EngineContainer]] = {}
 
-    def load(self, *, node: str) -> list[Container]:
-        versions = Container.objects.filter(node_id=node).exclude(state=ContainerState.REMOVED)
+    def load(self, *, node: str) -> list[tuple[Container, EngineContainer | None]]:
+        """The node's live rows, each with the summary it was merged from; None for a row read from the database."""
+        # No ORDER BY: the merge goes by the engine's order.
+        versions = Container.objects.filter(node_id=node).exclude(state=ContainerState.REMOVED).order_by()
         with self._lock:
             cached = dict(self._rows)
         rows, missing = [], []
         for pk, container_id, updated_at in versions.values_list("pk", "container_id", "updated_at"):
-            row = cached.get(pk)
+            row, merged_from = cached.get(pk, (None, None))
             if row is not None and row.container_id == container_id and row.updated_at == updated_at:
-                rows.append(_copy(row))
+                rows.append((_copy(row), merged_from))
             else:
                 missing.append(pk)
         if missing:
-            rows.extend(Container.objects.filter(pk__in=missing))
+            rows.extend((row, None) for row in Container.objects.filter(pk__in=missing))
         return rows
 
-    def keep(self, rows: Iterable[Container]) -> None:
-        """Remember the rows a merge returned; they are only read from now on (load() hands out copies)."""
-        kept = {row.pk: row for row in rows}
+    def keep(self, merged: Iterable[tuple[Container, EngineContainer]]) -> None:
+        """Remember the rows a merge returned and what it merged them from; the rows are only read from now on
+        (load() hands out copies)."""
+        kept = {row.pk: (row, summary) for row, summary in merged}
         with self._lock:
             self._rows = kept
 

@@ -80,3 +80,30 @@ def test_a_row_written_elsewhere_since_the_last_list_is_read_again(api, run, nam
 
     [container] = listed(api, containerId=name)
     assert container["envs"] == [{"key": "A", "value": "2"}]
+
+
+def test_a_synced_field_written_elsewhere_is_merged_from_the_engine_again(api, run, name, test_image):
+    run(name, labels=[{"key": "team", "value": "ml"}])
+    listed(api)  # the row is held with the summary it was merged from
+
+    # Another process writes what the engine is the truth for; the engine's list has not changed.
+    row = Container.objects.get(name=name)
+    row.image, row.labels = "written/elsewhere:1", {}
+    row.save()
+
+    [container] = listed(api, containerId=name)
+    assert container["image"] == test_image
+    assert {"key": "team", "value": "ml"} in container["labels"]
+
+
+def test_a_container_stopped_or_renamed_between_lists_is_listed_as_it_is_now(api, run, name, docker_client):
+    container_id = run(name).json()["id"]
+    assert listed(api, containerId=container_id)[0]["status"] == "running"
+
+    docker_client.api.stop(container_id, timeout=0)
+    [stopped] = listed(api, containerId=container_id)
+    assert stopped["status"] == "exited" and stopped["statusText"].startswith("Exited")
+
+    docker_client.api.rename(container_id, f"{name}-renamed")
+    assert listed(api, containerId=container_id)[0]["names"] == [f"{name}-renamed"]
+    assert Container.objects.get(container_id=container_id).name == f"{name}-renamed"

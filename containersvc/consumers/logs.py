@@ -128,14 +128,17 @@ class ContainerLogsConsumer(ScopedConsumer):
     async def _send_read(self, history: LogHistory) -> int:
         """Send one read to its end, a batch at a time as the client makes room; the next batch is read while
         one goes out. Returns the lines sent."""
-        fetch = sync_to_async(history.next_batch, thread_sensitive=False)
+        def read_encoded() -> EncodedLines | None:  # in a worker thread: reading and encoding stay off the loop
+            return _encoded([(None, line) for line in history.next_batch()])
+
+        fetch = sync_to_async(read_encoded, thread_sensitive=False)
         sent, pending = 0, asyncio.ensure_future(fetch())
         try:
             while batch := await pending:
                 pending = asyncio.ensure_future(fetch())
                 await self._wait_for_room()
-                self.window.add(_encoded([(None, line) for line in batch]))
-                sent += len(batch)
+                self.window.add(batch)
+                sent += batch.count
                 await self._flush()
         finally:
             history.close()

@@ -140,3 +140,28 @@ def test_leaving_while_the_past_is_read_ends_the_read(viewer, container):
         assert await wait_until(lambda: not followers.threads())
 
     async_to_sync(scenario)()
+
+
+def test_a_burst_that_outruns_the_client_is_read_again_from_the_engine_not_skipped(viewer, container):
+    total = 60_000
+    running = container(f"until [ -e /go ]; do usleep 20000; done; seq 1 {total}; sleep 600")
+
+    async def scenario():
+        socket = communicator(f"/ws/containers/{running.id}/logs/?tail=all", viewer)
+        assert (await socket.connect())[0]
+        await socket.receive_json_from(timeout=10)  # hello
+        await asyncio.to_thread(running.exec_run, ["touch", "/go"])
+        # A client slower than the burst: the follower's lines outgrow the socket's queue meanwhile.
+        await asyncio.sleep(3)
+        messages = []
+        while len(texts(messages)) < total:
+            message = await socket.receive_json_from(timeout=30)
+            messages.append(message)
+            await socket.send_json_to({"type": "ack", "seq": message["seq"]})
+        assert texts(messages) == [str(n) for n in range(1, total + 1)], "every line once, in order"
+        assert sum(message["skipped"] for message in messages) == 0
+        numbers = [line[0] for message in messages for line in message["lines"]]
+        assert None in numbers, "part of it was read from the engine for this socket"
+        await socket.disconnect()
+
+    async_to_sync(scenario)()

@@ -25,11 +25,11 @@ from containersvc.consumers.base import (
     CLOSE_TOO_SLOW,
     ScopedConsumer,
 )
-from containersvc.consumers.flow import LineWindow
+from containersvc.consumers.flow import MAX_QUEUED_LINES, LineWindow
 from containersvc.engine import LogLine
 from containersvc.errors import ContainerSvcError, NotFound, PermissionDenied
 from containersvc.producers import groups
-from containersvc.producers.groups import EncodedLines
+from containersvc.producers.groups import EncodedLines, LinePosition
 from containersvc.producers.log_followers import LINE_MAX_CHARS, RECENT_LINES, LogFollower, Snapshot, followers
 from containersvc.producers.log_history import LogHistory
 from containersvc.scopes import Scope
@@ -62,6 +62,7 @@ class ContainerLogsConsumer(ScopedConsumer):
     follower: LogFollower | None = None
     ended: dict | None = None
     history_task: asyncio.Task | None = None  # while the past is being read, live batches are let pass
+    last_queued: LinePosition | None = None  # the newest line handed to the window
 
     async def connect(self) -> None:
         self.container_id = self.scope["url_route"]["kwargs"]["container_id"]
@@ -91,10 +92,12 @@ class ContainerLogsConsumer(ScopedConsumer):
         self.generation, self.after, self.follower_seq = self.follower.generation, 0, 0
         self.window = LineWindow()
         self.room = asyncio.Event()
+        # Asked for everything, the socket never skips: when the follower outruns it, it reads the engine itself.
+        self.lossless = everything
         await self.accept()
         await self.send_json({"type": "hello", "container": self.container_id, "generation": self.generation})
         if everything and resume is None:
-            self.history_task = asyncio.create_task(self._send_history(since_ns))
+            self.history_task = asyncio.create_task(self._send_history(since_ns=since_ns))
             return
         # Resuming, every line after the last one seen is wanted, not just a tail.
         snapshot = self.follower.snapshot(tail=RECENT_LINES if since_ns else tail, since_ns=since_ns, after=resume)
@@ -105,12 +108,18 @@ class ContainerLogsConsumer(ScopedConsumer):
         self.after = snapshot.last
         if snapshot.gap:
             self.window.mark_gap()
-        self.window.add(_encoded(snapshot.lines))
+        self._queue(_encoded(snapshot.lines))
         await self._flush()
 
+    def _queue(self, lines: EncodedLines | None) -> None:
+        if lines is not None:
+            self.window.add(lines)
+            self.last_queued = lines.end
+
     # --- the past, read for this socket ---------------------------------------------------------------------
-    async def _send_history(self, since_ns: int) -> None:
-        history = LogHistory(container_id=self.container_id, since_ns=since_ns)
+    async def _send_history(self, *, since_ns: int = 0, after: LinePosition | None = None) -> None:
+        """The past from `since_ns` (or after the line at `after`) to the end, then the follower's lines."""
+        history = LogHistory(container_id=self.container_id, since_ns=since_ns, after=after)
         try:
             while True:
                 read = await self._send_read(history)
@@ -128,6 +137,7 @@ class ContainerLogsConsumer(ScopedConsumer):
     async def _send_read(self, history: LogHistory) -> int:
         """Send one read to its end, a batch at a time as the client makes room; the next batch is read while
         one goes out. Returns the lines sent."""
+
         def read_encoded() -> EncodedLines | None:  # in a worker thread: reading and encoding stay off the loop
             return _encoded([(None, line) for line in history.next_batch()])
 
@@ -137,7 +147,7 @@ class ContainerLogsConsumer(ScopedConsumer):
             while batch := await pending:
                 pending = asyncio.ensure_future(fetch())
                 await self._wait_for_room()
-                self.window.add(batch)
+                self._queue(batch)
                 sent += batch.count
                 await self._flush()
         finally:
@@ -151,7 +161,7 @@ class ContainerLogsConsumer(ScopedConsumer):
             self.room.clear()
             await self.room.wait()
 
-    async def _join(self, last: LogLine | None, *, since_ns: int, read_nothing: bool) -> bool:
+    async def _join(self, last: LinePosition | None, *, since_ns: int, read_nothing: bool) -> bool:
         """Go on with the follower's lines after `last`, the newest line read; False when the follower has no
         longer got it among its recent lines (read on from it)."""
         if last is None:
@@ -216,12 +226,17 @@ class ContainerLogsConsumer(ScopedConsumer):
         self.follower_seq = event["seq"]
         if self.history_task is not None:
             return  # reading the past: the join takes these from the follower's recent lines
-        self.window.add_skipped(event["dropped"])
         lines = groups.encoded_lines_of(event)
-        if lines is not None and lines.last > self.after:
-            if lines.first <= self.after:  # partly in the snapshot this socket started with
-                lines = EncodedLines.of([line for line in lines.decoded() if line[0] > self.after])
-            self.window.add(lines)
+        if lines is not None and lines.first <= self.after:  # partly in the snapshot this socket started with
+            newer = [line for line in lines.decoded() if line[0] > self.after]
+            lines = EncodedLines.of(newer) if newer else None
+        overflowing = event["dropped"] or (lines and self.window.queued_lines + lines.count > MAX_QUEUED_LINES)
+        if self.lossless and overflowing:
+            # Rather than skip: read from the engine after the last line queued, as fast as the client goes.
+            self.history_task = asyncio.create_task(self._send_history(after=self.last_queued))
+            return
+        self._queue(lines)
+        self.window.add_skipped(event["dropped"])
         await self._flush()
 
     async def log_ended(self, event: dict) -> None:

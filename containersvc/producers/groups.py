@@ -76,6 +76,18 @@ def log_line_payload(number: int | None, line: LogLine, max_chars: int) -> list:
 
 
 @dataclass(frozen=True, slots=True)
+class LinePosition:
+    """Where a line stands in a container's log: its stream and the engine's timestamp (unique in a stream)."""
+
+    stream: str
+    timestamp_ns: int
+
+    @classmethod
+    def of(cls, line: LogLine) -> "LinePosition":
+        return cls(line.stream, line.timestamp_ns)
+
+
+@dataclass(frozen=True, slots=True)
 class EncodedLines:
     """Consecutive line payloads encoded to JSON once, as the items of an array without its brackets, so that
     a batch goes to any number of sockets without being encoded (or copied by the channel layer) per socket."""
@@ -84,11 +96,14 @@ class EncodedLines:
     count: int
     first: int | None  # follower numbers of the first and last line (None for history lines)
     last: int | None
+    end: LinePosition  # the last line's
 
     @classmethod
     def of(cls, payloads: Sequence[list]) -> "EncodedLines":
         items = json.dumps(payloads, ensure_ascii=False, separators=(",", ":"))[1:-1]
-        return cls(items=items, count=len(payloads), first=payloads[0][0], last=payloads[-1][0])
+        _, stream, stamp, _ = payloads[-1]
+        end = LinePosition(stream, int(stamp))
+        return cls(items=items, count=len(payloads), first=payloads[0][0], last=payloads[-1][0], end=end)
 
     def decoded(self) -> list[list]:
         return json.loads(f"[{self.items}]")
@@ -106,6 +121,7 @@ def log_batch_event(*, container_id: str, generation: str, seq: int, lines: Enco
         "count": lines.count if lines else 0,
         "first": lines.first if lines else None,
         "last": lines.last if lines else None,
+        "end": [lines.end.stream, lines.end.timestamp_ns] if lines else None,
         "dropped": dropped,
     }
 
@@ -114,7 +130,8 @@ def encoded_lines_of(event: dict) -> EncodedLines | None:
     """The lines of a log batch event, as log_batch_event packed them."""
     if not event["count"]:
         return None
-    return EncodedLines(items=event["lines"], count=event["count"], first=event["first"], last=event["last"])
+    end = LinePosition(*event["end"])
+    return EncodedLines(items=event["lines"], count=event["count"], first=event["first"], last=event["last"], end=end)
 
 
 def log_ended_event(*, container_id: str, generation: str, error: str = "") -> dict:

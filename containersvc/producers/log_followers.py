@@ -116,15 +116,15 @@ class LogFollower:
         gap = bool(since_ns) and len(recent) == RECENT_LINES and len(newer) == len(recent)
         return Snapshot(lines=newer[-tail:] if tail else [], last=last, gap=gap)
 
-    def place(self, line: LogLine) -> Place:
-        """The number of `line` among the recent lines (at most RECENT_LINES to look through); `behind` when the
-        follower has not read that far yet (its newest line is older and its follow goes on)."""
+    def place(self, position: groups.LinePosition) -> Place:
+        """The number of the line at `position` among the recent lines (at most RECENT_LINES to look through);
+        `behind` when the follower has not read that far yet (its newest line is older, its follow goes on)."""
         with self._lock:
             for number, recent in reversed(self._recent):
-                if recent == line:
+                if recent.timestamp_ns == position.timestamp_ns and recent.stream == position.stream:
                     return Place(number=number, behind=False)
             newest = self._recent[-1][1].timestamp_ns if self._recent else -1
-        return Place(number=None, behind=newest < line.timestamp_ns and not self._reader_done.is_set())
+        return Place(number=None, behind=newest < position.timestamp_ns and not self._reader_done.is_set())
 
     # --- reader -------------------------------------------------------------------------------------------
     def _read(self) -> None:

@@ -12,20 +12,21 @@ from itertools import islice
 
 from containersvc import engine
 from containersvc.engine import LogLine
+from containersvc.producers.groups import LinePosition
 from containersvc.producers.log_followers import RepeatFilter
 
 BATCH_LINES = 1000  # lines per read (and per message): fewer, larger messages cost the loop less
 
 
 class LogHistory:
-    """Lines of one container newer than `since_ns` (0: from the start), or those after `after` (a line
-    already sent). next_batch() blocks, so call it from a worker thread; close() may come from any thread."""
+    """Lines of one container newer than `since_ns` (0: from the start), or those after the line at `after`
+    (one already sent). next_batch() blocks, so call it from a worker thread; close() may come from any thread."""
 
-    def __init__(self, *, container_id: str, since_ns: int = 0, after: LogLine | None = None) -> None:
+    def __init__(self, *, container_id: str, since_ns: int = 0, after: LinePosition | None = None) -> None:
         self.container_id = container_id
         self.since_ns = since_ns
         self.after = after
-        self.last: LogLine | None = after  # the newest line handed out
+        self.last: LinePosition | None = after  # where the newest line handed out stands
         self._lines: Iterator[LogLine] | None = None
         self._reading = threading.Lock()
         self._closed = False
@@ -40,7 +41,7 @@ class LogHistory:
                 self._lines = self._wanted(engine.container_logs(container_id=self.container_id, since_ns=read_from))
             batch = list(islice(self._lines, size))
             if batch:
-                self.last = batch[-1]
+                self.last = LinePosition.of(batch[-1])
             if not batch or self._closed:  # the end, or close() came while this batch was read
                 self._close_locked()
             return batch
@@ -60,21 +61,18 @@ class LogHistory:
             self._lines.close()  # a generator: closing it closes the engine's response
 
     def _wanted(self, lines: Iterator[LogLine]) -> Iterator[LogLine]:
-        """Without the engine's repeats, the lines not newer than `since_ns`, and `after` with the lines before
-        it (a read from its timestamp starts with those of that very nanosecond)."""
+        """Without the engine's repeats, the lines not newer than `since_ns`, and the line at `after` with those
+        before it (a read from its timestamp starts with the lines of that very nanosecond)."""
         repeats, after = RepeatFilter(), self.after
         try:
             for line in lines:
                 if repeats.repeated(line) or (self.since_ns and line.timestamp_ns <= self.since_ns):
                     continue
                 if after is not None:
-                    if line.timestamp_ns < after.timestamp_ns:
+                    if line.timestamp_ns < after.timestamp_ns or LinePosition.of(line) == after:
                         continue
-                    if line.timestamp_ns == after.timestamp_ns:
-                        if line == after:
-                            after = None
-                        continue
-                    after = None
+                    if line.timestamp_ns > after.timestamp_ns:
+                        after = None
                 yield line
         finally:
             lines.close()

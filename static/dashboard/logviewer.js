@@ -128,7 +128,7 @@ export class LogViewer {
     if (message.generation) this.generation = message.generation;
     const last = message.lines[message.lines.length - 1];
     if (last) {
-      if (last[0] !== null) this.lastNumber = last[0];
+      this.lastNumber = last[0]; // null for lines read from the engine for this socket: resumed by time
       this.lastTs = last[2];
     }
     this.add(lines);

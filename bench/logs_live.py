@@ -91,6 +91,8 @@ def _check_order(received: Received, lines: list[list]) -> None:
     stamps = [int(stamp) for _number, _stream, stamp, _text in lines]
     numbers = [number for number, *_rest in lines if number is not None]
     for values, before in ((stamps, received.last_stamp), (numbers, received.last_number)):
+        if not values:
+            continue
         previous = [before, *values[:-1]]
         received.out_of_order += sum(value <= earlier for value, earlier in zip(values, previous, strict=True))
     received.last_stamp = stamps[-1] if stamps else received.last_stamp

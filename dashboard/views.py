@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from containersvc import engine, gpu, scopes, selectors
-from containersvc.api.views.containers import run_spec_from
+from containersvc.api.run_spec import run_spec_from
 from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.errors import PermissionDenied as ServiceDenied
 from containersvc.producers import gpu_sampler, groups

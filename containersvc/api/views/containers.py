@@ -6,36 +6,13 @@ from rest_framework.response import Response
 
 from containersvc import engine, selectors
 from containersvc.api import serializers as api
+from containersvc.api.run_spec import run_spec_from
 from containersvc.api.views.base import ScopedApi
 from containersvc.errors import NotFound
 from containersvc.scopes import Scope
 from containersvc.services import containers
-from containersvc.services.containers import RunSpec
 
 EMPTY = inline_serializer("Empty", {})
-
-
-def _pairs(items) -> dict[str, str]:
-    return {item["key"]: item["value"] for item in items or []}
-
-
-def run_spec_from(data: dict) -> RunSpec:
-    capabilities = data.get("capabilities") or {}
-    return RunSpec(
-        image=data["image"],
-        name=(data.get("names") or [None])[0],
-        hash=data.get("hash") or "",
-        ports=tuple((port["internal"], port["host"]) for port in data.get("ports") or []),
-        labels=_pairs(data.get("labels")),
-        envs=_pairs(data.get("envs")),
-        keeps=tuple((keep["path"], keep["readOnly"]) for keep in data.get("keeps") or []),
-        assets=tuple((asset["envVarKey"], asset["url"]) for asset in data.get("assets") or []),
-        # Asking for a count or for given GPUs is asking for GPUs, with or without gpuEnabled.
-        gpu_enabled=bool(capabilities.get("gpuEnabled") or capabilities.get("gpuCount") or capabilities.get("gpuIds")),
-        gpu_device_ids=tuple(capabilities.get("gpuIds") or ()),
-        gpu_count=capabilities.get("gpuCount") or None,
-        command=tuple(data["command"]) if data.get("command") else None,
-    )
 
 
 class ContainerRunApi(ScopedApi):

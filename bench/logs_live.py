@@ -259,39 +259,27 @@ def from_the_start(bench: Bench, served: Served, *, lines: int, rounds: int, pro
             ours_times.append(seconds)
             received_all.append(received)
     bench.raw.remove_container(container_id, force=True)
-    rss_after, rss_peak = _status_kb(pid, "VmRSS"), _status_kb(pid, "VmHWM")
-    ours_s, raw_s = statistics.median(ours_times), statistics.median(raw_times)
-    ours_rate = statistics.median(r.lines / seconds for r, seconds in zip(received_all, ours_times, strict=True))
-    share = ours_rate / (lines / raw_s)
-    delivered = all(
-        r.lines == lines and not r.skipped and not r.gaps and not r.out_of_order and r.ended for r in received_all
-    )
-    growth_mb = (max(rss_after, rss_peak) - rss_before) / 1024
+    ours_rate = _rate_of(received_all, ours_times)
+    share = ours_rate / (lines / statistics.median(raw_times))
     title = f"ws logs: {lines:,} lines followed from the start (tail=all), 1 client"
     return [
         Row(
             f"{title}, vs raw read",
             ours=f"{ours_rate:,.0f} lines/s",
-            raw=_rate(lines, raw_s),
+            raw=_rate(lines, statistics.median(raw_times)),
             ratio=share,
             goal=f">= {THROUGHPUT_GOAL:g}x",
             passed=share >= THROUGHPUT_GOAL,
         ),
-        Row(
-            f"ws logs: from the start, received + skipped per round (of {lines:,})",
-            ours=", ".join(f"{r.lines:,} + {r.skipped:,}" for r in received_all),
-            goal="all received",
-            passed=delivered,
-        ),
-        Row(
-            "ws logs: from the start, daphne CPU per round (median)",
-            ours=f"{statistics.median(cpu_times):.1f} s in {ours_s:.1f} s",
-        ),
-        Row(
-            f"ws logs: from the start, daphne RSS growth over {rounds} rounds (peak)",
-            ours=f"{_mb(rss_after - rss_before)} ({_mb(rss_peak - rss_before)})",
-            goal=f"< {MEMORY_GOAL_MB} MB",
-            passed=growth_mb < MEMORY_GOAL_MB,
+        *_round_rows(
+            "from the start",
+            pid,
+            lines=lines,
+            received_all=received_all,
+            times=ours_times,
+            cpu_times=cpu_times,
+            rss_before=rss_before,
+            memory_goal=True,
         ),
     ]
 
@@ -337,14 +325,8 @@ def printed_while_followed(bench: Bench, served: Served, *, lines: int, rounds: 
         raw_follow_times.append(raw_follow.last_at - started)
         bench.raw.remove_container(container_id, force=True)
         bench.raw.remove_container(twin, force=True)
-    rss_after, rss_peak = _status_kb(pid, "VmRSS"), _status_kb(pid, "VmHWM")
-    ours_s, read_s, follow_s = (statistics.median(times) for times in (ours_times, raw_read_times, raw_follow_times))
-    # Our rate counts the lines the client received: skipped ones were not delivered.
-    ours_rate = statistics.median(r.lines / seconds for r, seconds in zip(received_all, ours_times, strict=True))
-    accounted = all(
-        r.lines + r.skipped == lines and not r.gaps and not r.out_of_order and r.ended for r in received_all
-    )
-    counts = ", ".join(f"{r.lines:,} + {r.skipped:,}" for r in received_all)
+    read_s, follow_s = statistics.median(raw_read_times), statistics.median(raw_follow_times)
+    ours_rate = _rate_of(received_all, ours_times)
     title = f"ws logs: {lines:,} lines printed while followed (tail=all), 1 client"
     return [
         Row(
@@ -359,19 +341,57 @@ def printed_while_followed(bench: Bench, served: Served, *, lines: int, rounds: 
             raw=_rate(lines, read_s),
             ratio=ours_rate / (lines / read_s),
         ),
+        *_round_rows(
+            "printed while followed",
+            pid,
+            lines=lines,
+            received_all=received_all,
+            times=ours_times,
+            cpu_times=cpu_times,
+            rss_before=rss_before,
+            memory_goal=False,
+        ),
+    ]
+
+
+def _rate_of(received_all: list[Received], times: list[float]) -> float:
+    """Median lines per second over the rounds; it counts the lines received (skipped ones were not delivered)."""
+    return statistics.median(r.lines / seconds for r, seconds in zip(received_all, times, strict=True))
+
+
+def _round_rows(
+    label: str,
+    pid: int,
+    *,
+    lines: int,
+    received_all: list[Received],
+    times: list[float],
+    cpu_times: list[float],
+    rss_before: int,
+    memory_goal: bool,
+) -> list[Row]:
+    """What each round received (every line, once, in order, then the end), daphne's CPU and its memory."""
+    whole = all(
+        r.lines == lines and not r.skipped and not r.gaps and not r.out_of_order and r.ended for r in received_all
+    )
+    rss_after, rss_peak = _status_kb(pid, "VmRSS"), _status_kb(pid, "VmHWM")
+    growth_mb = (max(rss_after, rss_peak) - rss_before) / 1024
+    return [
         Row(
-            f"ws logs: printed while followed, received + skipped per round (of {lines:,})",
-            ours=counts,
+            f"ws logs: {label}, received + skipped per round (of {lines:,})",
+            ours=", ".join(f"{r.lines:,} + {r.skipped:,}" for r in received_all),
             goal="all received",
-            passed=accounted and all(r.lines == lines for r in received_all),
+            passed=whole,
         ),
         Row(
-            "ws logs: printed while followed, daphne CPU per round (median)",
-            ours=f"{statistics.median(cpu_times):.1f} s in {ours_s:.1f} s",
+            f"ws logs: {label}, daphne CPU per round (median)",
+            ours=f"{statistics.median(cpu_times):.1f} s in {statistics.median(times):.1f} s",
         ),
         Row(
-            f"ws logs: printed while followed, daphne RSS growth over {rounds} rounds (peak)",
+            f"ws logs: {label}, daphne RSS growth over {len(times)} rounds (peak)",
             ours=f"{_mb(rss_after - rss_before)} ({_mb(rss_peak - rss_before)})",
+            goal=f"< {MEMORY_GOAL_MB} MB" if memory_goal else "-",
+            passed=growth_mb < MEMORY_GOAL_MB if memory_goal else None,
         ),
     ]
 

@@ -8,12 +8,14 @@ import operator
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import CharField
 from django.db.models.base import ModelState
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from containersvc import labels
@@ -97,6 +99,14 @@ def _same_but_status_time(merged_from: EngineContainer | None, summary: EngineCo
     )
 
 
+def _merge_summary(row: Container, summary: EngineContainer, *, merged_from: EngineContainer | None) -> bool:
+    """_apply_summary for a row last merged from `merged_from` (None: not known); True when it needs a write."""
+    if _same_but_status_time(merged_from, summary):
+        row.status = summary.status
+        return False
+    return _apply_summary(row, summary)
+
+
 def mirror_sync_list(*, engine_containers: list[EngineContainer], listed_at: datetime) -> list[Container]:
     """Merge a full engine list into the mirror; returns the live rows in the engine's order.
 
@@ -104,19 +114,21 @@ def mirror_sync_list(*, engine_containers: list[EngineContainer], listed_at: dat
     """
     node = settings.CONTAINERSVC_NODE_ID
     with transaction.atomic():
-        known = {row.container_id: (row, merged_from) for row, merged_from in _rows.load(node=node)}
-        merged, to_create, to_update = [], [], []
+        known = {held.row.container_id: held for held in _rows.load(node=node)}
+        live, unwritten, to_create, to_update = [], [], [], []
         for summary in engine_containers:
-            row, merged_from = known.pop(summary.id, (None, None))
-            if row is None:
+            held = known.pop(summary.id, None)
+            if held is None:
                 row = Container(node_id=node, container_id=summary.id)
                 _apply_summary(row, summary)
                 to_create.append(row)
-            elif _same_but_status_time(merged_from, summary):
-                row.status = summary.status
-            elif _apply_summary(row, summary):
-                to_update.append(row)
-            merged.append((row, summary))
+            else:
+                row = held.row
+                if _merge_summary(row, summary, merged_from=held.merged_from):
+                    to_update.append(row)
+                else:
+                    unwritten.append(_Held(row, summary, held.version))
+            live.append(row)
         if to_create:
             Container.objects.bulk_create(to_create, ignore_conflicts=True)
         if to_update:
@@ -124,11 +136,22 @@ def mirror_sync_list(*, engine_containers: list[EngineContainer], listed_at: dat
             for row in to_update:
                 row.updated_at = now
             Container.objects.bulk_update(to_update, [*SYNCED_FIELDS, "updated_at"], batch_size=500)
-        gone = [row.pk for row, _ in known.values() if row.first_seen_at < listed_at]
+        gone = [held.row.pk for held in known.values() if held.row.first_seen_at < listed_at]
         if gone:
             _mark_removed(Container.objects.filter(pk__in=gone))
-    _rows.keep((row, summary) for row, summary in merged if row.pk)
-    return [row for row, _ in merged]
+    # Rows created or written here are read again next time: the text of their new updated_at is not known here.
+    _rows.keep(unwritten)
+    return live
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A row as this process last merged it: the engine summary it was merged from (None when just read from the
+    database) and its `updated_at` as the database's own text."""
+
+    row: Container
+    merged_from: EngineContainer | None
+    version: str
 
 
 class _RowCache:
@@ -136,37 +159,41 @@ class _RowCache:
 
     Loading hundreds of rows with their JSON fields costs more than the engine's own list; reading each row's
     version is cheap. Every write to a Container row moves its `updated_at` (save() by auto_now, the merge and
-    the removal by hand), so a stale copy is never used. The merge gets copies, which it may change, each with
-    the engine summary the row was merged from (so that an unchanged summary need not be merged again).
+    the removal by hand), so a stale copy is never used. The version is compared as the text the database
+    holds, not parsed into a datetime per row (which cost as much as the rest of the merge). The merge gets
+    copies, which it may change, each with the engine summary the row was merged from (so that an unchanged
+    summary need not be merged again).
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._rows: dict[int, tuple[Container, EngineContainer]] = {}
+        self._held: dict[int, _Held] = {}
 
-    def load(self, *, node: str) -> list[tuple[Container, EngineContainer | None]]:
-        """The node's live rows, each with the summary it was merged from; None for a row read from the database."""
+    def load(self, *, node: str) -> list[_Held]:
+        """The node's live rows: copies of those held and unchanged since, the others read from the database."""
         # No ORDER BY: the merge goes by the engine's order.
-        versions = Container.objects.filter(node_id=node).exclude(state=ContainerState.REMOVED).order_by()
+        live = Container.objects.filter(node_id=node).exclude(state=ContainerState.REMOVED).order_by()
+        versions = live.values_list("pk", "container_id", Cast("updated_at", output_field=CharField()))
         with self._lock:
-            cached = dict(self._rows)
-        rows, missing = [], []
-        for pk, container_id, updated_at in versions.values_list("pk", "container_id", "updated_at"):
-            row, merged_from = cached.get(pk, (None, None))
-            if row is not None and row.container_id == container_id and row.updated_at == updated_at:
-                rows.append((_copy(row), merged_from))
+            held = self._held
+        rows, missing = [], {}
+        for pk, container_id, version in versions:
+            kept = held.get(pk)
+            if kept is not None and kept.row.container_id == container_id and kept.version == version:
+                rows.append(_Held(_copy(kept.row), kept.merged_from, version))
             else:
-                missing.append(pk)
+                missing[pk] = version
         if missing:
-            rows.extend((row, None) for row in Container.objects.filter(pk__in=missing))
+            # Within the merge's transaction; should a row still change in between, its newer copy is read
+            # again next time (the version taken here no longer matches).
+            rows.extend(_Held(row, None, missing[row.pk]) for row in Container.objects.filter(pk__in=list(missing)))
         return rows
 
-    def keep(self, merged: Iterable[tuple[Container, EngineContainer]]) -> None:
-        """Remember the rows a merge returned and what it merged them from; the rows are only read from now on
-        (load() hands out copies)."""
-        kept = {row.pk: (row, summary) for row, summary in merged}
+    def keep(self, held: Iterable[_Held]) -> None:
+        """Remember rows a merge returned; they are only read from now on (load() hands out copies)."""
+        kept = {each.row.pk: each for each in held}
         with self._lock:
-            self._rows = kept
+            self._held = kept
 
 
 def _copy(row: Container) -> Container:

@@ -99,12 +99,19 @@ def _same_but_status_time(merged_from: EngineContainer | None, summary: EngineCo
     )
 
 
-def _merge_summary(row: Container, summary: EngineContainer, *, merged_from: EngineContainer | None) -> bool:
-    """_apply_summary for a row last merged from `merged_from` (None: not known); True when it needs a write."""
-    if _same_but_status_time(merged_from, summary):
+def _merged(held: "_Held", summary: EngineContainer) -> tuple[Container, bool]:
+    """The held row with `summary` merged in, and whether that needs a write.
+
+    Held rows are shared (with the callers of earlier lists, and threads listing at once), so they are never
+    changed: the held row itself while its summary is the one it was merged from, else a changed copy.
+    """
+    if held.merged_from == summary:
+        return held.row, False
+    row = _copy(held.row)
+    if _same_but_status_time(held.merged_from, summary):
         row.status = summary.status
-        return False
-    return _apply_summary(row, summary)
+        return row, False
+    return row, _apply_summary(row, summary)
 
 
 def mirror_sync_list(*, engine_containers: list[EngineContainer], listed_at: datetime) -> list[Container]:
@@ -123,11 +130,11 @@ def mirror_sync_list(*, engine_containers: list[EngineContainer], listed_at: dat
                 _apply_summary(row, summary)
                 to_create.append(row)
             else:
-                row = held.row
-                if _merge_summary(row, summary, merged_from=held.merged_from):
+                row, write = _merged(held, summary)
+                if write:
                     to_update.append(row)
                 else:
-                    unwritten.append(_Held(row, summary, held.version))
+                    unwritten.append(held if row is held.row else _Held(row, summary, held.version))
             live.append(row)
         if to_create:
             Container.objects.bulk_create(to_create, ignore_conflicts=True)
@@ -159,10 +166,10 @@ class _RowCache:
 
     Loading hundreds of rows with their JSON fields costs more than the engine's own list; reading each row's
     version is cheap. Every write to a Container row moves its `updated_at` (save() by auto_now, the merge and
-    the removal by hand), so a stale copy is never used. The version is compared as the text the database
-    holds, not parsed into a datetime per row (which cost as much as the rest of the merge). The merge gets
-    copies, which it may change, each with the engine summary the row was merged from (so that an unchanged
-    summary need not be merged again).
+    the removal by hand), so a stale row is never used. The version is compared as the text the database
+    holds, not parsed into a datetime per row (which cost as much as the rest of the merge). Each row comes
+    with the engine summary it was merged from, so that an unchanged summary need not be merged again. Held
+    rows are only read, by everyone: the merge changes copies.
     """
 
     def __init__(self) -> None:
@@ -170,7 +177,7 @@ class _RowCache:
         self._held: dict[int, _Held] = {}
 
     def load(self, *, node: str) -> list[_Held]:
-        """The node's live rows: copies of those held and unchanged since, the others read from the database."""
+        """The node's live rows: those held and unchanged since, the others read from the database."""
         # No ORDER BY: the merge goes by the engine's order.
         live = Container.objects.filter(node_id=node).exclude(state=ContainerState.REMOVED).order_by()
         versions = live.values_list("pk", "container_id", Cast("updated_at", output_field=CharField()))
@@ -180,7 +187,7 @@ class _RowCache:
         for pk, container_id, version in versions:
             kept = held.get(pk)
             if kept is not None and kept.row.container_id == container_id and kept.version == version:
-                rows.append(_Held(_copy(kept.row), kept.merged_from, version))
+                rows.append(kept)
             else:
                 missing[pk] = version
         if missing:
@@ -190,7 +197,7 @@ class _RowCache:
         return rows
 
     def keep(self, held: Iterable[_Held]) -> None:
-        """Remember rows a merge returned; they are only read from now on (load() hands out copies)."""
+        """Remember rows a merge returned; they are only read from now on."""
         kept = {each.row.pk: each for each in held}
         with self._lock:
             self._held = kept

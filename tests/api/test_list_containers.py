@@ -2,6 +2,7 @@
 
 import pytest
 
+from containersvc import selectors
 from containersvc.models import Container
 from tests.conftest import TEST_NODE
 
@@ -114,3 +115,15 @@ def test_a_container_stopped_or_renamed_between_lists_is_listed_as_it_is_now(api
     docker_client.api.rename(container_id, f"{name}-renamed")
     assert listed(api, containerId=container_id)[0]["names"] == [f"{name}-renamed"]
     assert Container.objects.get(container_id=container_id).name == f"{name}-renamed"
+
+
+def test_a_later_list_never_changes_the_rows_an_earlier_one_returned(api, run, name, docker_client):
+    container_id = run(name).json()["id"]
+    hold_the_rows(api)
+    [earlier] = [row for row in selectors.container_list() if row.container_id == container_id]
+
+    docker_client.api.stop(container_id, timeout=0)
+    [later] = [row for row in selectors.container_list() if row.container_id == container_id]
+
+    assert later.state == "exited"
+    assert earlier.state == "running" and earlier.status.startswith("Up")

@@ -24,7 +24,10 @@ def _is_this_node(node_id: str | None) -> bool:
 def container_list(
     *, node_id: str | None = None, container_id: str | None = None, limit: int | None = None
 ) -> list[Container]:
-    """Live containers of this node (the engine's list merged into the mirror); other nodes from the mirror."""
+    """Live containers of this node (the engine's list merged into the mirror); other nodes from the mirror.
+
+    This node's rows may be shared with other lists (see mirror._RowCache): read them, never change them.
+    """
     if not _is_this_node(node_id):
         rows = Container.objects.filter(node_id=node_id).exclude(state=ContainerState.REMOVED)
         if container_id:

@@ -99,7 +99,17 @@ def _same_but_status_time(merged_from: EngineContainer | None, summary: EngineCo
     )
 
 
-def _merged(held: "_Held", summary: EngineContainer) -> tuple[Container, bool]:
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A row as this process last merged it: the engine summary it was merged from (None when just read from the
+    database) and its `updated_at` as the database's own text."""
+
+    row: Container
+    merged_from: EngineContainer | None
+    version: str
+
+
+def _merged(held: _Held, summary: EngineContainer) -> tuple[Container, bool]:
     """The held row with `summary` merged in, and whether that needs a write.
 
     Held rows are shared (with the callers of earlier lists, and threads listing at once), so they are never
@@ -149,16 +159,6 @@ def mirror_sync_list(*, engine_containers: list[EngineContainer], listed_at: dat
     # Rows created or written here are read again next time: the text of their new updated_at is not known here.
     _rows.keep(unwritten)
     return live
-
-
-@dataclass(frozen=True, slots=True)
-class _Held:
-    """A row as this process last merged it: the engine summary it was merged from (None when just read from the
-    database) and its `updated_at` as the database's own text."""
-
-    row: Container
-    merged_from: EngineContainer | None
-    version: str
 
 
 class _RowCache:

@@ -70,15 +70,18 @@ INSTALLED_APPS = [
     "dashboard",
 ]
 
+# WhiteNoise is the one middleware that runs only synchronously, so under ASGI it goes last: then Django
+# runs the whole chain in one worker thread. Above the others, each of them would run in async mode and
+# switch threads for every process_request/process_response (16 switches per API request instead of 6).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
 ]
 
 ROOT_URLCONF = "containersvc.urls"

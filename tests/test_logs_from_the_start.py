@@ -165,3 +165,31 @@ def test_a_burst_that_outruns_the_client_is_read_again_from_the_engine_not_skipp
         await socket.disconnect()
 
     async_to_sync(scenario)()
+
+
+def test_a_socket_resumed_by_time_reads_again_only_after_what_its_client_had(viewer, container):
+    total = 60_000
+    running = container(f"seq 1 5; until [ -e /go ]; do usleep 20000; done; seq 6 {total}; sleep 600")
+
+    async def scenario():
+        first = communicator(f"/ws/containers/{running.id}/logs/?tail=all", viewer)
+        assert (await first.connect())[0]
+        await first.receive_json_from(timeout=10)  # hello
+        seen = await read_to_end(first, until=lambda messages: len(texts(messages)) >= 5)
+        await first.disconnect()
+        # As the log viewer reconnects after lines of the past: by the last one's time.
+        last_stamp = seen[-1]["lines"][-1][2]
+        socket = communicator(f"/ws/containers/{running.id}/logs/?tail=all&since={last_stamp}", viewer)
+        assert (await socket.connect())[0]
+        await socket.receive_json_from(timeout=10)  # hello
+        await asyncio.to_thread(running.exec_run, ["touch", "/go"])
+        await asyncio.sleep(3)  # slower than the burst: the socket reads the rest from the engine
+        messages = []
+        while len(texts(messages)) < total - 5:
+            message = await socket.receive_json_from(timeout=30)
+            messages.append(message)
+            await socket.send_json_to({"type": "ack", "seq": message["seq"]})
+        assert texts(seen) + texts(messages) == [str(n) for n in range(1, total + 1)], "nothing repeated or lost"
+        await socket.disconnect()
+
+    async_to_sync(scenario)()

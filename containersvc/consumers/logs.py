@@ -93,7 +93,7 @@ class ContainerLogsConsumer(ScopedConsumer):
         self.window = LineWindow()
         self.room = asyncio.Event()
         # Asked for everything, the socket never skips: when the follower outruns it, it reads the engine itself.
-        self.lossless = everything
+        self.lossless, self.since_ns = everything, since_ns
         await self.accept()
         await self.send_json({"type": "hello", "container": self.container_id, "generation": self.generation})
         if everything and resume is None:
@@ -105,7 +105,10 @@ class ContainerLogsConsumer(ScopedConsumer):
 
     async def _show(self, snapshot: Snapshot) -> None:
         """Start with the follower's lines from `snapshot`; its batches after them follow."""
+        # The client has the follower's lines up to `last`: from this snapshot, or from before a reconnect.
         self.after = snapshot.last
+        if snapshot.end and (self.last_queued is None or snapshot.end.timestamp_ns >= self.last_queued.timestamp_ns):
+            self.last_queued = snapshot.end
         if snapshot.gap:
             self.window.mark_gap()
         self._queue(_encoded(snapshot.lines))
@@ -233,7 +236,7 @@ class ContainerLogsConsumer(ScopedConsumer):
         overflowing = event["dropped"] or (lines and self.window.queued_lines + lines.count > MAX_QUEUED_LINES)
         if self.lossless and overflowing:
             # Rather than skip: read from the engine after the last line queued, as fast as the client goes.
-            self.history_task = asyncio.create_task(self._send_history(after=self.last_queued))
+            self.history_task = asyncio.create_task(self._send_history(since_ns=self.since_ns, after=self.last_queued))
             return
         self._queue(lines)
         self.window.add_skipped(event["dropped"])

@@ -36,6 +36,7 @@ class Snapshot:
     lines: list[tuple[int, LogLine]]  # (line number within this follower, line)
     last: int  # the number of the newest line the follower had: later batches start after it
     gap: bool  # lines the viewer asked for were already pushed out of the recent window
+    end: groups.LinePosition | None  # where that newest line stands (None: the follower has no line yet)
 
 
 class RepeatFilter:
@@ -108,13 +109,14 @@ class LogFollower:
         newer than since_ns (another follower's lines: by timestamp)."""
         with self._lock:
             recent, last = list(self._recent), self._line_no
+        end = groups.LinePosition.of(recent[-1][1]) if recent else None
         if after is not None:
             newer = [item for item in recent if item[0] > after]
             gap = bool(newer) and newer[0][0] > after + 1
-            return Snapshot(lines=newer, last=last, gap=gap)
+            return Snapshot(lines=newer, last=last, gap=gap, end=end)
         newer = [item for item in recent if item[1].timestamp_ns > since_ns]
         gap = bool(since_ns) and len(recent) == RECENT_LINES and len(newer) == len(recent)
-        return Snapshot(lines=newer[-tail:] if tail else [], last=last, gap=gap)
+        return Snapshot(lines=newer[-tail:] if tail else [], last=last, gap=gap, end=end)
 
     def place(self, position: groups.LinePosition) -> Place:
         """The number of the line at `position` among the recent lines (at most RECENT_LINES to look through);

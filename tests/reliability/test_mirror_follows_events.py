@@ -50,7 +50,7 @@ def test_an_out_of_memory_kill_is_mirrored(producers, on_second_engine, test_ima
             mem_limit="16m",
             memswap_limit="16m",
         )
-        wait_for(lambda: row(container.id) and row(container.id).oom_killed, timeout=15, what="the OOM kill mirrored")
+        wait_for(lambda: row(container.id) and row(container.id).oom_killed, timeout=30, what="the OOM kill mirrored")
         assert row(container.id).state == ContainerState.EXITED
         assert row(container.id).exit_code == 137
 

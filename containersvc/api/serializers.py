@@ -229,6 +229,32 @@ class ContainerSerializer(serializers.Serializer):
         }
 
 
+class ContainerRepresentations:
+    """Listed rows in the API's shape, each reused from the previous list while the row's stored version
+    (`updated_at`) is the same: every write to a row moves it, and a row the list merge did not write differs
+    from what is stored at most in its status line's time count ("Up 5 seconds"), taken afresh. Holds the
+    rows of the latest list only. DRF's ListSerializer is left out too: it costs as much as the rows.
+    """
+
+    def __init__(self) -> None:
+        self._serializer = ContainerSerializer()
+        self._by_pk: dict[int, tuple[object, dict]] = {}
+
+    def of(self, rows: list[Container]) -> list[dict]:
+        previous, current, shown = self._by_pk, {}, []
+        for row in rows:
+            held = previous.get(row.pk)
+            if held is not None and held[0] == row.updated_at:
+                representation = {**held[1], "statusText": row.status}
+            else:
+                representation = self._serializer.to_representation(row)
+            if row.pk is not None:
+                current[row.pk] = (row.updated_at, representation)
+            shown.append(representation)
+        self._by_pk = current  # replaced whole: lists made at once each read a whole one
+        return shown
+
+
 class ListLogsRequestSerializer(ListContainersRequestSerializer):
     before = serializers.IntegerField(
         required=False, min_value=1,

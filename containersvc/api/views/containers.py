@@ -106,6 +106,7 @@ def _inspect_json(details: engine.ContainerDetails) -> dict:
 
 class ContainerListApi(ScopedApi):
     required_scope = Scope.CONTAINER_VIEW
+    representations = api.ContainerRepresentations()
 
     @extend_schema(
         request=api.ListContainersRequestSerializer,
@@ -116,7 +117,7 @@ class ContainerListApi(ScopedApi):
         rows = selectors.container_list(
             node_id=data.get("nodeId") or None, container_id=data.get("containerId") or None, limit=data.get("limit")
         )
-        return Response({"containers": api.ContainerSerializer(rows, many=True).data})
+        return Response({"containers": self.representations.of(rows)})
 
 
 class ContainerIsRunningApi(ScopedApi):

@@ -36,6 +36,19 @@ async def read_to_end(socket, *, ack: bool = True, until=None, timeout: float = 
             return messages
 
 
+async def burst_read_slowly(socket, running, lines: int) -> list[dict]:
+    """Start the container's burst (it waits for /go), lag behind it for a while, then read `lines` lines."""
+    await asyncio.to_thread(running.exec_run, ["touch", "/go"])
+    await asyncio.sleep(3)  # slower than the burst: the follower's lines outgrow the socket's queue meanwhile
+    messages, received = [], 0
+    while received < lines:
+        message = await socket.receive_json_from(timeout=30)
+        messages.append(message)
+        received += len(message["lines"])
+        await socket.send_json_to({"type": "ack", "seq": message["seq"]})
+    return messages
+
+
 def texts(messages: list[dict]) -> list[str]:
     return [line[3] for message in messages for line in message["lines"]]
 
@@ -150,14 +163,7 @@ def test_a_burst_that_outruns_the_client_is_read_again_from_the_engine_not_skipp
         socket = communicator(f"/ws/containers/{running.id}/logs/?tail=all", viewer)
         assert (await socket.connect())[0]
         await socket.receive_json_from(timeout=10)  # hello
-        await asyncio.to_thread(running.exec_run, ["touch", "/go"])
-        # A client slower than the burst: the follower's lines outgrow the socket's queue meanwhile.
-        await asyncio.sleep(3)
-        messages = []
-        while len(texts(messages)) < total:
-            message = await socket.receive_json_from(timeout=30)
-            messages.append(message)
-            await socket.send_json_to({"type": "ack", "seq": message["seq"]})
+        messages = await burst_read_slowly(socket, running, total)
         assert texts(messages) == [str(n) for n in range(1, total + 1)], "every line once, in order"
         assert sum(message["skipped"] for message in messages) == 0
         numbers = [line[0] for message in messages for line in message["lines"]]
@@ -182,13 +188,7 @@ def test_a_socket_resumed_by_time_reads_again_only_after_what_its_client_had(vie
         socket = communicator(f"/ws/containers/{running.id}/logs/?tail=all&since={last_stamp}", viewer)
         assert (await socket.connect())[0]
         await socket.receive_json_from(timeout=10)  # hello
-        await asyncio.to_thread(running.exec_run, ["touch", "/go"])
-        await asyncio.sleep(3)  # slower than the burst: the socket reads the rest from the engine
-        messages = []
-        while len(texts(messages)) < total - 5:
-            message = await socket.receive_json_from(timeout=30)
-            messages.append(message)
-            await socket.send_json_to({"type": "ack", "seq": message["seq"]})
+        messages = await burst_read_slowly(socket, running, total - 5)
         assert texts(seen) + texts(messages) == [str(n) for n in range(1, total + 1)], "nothing repeated or lost"
         await socket.disconnect()
 

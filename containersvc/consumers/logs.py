@@ -52,9 +52,7 @@ def _int(values: dict[str, list[str]], key: str, default: int | None, low: int, 
 
 
 def _encoded(numbered_lines: list[tuple[int | None, LogLine]]) -> EncodedLines | None:
-    if not numbered_lines:
-        return None
-    return EncodedLines.of([groups.log_line_payload(number, line, LINE_MAX_CHARS) for number, line in numbered_lines])
+    return groups.encoded_lines(numbered_lines, LINE_MAX_CHARS)
 
 
 class ContainerLogsConsumer(ScopedConsumer):

@@ -109,6 +109,13 @@ class EncodedLines:
         return json.loads(f"[{self.items}]")
 
 
+def encoded_lines(numbered: Sequence[tuple[int | None, LogLine]], max_chars: int) -> EncodedLines | None:
+    """Lines with their numbers (None for lines of the past) as one encoded piece; None for no lines."""
+    if not numbered:
+        return None
+    return EncodedLines.of([log_line_payload(number, line, max_chars) for number, line in numbered])
+
+
 def log_batch_event(*, container_id: str, generation: str, seq: int, lines: EncodedLines | None, dropped: int) -> dict:
     """Lines of one follower, numbered per follower (generation) so a consumer sees a lost batch. The lines
     travel encoded (a string), which the in-memory layer's per-socket deep copy does not have to walk."""

@@ -180,9 +180,7 @@ class LogFollower:
             batch, dropped, ended = self._next_batch()
             if batch or dropped:
                 seq += 1
-                lines = groups.EncodedLines.of(
-                    [groups.log_line_payload(number, line, LINE_MAX_CHARS) for number, line in batch]
-                ) if batch else None  # fmt: skip
+                lines = groups.encoded_lines(batch, LINE_MAX_CHARS)
                 event = groups.log_batch_event(
                     container_id=self.container_id, generation=self.generation, seq=seq, lines=lines, dropped=dropped
                 )

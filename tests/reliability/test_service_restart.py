@@ -96,6 +96,7 @@ def test_output_printed_while_the_service_was_down_is_stored_when_it_is_back(
     assert stored_lines(container_id, "stdout") == lines("out", 15)
     service_process()
 
-    wait_for(lambda: stored_lines(container_id, "stdout") == lines("out", 30), timeout=30,
-             what="the rest stored by the next process")  # fmt: skip
-    assert stored_lines(container_id, "stderr") == lines("err", 30)
+    # Each stream is read from its own cursor, one after the other: wait for both.
+    for stream, prefix in (("stdout", "out"), ("stderr", "err")):
+        wait_for(lambda stream=stream, prefix=prefix: stored_lines(container_id, stream) == lines(prefix, 30),
+                 timeout=30, what=f"the rest of {stream} stored by the next process")  # fmt: skip

@@ -35,6 +35,7 @@ from containersvc.errors import (
 )
 
 STREAM_NAMES = {1: "stdout", 2: "stderr"}
+BOTH_STREAMS = tuple(STREAM_NAMES.values())
 NO_GPU_DRIVER_MARKER = "could not select device driver"
 
 
@@ -494,7 +495,7 @@ def container_logs(
     since_ns: int = 0,
     tail: int | None = None,
     follow: bool = False,
-    streams: tuple[str, ...] = ("stdout", "stderr"),
+    streams: tuple[str, ...] = BOTH_STREAMS,
 ) -> Iterator[LogLine]:
     """Lines of the streams asked for (both by default) in the engine's order, each with its stream and
     exact timestamp.
@@ -507,7 +508,7 @@ def container_logs(
 
 
 def _open_logs(
-    *, container_id: str, since_ns: int, tail: int | None, follow: bool, streams: tuple[str, ...] = ("stdout", "stderr")
+    *, container_id: str, since_ns: int, tail: int | None, follow: bool, streams: tuple[str, ...] = BOTH_STREAMS
 ):
     params = {"stdout": int("stdout" in streams), "stderr": int("stderr" in streams), "timestamps": 1}
     params["follow"] = 1 if follow else 0

@@ -119,6 +119,15 @@ def test_logs_of_an_unknown_container_are_closed_4404(viewer):
     async_to_sync(scenario)()
 
 
+@pytest.mark.parametrize("query", ["tail=abc", "tail=-1", "tail=1001", "tail=ALL", "tail=all&since=x", "after=1.5"])
+def test_logs_with_bad_query_parameters_are_closed_4400(viewer, query):
+    async def scenario():
+        connected, code = await communicator(f"/ws/containers/{'0' * 64}/logs/?{query}", viewer).connect()
+        assert (connected, code) == (False, 4400)
+
+    async_to_sync(scenario)()
+
+
 # --- container status ------------------------------------------------------------------------------------
 def test_status_socket_sends_the_list_then_changes_made_with_the_docker_cli(viewer, container, docker_client):
     async def scenario():

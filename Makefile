@@ -7,7 +7,7 @@ test:
 	scripts/test
 
 lint:
-	scripts/bootstrap-venv
+	scripts/bootstrap-venv requirements-dev.txt
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 

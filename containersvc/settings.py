@@ -54,6 +54,9 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+# Websockets accept browsers from the origin they are served on (scheme, host in ALLOWED_HOSTS, port) and
+# from these exact origins (e.g. "https://dashboard.example:8443"); cookies are per site, not per port.
+CONTAINERSVC_TRUSTED_ORIGINS = env_list("CONTAINERSVC_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     "daphne",
@@ -147,6 +150,10 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
+# WhiteNoise serves static files from where they live (static/ and the apps'), collected or not, so that
+# `daphne containersvc.asgi:application` started by hand serves the same CSS and JS as make run. There is no
+# build step and no hashed names: a collected copy would only be one more thing to go stale.
+WHITENOISE_USE_FINDERS = True
 
 # Request bodies: the run API needs little; builds send a path, not a tarball.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CONTAINERSVC_MAX_BODY_BYTES", 1024 * 1024)
@@ -210,6 +217,8 @@ CONTAINERSVC_STOP_TIMEOUT = env_int("CONTAINERSVC_STOP_TIMEOUT", 10)
 CONTAINERSVC_STOP_TIMEOUT_MAX = env_int("CONTAINERSVC_STOP_TIMEOUT_MAX", 120)
 # Published ports bind here, never on every interface by default.
 CONTAINERSVC_PUBLISH_INTERFACE = os.environ.get("CONTAINERSVC_PUBLISH_INTERFACE", "127.0.0.1")
+# Host ports below 1024 are privileged: only superusers may publish on them unless this allows everyone.
+CONTAINERSVC_ALLOW_LOW_PORTS = env_bool("CONTAINERSVC_ALLOW_LOW_PORTS")
 # The address other containers reach published ports on (GET /container-svc/host).
 CONTAINERSVC_HOST_ADDRESS = os.environ.get("CONTAINERSVC_HOST_ADDRESS", "")
 # Asset downloads: loopback and private addresses are refused unless allowed.

@@ -15,16 +15,19 @@ _DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:]+\])
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+# Every grammar is applied with fullmatch: `$` would also match before a final newline.
 _REFERENCE = re.compile(
-    rf"^(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
-    rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$"
+    rf"(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
+    rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?"
 )
 MAX_REFERENCE_LENGTH = 255
 
-CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
+# The engine resolves such a string as a container id (or id prefix): a name like that could shadow another.
+ID_LIKE_NAME = re.compile(r"[0-9a-fA-F]{12,64}")
 MAX_CONTAINER_NAME_LENGTH = 128
-ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+LABEL_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 FORBIDDEN_ENV_KEYS = frozenset({"NVIDIA_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES"})
 FORBIDDEN_CONTAINER_DIRS = ("/proc", "/sys", "/dev")
 
@@ -35,6 +38,10 @@ MESSAGE_IMAGE_INVALID = (
 MESSAGE_NAME_INVALID = (
     "name '{value}' is not a valid container name: use 2-128 characters from letters, digits, '_', '.' and '-', "
     "starting with a letter or digit."
+)
+MESSAGE_NAME_LIKE_ID = (
+    "name '{value}' looks like a container id (12-64 hexadecimal characters), which the engine would confuse "
+    "with another container: choose a name with other characters."
 )
 
 
@@ -58,7 +65,7 @@ class ImageReference:
 def image_reference(value: str) -> ImageReference:
     if not value or not value.strip():
         raise InvalidRequest(MESSAGE_IMAGE_EMPTY)
-    match = _REFERENCE.match(value) if len(value) <= MAX_REFERENCE_LENGTH else None
+    match = _REFERENCE.fullmatch(value) if len(value) <= MAX_REFERENCE_LENGTH else None
     if not match:
         raise InvalidRequest(MESSAGE_IMAGE_INVALID.format(value=value[:100]))
     domain = match["domain"]
@@ -71,13 +78,15 @@ def image_reference(value: str) -> ImageReference:
 
 
 def container_name(value: str) -> str:
-    if len(value) > MAX_CONTAINER_NAME_LENGTH or not CONTAINER_NAME.match(value):
+    if len(value) > MAX_CONTAINER_NAME_LENGTH or not CONTAINER_NAME.fullmatch(value):
         raise InvalidRequest(MESSAGE_NAME_INVALID.format(value=value[:100]))
+    if ID_LIKE_NAME.fullmatch(value):
+        raise InvalidRequest(MESSAGE_NAME_LIKE_ID.format(value=value))
     return value
 
 
 def env_key(value: str) -> str:
-    if not ENV_KEY.match(value):
+    if not ENV_KEY.fullmatch(value):
         raise InvalidRequest(
             f"env key '{value[:100]}' is not valid: use letters, digits and '_', not starting with a digit."
         )
@@ -87,7 +96,7 @@ def env_key(value: str) -> str:
 
 
 def label_key(value: str) -> str:
-    if not LABEL_KEY.match(value) or len(value) > 255:
+    if not LABEL_KEY.fullmatch(value) or len(value) > 255:
         raise InvalidRequest(f"label key '{value[:100]}' is not valid.")
     if value.lower().startswith("containersvc."):
         raise InvalidRequest(f"label key '{value}' is reserved for Container Svc.")

@@ -93,7 +93,10 @@ class CapabilitiesSerializer(StrictSerializer):
 
 class RunContainerRequestSerializer(StrictSerializer):
     image = serializers.CharField(max_length=validation.MAX_REFERENCE_LENGTH, allow_blank=True)
-    names = optional_list(serializers.CharField(max_length=validation.MAX_CONTAINER_NAME_LENGTH), 1)
+    # Not trimmed: "web\n" is refused, never quietly taken for "web".
+    names = optional_list(
+        serializers.CharField(max_length=validation.MAX_CONTAINER_NAME_LENGTH, trim_whitespace=False), 1
+    )
     ports = optional_list(PortSerializer(), MAX_PORTS)
     hash = serializers.RegexField(
         r"^[A-Za-z0-9_.:+=/-]*$", max_length=255, required=False, allow_blank=True, allow_null=True

@@ -165,15 +165,20 @@ class DiskUsage:
 
 # --- the client -------------------------------------------------------------------------------------------
 _clients: dict[str, docker.APIClient] = {}
+PROBE_TIMEOUT_SECONDS = 2.0  # health checks: an engine slower than this is as good as away
 _clients_lock = threading.Lock()
 
 
-def _client(long: bool = False) -> docker.APIClient:
+def _client(long: bool = False, *, probe: bool = False) -> docker.APIClient:
     """A client per timeout class; made on first use and again after a failed start."""
-    kind = "long" if long else "short"
+    kind = "probe" if probe else "long" if long else "short"
     with _clients_lock:
         if kind not in _clients:
-            timeout = settings.CONTAINERSVC_PULL_TIMEOUT if long else settings.CONTAINERSVC_ENGINE_TIMEOUT
+            timeout = {
+                "probe": PROBE_TIMEOUT_SECONDS,
+                "long": settings.CONTAINERSVC_PULL_TIMEOUT,
+                "short": settings.CONTAINERSVC_ENGINE_TIMEOUT,
+            }[kind]
             with translate_errors():
                 _clients[kind] = docker.APIClient(
                     base_url=settings.CONTAINERSVC_DOCKER_HOST, version="auto", timeout=timeout
@@ -230,6 +235,9 @@ def translate_errors(not_found: str | None = None) -> Iterator[None]:
         cause = error.__cause__ or error.__context__
         if isinstance(cause, requests.exceptions.Timeout) or "timed out" in str(error).lower():
             raise EngineTimeout() from error
+        if isinstance(cause, requests.exceptions.ConnectionError):
+            # docker-py's text here is urllib3's repr of the errno: the address says all there is to say.
+            raise EngineUnavailable(f"The Docker engine is unavailable at {address()}.") from error
         raise EngineUnavailable(f"The Docker engine is unavailable at {address()}: {error}") from error
     except (TimeoutError, OSError) as error:
         if isinstance(error, TimeoutError) or "timed out" in str(error).lower():
@@ -813,6 +821,13 @@ def image_build(*, context_dir: str, dockerfile: str, tag: str, on_output: Calla
 
 
 # --- the daemon -------------------------------------------------------------------------------------------
+def probe() -> None:
+    """Raises unless the engine answers within PROBE_TIMEOUT_SECONDS; a container call, not /_ping, which
+    can answer while container calls hang."""
+    with translate_errors():
+        _client(probe=True).containers(limit=1)
+
+
 def daemon_info() -> DaemonInfo:
     with translate_errors():
         info = _client().info()

@@ -18,6 +18,7 @@ from containersvc import engine, selectors
 from containersvc.engine import EngineEvent, EventStream
 from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.producers import groups
+from containersvc.producers.engine_away import AWAY_ERRORS, engine_away
 from containersvc.producers.publish import Publisher
 from containersvc.services import mirror
 
@@ -158,6 +159,7 @@ class ContainerStatusProducer:
                     self._stream = stream
                     if stop.is_set():
                         stream.close()
+                engine_away.back()
                 # Opened before listing: a change made while the list is taken still arrives as an event.
                 self._note(reconcile=True)
                 self._tell_listeners(None)
@@ -167,6 +169,8 @@ class ContainerStatusProducer:
                         self._note(container_id=event.container_id, removed=event.action == "destroy")
                         self._tell_listeners(event)
             except ContainerSvcError as error:
+                if isinstance(error, AWAY_ERRORS):
+                    engine_away.away(error)
                 self._note(engine_error=error.message)
             if stop.wait(backoff):
                 break

@@ -23,6 +23,7 @@ from containersvc import engine, labels
 from containersvc.engine import ContainerDetails, EngineEvent, LogFollow
 from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.models import Container, ContainerState
+from containersvc.producers.engine_away import AWAY_ERRORS, engine_away
 from containersvc.services import logs, mirror
 
 logger = logging.getLogger(__name__)
@@ -103,8 +104,10 @@ class CaptureFollower:
                     if self._follow_once() and self._manager.retire(self):
                         return
                     backoff = BACKOFF_MIN_SECONDS
+                except AWAY_ERRORS as error:
+                    engine_away.away(error)
                 except ContainerSvcError as error:
-                    logger.info("log capture of %s waits for the engine: %s", self.container_id[:12], error.message)
+                    logger.info("log capture of %s: %s", self.container_id[:12], error.message)
                 except DatabaseError:
                     logger.warning("log capture of %s could not store", self.container_id[:12], exc_info=True)
                 except Exception:
@@ -127,6 +130,7 @@ class CaptureFollower:
             follow = engine.log_follow_open(container_id=self.container_id, since_ns=since_ns, tail=None)
         except NotFound:
             return True
+        engine_away.back()
         with self._lock:
             self._follow = follow
         placer = logs.LinePlacer()
@@ -307,9 +311,13 @@ class LogCapture:
             return False  # the last scan's drain is still going: scan again after it
         try:
             managed = engine.container_list(labels={labels.MANAGED: "true", labels.NODE: settings.CONTAINERSVC_NODE_ID})
-        except ContainerSvcError as error:
-            logger.info("log capture waits for the engine: %s", error.message)
+        except AWAY_ERRORS as error:
+            engine_away.away(error)
             return False  # the flag stays set: tried again a little later
+        except ContainerSvcError as error:
+            logger.info("log capture could not list containers: %s", error.message)
+            return False
+        engine_away.back()
         self._rescan.clear()
         stopped = []
         for found in managed:

@@ -1,5 +1,6 @@
 """Websocket routes; each consumer checks authentication and its scope before it accepts."""
 
+from channels.security.websocket import WebsocketDenier
 from django.urls import path, re_path
 
 from containersvc.consumers.auth import bearer
@@ -18,4 +19,6 @@ websocket_urlpatterns: list = [
     path("ws/containers/", bearer(ContainerStatusConsumer.as_asgi())),
     re_path(r"^ws/containers/(?P<container_id>[0-9a-f]{64})/logs/$", bearer(ContainerLogsConsumer.as_asgi())),
     path("ws/builds/<int:build_id>/", bearer(BuildOutputConsumer.as_asgi())),
+    # Anything else is refused at the handshake (403), rather than the router's "No route found" error (500).
+    re_path(r"", WebsocketDenier.as_asgi()),
 ]

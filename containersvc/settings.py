@@ -57,6 +57,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # Websockets accept browsers from the origin they are served on (scheme, host in ALLOWED_HOSTS, port) and
 # from these exact origins (e.g. "https://dashboard.example:8443"); cookies are per site, not per port.
 CONTAINERSVC_TRUSTED_ORIGINS = env_list("CONTAINERSVC_TRUSTED_ORIGINS", "")
+# Websockets accept browsers from the origin they are served on (scheme, host in ALLOWED_HOSTS, port) and
+# from these exact origins (e.g. "https://dashboard.example:8443"); cookies are per site, not per port.
+CONTAINERSVC_TRUSTED_ORIGINS = env_list("CONTAINERSVC_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     "daphne",
@@ -217,6 +220,8 @@ CONTAINERSVC_STOP_TIMEOUT = env_int("CONTAINERSVC_STOP_TIMEOUT", 10)
 CONTAINERSVC_STOP_TIMEOUT_MAX = env_int("CONTAINERSVC_STOP_TIMEOUT_MAX", 120)
 # Published ports bind here, never on every interface by default.
 CONTAINERSVC_PUBLISH_INTERFACE = os.environ.get("CONTAINERSVC_PUBLISH_INTERFACE", "127.0.0.1")
+# Host ports below 1024 are privileged: only superusers may publish on them unless this allows everyone.
+CONTAINERSVC_ALLOW_LOW_PORTS = env_bool("CONTAINERSVC_ALLOW_LOW_PORTS")
 # Host ports below 1024 are privileged: only superusers may publish on them unless this allows everyone.
 CONTAINERSVC_ALLOW_LOW_PORTS = env_bool("CONTAINERSVC_ALLOW_LOW_PORTS")
 # The address other containers reach published ports on (GET /container-svc/host).

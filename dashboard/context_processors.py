@@ -1,0 +1,14 @@
+"""What every dashboard page's template gets: the engine banner's text ("" hides it)."""
+
+from django.http import HttpRequest
+
+from containersvc import health
+
+BANNER_MAX_AGE_SECONDS = 5.0  # a page render costs at most one engine probe per this many seconds
+
+
+def engine_banner(request: HttpRequest) -> dict[str, str]:
+    # Only for those logged in: the login page tells nobody where the engine is.
+    if not request.user.is_authenticated:
+        return {}
+    return {"engine_error": health.engine_problem(max_age=BANNER_MAX_AGE_SECONDS)}

@@ -231,8 +231,13 @@ CONTAINERSVC_HOST_ADDRESS = os.environ.get("CONTAINERSVC_HOST_ADDRESS", "")
 CONTAINERSVC_ASSETS_ALLOW_PRIVATE = env_bool("CONTAINERSVC_ASSETS_ALLOW_PRIVATE")
 CONTAINERSVC_ASSET_MAX_BYTES = env_int("CONTAINERSVC_ASSET_MAX_BYTES", 20 * 1024**3)
 CONTAINERSVC_ASSET_TIMEOUT = env_float("CONTAINERSVC_ASSET_TIMEOUT", 60)
+# Registry hosts (host[:port] as written in image references) pulled from even on loopback or private
+# addresses; any other registry on such an address is refused before the engine is asked.
+CONTAINERSVC_ALLOWED_REGISTRIES = env_list("CONTAINERSVC_ALLOWED_REGISTRIES", "")
 # Stored build output beyond this is cut, with a note saying so.
 CONTAINERSVC_BUILD_OUTPUT_MAX_BYTES = env_int("CONTAINERSVC_BUILD_OUTPUT_MAX_BYTES", 16 * 1024**2)
+# Seconds a build may run before it is stopped and marked failed ("timed out after N s").
+CONTAINERSVC_BUILD_TIMEOUT = env_float("CONTAINERSVC_BUILD_TIMEOUT", 3600)
 # Lines captured from the engine into one stored log chunk.
 CONTAINERSVC_LOG_CHUNK_LINES = env_int("CONTAINERSVC_LOG_CHUNK_LINES", 500)
 # GPU sampler: seconds between NVML samples while someone watches, and the most one NVML read may take

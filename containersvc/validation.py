@@ -50,6 +50,7 @@ class ImageReference:
     repository: str
     tag: str | None
     digest: str | None
+    registry: str | None = None  # host[:port] as written; None: the engine's default registry
 
     def __str__(self) -> str:
         return self.repository + (f":{self.tag}" if self.tag else "") + (f"@{self.digest}" if self.digest else "")
@@ -70,11 +71,12 @@ def image_reference(value: str) -> ImageReference:
         raise InvalidRequest(MESSAGE_IMAGE_INVALID.format(value=value[:100]))
     domain = match["domain"]
     # Without a dot, colon or 'localhost', the first component is a path component, not a registry.
-    if domain and not ("." in domain or ":" in domain or domain == "localhost" or domain.startswith("[")):
-        if domain != domain.lower():
-            raise InvalidRequest(MESSAGE_IMAGE_INVALID.format(value=value[:100]))
+    is_registry = domain and ("." in domain or ":" in domain or domain == "localhost" or domain.startswith("["))
+    if domain and not is_registry and domain != domain.lower():
+        raise InvalidRequest(MESSAGE_IMAGE_INVALID.format(value=value[:100]))
+    registry = domain if is_registry else None
     repository = f"{domain}/{match['path']}" if domain else match["path"]
-    return ImageReference(repository=repository, tag=match["tag"], digest=match["digest"])
+    return ImageReference(repository=repository, tag=match["tag"], digest=match["digest"], registry=registry)
 
 
 def container_name(value: str) -> str:

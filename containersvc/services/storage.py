@@ -4,22 +4,22 @@ Callers never choose a host path: every directory here is derived from names the
 """
 
 import hashlib
-import ipaddress
 import os
-import socket
 import tempfile
 import threading
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-import requests
+import urllib3
 from django.conf import settings
 
+from containersvc.egress import egress_check_url, egress_request
 from containersvc.engine import Mount
 from containersvc.errors import InvalidRequest
 
 ASSET_MOUNT_ROOT = "/containersvc/assets"
 MAX_REDIRECTS = 5
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _asset_locks = [threading.Lock() for _ in range(32)]
 
 
@@ -45,26 +45,6 @@ def keeps_mounts(*, container_name: str, keeps: list[tuple[str, bool]]) -> list[
     ]
 
 
-def _check_address(host: str) -> None:
-    if settings.CONTAINERSVC_ASSETS_ALLOW_PRIVATE:
-        return
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except socket.gaierror as error:
-        raise InvalidRequest(f"asset host '{host}' cannot be resolved.") from error
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise InvalidRequest(f"asset host '{host}' resolves to a non-public address ({address}), which is refused.")
-
-
-def _check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise InvalidRequest(f"asset url '{url[:200]}' must be an http or https URL.")
-    _check_address(parts.hostname)
-
-
 def asset_path(url: str) -> Path:
     digest = hashlib.sha256(url.encode()).hexdigest()
     name = os.path.basename(urlsplit(url).path) or "asset"
@@ -86,29 +66,27 @@ def asset_fetch(*, url: str) -> Path:
 def _download(url: str, target: Path) -> None:
     current = url
     for _ in range(MAX_REDIRECTS + 1):
-        _check_url(current)
+        # Each hop is checked, and the connection goes to the address that was checked.
+        checked = egress_check_url(current, allow_private=settings.CONTAINERSVC_ASSETS_ALLOW_PRIVATE, what="asset")
         try:
-            response = requests.get(
-                current, stream=True, timeout=settings.CONTAINERSVC_ASSET_TIMEOUT, allow_redirects=False
-            )
-        except requests.RequestException as error:
+            with egress_request(checked, timeout=settings.CONTAINERSVC_ASSET_TIMEOUT) as response:
+                if response.status in REDIRECT_STATUSES and response.headers.get("Location"):
+                    current = urljoin(current, response.headers["Location"])
+                    continue
+                if response.status != 200:
+                    raise InvalidRequest(f"asset '{url[:200]}' could not be downloaded: HTTP {response.status}.")
+                _write_bounded(response, target, url)
+                return
+        except urllib3.exceptions.HTTPError as error:
             raise InvalidRequest(f"asset '{url[:200]}' could not be downloaded: {error.__class__.__name__}.") from error
-        with response:
-            if response.is_redirect:
-                current = urljoin(current, response.headers.get("Location", ""))
-                continue
-            if response.status_code != 200:
-                raise InvalidRequest(f"asset '{url[:200]}' could not be downloaded: HTTP {response.status_code}.")
-            _write_bounded(response, target, url)
-            return
     raise InvalidRequest(f"asset '{url[:200]}' redirects too many times.")
 
 
-def _write_bounded(response: requests.Response, target: Path, url: str) -> None:
+def _write_bounded(response: urllib3.BaseHTTPResponse, target: Path, url: str) -> None:
     written = 0
     with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as partial:
         try:
-            for block in response.iter_content(1024 * 1024):
+            for block in response.stream(1024 * 1024):
                 written += len(block)
                 if written > settings.CONTAINERSVC_ASSET_MAX_BYTES:
                     raise InvalidRequest(f"asset '{url[:200]}' is larger than the allowed size.")

@@ -1,10 +1,12 @@
 """Image pullable (asked of the local registry through the engine), image list, builds."""
 
 import os
+import socket
 import urllib.parse
 
 import pytest
 
+from containersvc.egress import MESSAGE_REGISTRY_REFUSED
 from containersvc.models import ImageBuild
 from tests.conftest import REGISTRY
 
@@ -26,6 +28,59 @@ def test_a_missing_tag_is_not_pullable(api, registry_image):
     response = pullable(api, f"{REGISTRY}/containersvc-test/busybox:no-such-tag")
 
     assert response.status_code == 200 and response.json() == {"pullable": False}
+
+
+@pytest.fixture
+def loopback_listener():
+    """A TCP listener on a free 127.0.0.1 port that is not an allowed registry; counts who connected."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+
+    def connections() -> int:
+        count = 0
+        while True:
+            try:
+                accepted, _ = listener.accept()
+            except BlockingIOError:
+                return count
+            accepted.close()
+            count += 1
+
+    yield listener.getsockname()[1], connections
+    listener.close()
+
+
+REFUSED_PREFIX = MESSAGE_REGISTRY_REFUSED.partition("'")[0]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "localhost:{port}", "127.1:{port}", "0x7f.1:{port}"])
+def test_pullable_refuses_a_loopback_registry_before_the_engine_connects(api, loopback_listener, host):
+    port, connections = loopback_listener
+    registry = host.format(port=port)
+
+    response = pullable(api, f"{registry}/x")
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(f"{REFUSED_PREFIX}'{registry}'")
+    assert connections() == 0
+
+
+@pytest.mark.parametrize("reference", ["169.254.169.254/x", "10.0.0.1:5000/team/app", "[::1]:5000/x", "0.0.0.0/x"])
+def test_pullable_refuses_metadata_and_private_registries(api, reference):
+    response = pullable(api, reference)
+
+    assert response.status_code == 400 and "non-public address" in response.json()["error"]
+
+
+def test_run_refuses_a_loopback_registry_before_the_engine_connects(run, name, loopback_listener, docker_client):
+    port, connections = loopback_listener
+
+    response = run(name, image=f"127.0.0.1:{port}/x:1")
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(f"{REFUSED_PREFIX}'127.0.0.1:{port}'")
+    assert connections() == 0
+    assert not docker_client.containers.list(all=True, filters={"name": f"^/{name}$"})
 
 
 def test_an_invalid_reference_is_400(api):

@@ -10,6 +10,7 @@ from containersvc.api.views.base import ScopedApi
 from containersvc.api.views.containers import EMPTY
 from containersvc.scopes import Scope
 from containersvc.services import builds
+from containersvc.services.images import image_pullable
 
 
 class ImagePullableApi(ScopedApi):
@@ -20,11 +21,13 @@ class ImagePullableApi(ScopedApi):
             OpenApiParameter("imageName", str, OpenApiParameter.PATH, description="URL-encoded image reference.")
         ],
         responses=inline_serializer("ImagePullableResponse", {"pullable": serializers.BooleanField()}),
-        description="Asks the image's own registry, through the engine, whether the image can be pulled.",
+        description="Asks the image's own registry, through the engine, whether the image can be pulled. "
+        "A registry host on a loopback, private or other non-public address is refused (400) unless the "
+        "operator allowed it.",
     )
     def get(self, request, imageName: str):
         reference = validation.image_reference(imageName)
-        return Response({"pullable": engine.image_pullable(reference=reference.pull_reference)})
+        return Response({"pullable": image_pullable(reference=reference)})
 
 
 class ImageBuildApi(ScopedApi):

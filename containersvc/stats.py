@@ -1,0 +1,245 @@
+"""Resource numbers as `docker stats` defines them, from two readings of raw counters; and their buckets.
+
+CPU % is Δ container CPU time / Δ system CPU time × online CPUs × 100 (100 % is one core). The engine's
+one-shot stats carry the system time; on the cgroup path Δ wall clock × online CPUs is the same denominator,
+so the percentage is Δ container CPU time / Δ wall clock × 100. Memory is usage less inactive page cache
+(docker/cli's calculateMemUsageUnixNoCache). Network and block IO are cumulative bytes with rates per second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One container's counters at one moment, from the cgroup files or the engine."""
+
+    container_id: str
+    at: datetime
+    monotonic_ns: int
+    source: str  # "cgroup" or "engine"
+    cpu_usage_ns: int
+    system_cpu_ns: int | None  # the host's CPU time (engine); None: Δ wall clock × online CPUs stands in
+    online_cpus: int
+    memory_usage_bytes: int
+    memory_inactive_file_bytes: int
+    memory_limit_bytes: int
+    net_rx_bytes: int
+    net_tx_bytes: int
+    blk_read_bytes: int
+    blk_write_bytes: int
+    pids: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerStats:
+    """One sample of one container; rates and CPU are None on its first reading (nothing to compare with)."""
+
+    container_id: str
+    taken_at: datetime
+    source: str
+    cpu_percent: float | None
+    memory_bytes: int
+    memory_limit_bytes: int
+    memory_percent: float
+    net_rx_bytes: int
+    net_tx_bytes: int
+    net_rx_rate: float | None
+    net_tx_rate: float | None
+    blk_read_bytes: int
+    blk_write_bytes: int
+    blk_read_rate: float | None
+    blk_write_rate: float | None
+    pids: int
+
+
+def memory_used(*, usage: int, inactive_file: int) -> int:
+    """Usage without inactive page cache; the cache is left in when the kernel's figures disagree."""
+    return usage - inactive_file if inactive_file < usage else usage
+
+
+def _rate(before: int, after: int, seconds: float) -> float:
+    return max(0, after - before) / seconds
+
+
+def is_restart(previous: Reading, current: Reading) -> bool:
+    """Counters went back: a new cgroup or network namespace under the same id (a restart)."""
+    return (
+        current.cpu_usage_ns < previous.cpu_usage_ns
+        or current.net_rx_bytes < previous.net_rx_bytes
+        or current.net_tx_bytes < previous.net_tx_bytes
+    )
+
+
+def cpu_percent(previous: Reading, current: Reading) -> float | None:
+    cpu_delta = current.cpu_usage_ns - previous.cpu_usage_ns
+    if current.system_cpu_ns is not None and previous.system_cpu_ns is not None:
+        system_delta = current.system_cpu_ns - previous.system_cpu_ns
+        if system_delta <= 0 or cpu_delta < 0:
+            return None
+        return cpu_delta / system_delta * current.online_cpus * 100.0
+    wall_delta = current.monotonic_ns - previous.monotonic_ns
+    if wall_delta <= 0 or cpu_delta < 0:
+        return None
+    return cpu_delta / wall_delta * 100.0
+
+
+def container_stats_from(*, previous: Reading | None, current: Reading) -> ContainerStats:
+    memory = memory_used(usage=current.memory_usage_bytes, inactive_file=current.memory_inactive_file_bytes)
+    limit = current.memory_limit_bytes
+    usable = previous is not None and not is_restart(previous, current)
+    seconds = (current.monotonic_ns - previous.monotonic_ns) / 1e9 if usable else 0.0
+    usable = usable and seconds > 0
+
+    def rate(field: str) -> float | None:
+        return _rate(getattr(previous, field), getattr(current, field), seconds) if usable else None
+
+    return ContainerStats(
+        container_id=current.container_id,
+        taken_at=current.at,
+        source=current.source,
+        cpu_percent=cpu_percent(previous, current) if usable else None,
+        memory_bytes=memory,
+        memory_limit_bytes=limit,
+        memory_percent=memory / limit * 100.0 if limit > 0 else 0.0,
+        net_rx_bytes=current.net_rx_bytes,
+        net_tx_bytes=current.net_tx_bytes,
+        net_rx_rate=rate("net_rx_bytes"),
+        net_tx_rate=rate("net_tx_bytes"),
+        blk_read_bytes=current.blk_read_bytes,
+        blk_write_bytes=current.blk_write_bytes,
+        blk_read_rate=rate("blk_read_bytes"),
+        blk_write_rate=rate("blk_write_bytes"),
+        pids=current.pids,
+    )
+
+
+# --- buckets: downsampled history -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """Samples summarised over [start, start + seconds): means and maxima; rates are means."""
+
+    start: datetime
+    seconds: int
+    samples: int
+    cpu_mean: float
+    cpu_max: float
+    mem_mean: float
+    mem_max: int
+    mem_limit: int
+    net_rx_rate: float
+    net_tx_rate: float
+    blk_read_rate: float
+    blk_write_rate: float
+    pids: int
+
+
+def bucket_start(moment: datetime, seconds: int) -> datetime:
+    epoch = int(moment.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
+
+
+def _merged(start: datetime, seconds: int, parts: list[Bucket]) -> Bucket:
+    count = sum(part.samples for part in parts)
+
+    def mean(field: str) -> float:
+        return sum(getattr(part, field) * part.samples for part in parts) / count
+
+    return Bucket(
+        start=start,
+        seconds=seconds,
+        samples=count,
+        cpu_mean=mean("cpu_mean"),
+        cpu_max=max(part.cpu_max for part in parts),
+        mem_mean=mean("mem_mean"),
+        mem_max=max(part.mem_max for part in parts),
+        mem_limit=parts[-1].mem_limit,
+        net_rx_rate=mean("net_rx_rate"),
+        net_tx_rate=mean("net_tx_rate"),
+        blk_read_rate=mean("blk_read_rate"),
+        blk_write_rate=mean("blk_write_rate"),
+        pids=max(part.pids for part in parts),
+    )
+
+
+def bucket_of_sample(sample: ContainerStats, seconds: int = 1) -> Bucket | None:
+    """A sample as a one-sample bucket; None for a first reading, which has no CPU or rates yet."""
+    if sample.cpu_percent is None:
+        return None
+    return Bucket(
+        start=bucket_start(sample.taken_at, seconds),
+        seconds=seconds,
+        samples=1,
+        cpu_mean=sample.cpu_percent,
+        cpu_max=sample.cpu_percent,
+        mem_mean=float(sample.memory_bytes),
+        mem_max=sample.memory_bytes,
+        mem_limit=sample.memory_limit_bytes,
+        net_rx_rate=sample.net_rx_rate or 0.0,
+        net_tx_rate=sample.net_tx_rate or 0.0,
+        blk_read_rate=sample.blk_read_rate or 0.0,
+        blk_write_rate=sample.blk_write_rate or 0.0,
+        pids=sample.pids,
+    )
+
+
+def downsample(buckets: Iterable[Bucket], seconds: int) -> list[Bucket]:
+    """Buckets (oldest first) merged into buckets of `seconds`, weighted by their sample counts."""
+    merged: list[Bucket] = []
+    group: list[Bucket] = []
+    group_start: datetime | None = None
+    for bucket in buckets:
+        start = bucket_start(bucket.start, seconds)
+        if group and start != group_start:
+            merged.append(_merged(group_start, seconds, group))
+            group = []
+        group_start = start
+        group.append(bucket)
+    if group:
+        merged.append(_merged(group_start, seconds, group))
+    return merged
+
+
+class BucketBuilder:
+    """Folds one container's samples into buckets of one length; hands back each bucket as it closes."""
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+        self._parts: list[Bucket] = []
+        self._start: datetime | None = None
+
+    def add(self, sample: ContainerStats) -> Bucket | None:
+        part = bucket_of_sample(sample, self.seconds)
+        if part is None:
+            return None
+        closed = None
+        if self._parts and part.start != self._start:
+            closed = self.close()
+        self._start = part.start
+        self._parts.append(part)
+        return closed
+
+    def close(self) -> Bucket | None:
+        """The bucket being filled, ended now (the container stopped, or the collector does)."""
+        if not self._parts:
+            return None
+        bucket = _merged(self._start, self.seconds, self._parts)
+        self._parts = []
+        self._start = None
+        return bucket
+
+
+# --- the node ---------------------------------------------------------------------------------------------
+def busy_percent(*, busy_before: int, total_before: int, busy_after: int, total_after: int) -> float | None:
+    """Share of CPU time not idle between two /proc/stat readings (100 % is every CPU of the set busy)."""
+    total = total_after - total_before
+    if total <= 0:
+        return None
+    return max(0.0, min(100.0, (busy_after - busy_before) / total * 100.0))
+
+
+def cutoff(*, now: datetime, seconds: int) -> datetime:
+    return now - timedelta(seconds=seconds)

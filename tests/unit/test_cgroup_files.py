@@ -1,0 +1,147 @@
+"""The cgroup and /proc readers on files written here in the kernel's documented formats (no engine)."""
+
+from pathlib import Path
+
+import pytest
+
+from containersvc import cgroups
+from containersvc.cgroups import CgroupUnreadable, CgroupVersion
+
+ID = "a" * 64
+OTHER = "b" * 64
+
+# Documentation/admin-guide/cgroup-v2.rst: cpu.stat, memory.stat (flat keyed), io.stat (nested keyed).
+V2_CPU_STAT = "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\nnr_periods 0\nnr_throttled 0\n"
+V2_MEMORY_STAT = (
+    "anon 52428800\nfile 20971520\nkernel 1048576\nshmem 0\nactive_anon 52428800\ninactive_anon 0\n"
+    "active_file 4194304\ninactive_file 16777216\nunevictable 0\n"
+)
+V2_IO_STAT = (
+    "8:16 rbytes=1459200 wbytes=314773504 rios=192 wios=353 dbytes=0 dios=0\n"
+    "8:0 rbytes=90430464 wbytes=299008000 rios=8950 wios=1252 dbytes=50331648 dios=3021\n"
+)
+
+
+def _write(directory: Path, files: dict[str, str]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (directory / name).write_text(text)
+
+
+@pytest.fixture
+def v2_root(tmp_path) -> Path:
+    _write(tmp_path, {"cgroup.controllers": "cpuset cpu io memory hugetlb pids rdma misc\n"})
+    _write(
+        tmp_path / "docker" / ID,
+        {
+            "cpu.stat": V2_CPU_STAT,
+            "memory.current": "73400320\n",
+            "memory.max": "max\n",
+            "memory.stat": V2_MEMORY_STAT,
+            "io.stat": V2_IO_STAT,
+            "pids.current": "7\n",
+        },
+    )
+    # The systemd driver's layout, with a limit.
+    _write(
+        tmp_path / "system.slice" / f"docker-{OTHER}.scope",
+        {
+            "cpu.stat": "usage_usec 10\n",
+            "memory.current": "4096\n",
+            "memory.max": "134217728\n",
+            "memory.stat": "inactive_file 0\n",
+            "pids.current": "1\n",
+        },
+    )
+    (tmp_path / "docker" / "not-a-container").mkdir()
+    return tmp_path
+
+
+def test_v2_is_detected_and_containers_are_listed_in_both_layouts(v2_root):
+    assert cgroups.detect_version(v2_root) == CgroupVersion.V2
+    assert sorted(cgroups.running_container_ids(root=v2_root, version=CgroupVersion.V2)) == [ID, OTHER]
+
+
+def test_v2_counters_are_read_as_the_kernel_documents_them(v2_root):
+    counters = cgroups.container_counters(root=v2_root, version=CgroupVersion.V2, container_id=ID)
+    assert counters.cpu_usage_ns == 2_500_000_000
+    assert counters.memory_usage_bytes == 73400320
+    assert counters.memory_inactive_file_bytes == 16777216
+    assert counters.memory_limit_bytes is None
+    assert counters.blk_read_bytes == 1459200 + 90430464
+    assert counters.blk_write_bytes == 314773504 + 299008000
+    assert counters.pids == 7
+
+
+def test_v2_systemd_scope_with_a_limit_and_no_io_controller(v2_root):
+    counters = cgroups.container_counters(root=v2_root, version=CgroupVersion.V2, container_id=OTHER)
+    assert counters.memory_limit_bytes == 134217728
+    assert (counters.blk_read_bytes, counters.blk_write_bytes) == (0, 0)
+
+
+def test_a_missing_cgroup_is_unreadable(v2_root):
+    with pytest.raises(CgroupUnreadable):
+        cgroups.container_counters(root=v2_root, version=CgroupVersion.V2, container_id="c" * 64)
+
+
+def test_v1_tree(tmp_path):
+    memory = tmp_path / "memory" / "docker" / ID
+    _write(tmp_path / "cpuacct" / "docker" / ID, {"cpuacct.usage": "483864554\n"})
+    _write(
+        memory,
+        {
+            "memory.usage_in_bytes": "67878912\n",
+            "memory.limit_in_bytes": "9223372036854771712\n",
+            "memory.stat": "cache 67117056\nrss 53248\ninactive_file 4096\ntotal_inactive_file 8192\n",
+        },
+    )
+    _write(
+        tmp_path / "blkio" / "docker" / ID,
+        {
+            "blkio.throttle.io_service_bytes_recursive": (
+                "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 12288\n8:0 Async 0\n8:0 Discard 0\n8:0 Total 12288\n"
+                "8:16 Read 1\n8:16 Write 2\nTotal 12291\n"
+            )
+        },
+    )
+    _write(tmp_path / "pids" / "docker" / ID, {"pids.current": "3\n"})
+    assert cgroups.detect_version(tmp_path) == CgroupVersion.V1
+    assert cgroups.running_container_ids(root=tmp_path, version=CgroupVersion.V1) == [ID]
+    counters = cgroups.container_counters(root=tmp_path, version=CgroupVersion.V1, container_id=ID)
+    assert counters.cpu_usage_ns == 483864554
+    assert counters.memory_usage_bytes == 67878912
+    assert counters.memory_inactive_file_bytes == 8192  # total_, as docker stats uses on v1
+    assert counters.memory_limit_bytes is None  # the kernel's "no limit"
+    assert (counters.blk_read_bytes, counters.blk_write_bytes) == (4097, 8194)
+    assert counters.pids == 3
+
+
+def test_no_cgroup_tree(tmp_path):
+    assert cgroups.detect_version(tmp_path) == CgroupVersion.NONE
+    assert cgroups.running_container_ids(root=tmp_path, version=CgroupVersion.NONE) == []
+
+
+def test_net_dev_sums_interfaces_but_loopback():
+    text = (
+        "Inter-|   Receive                                                |  Transmit\n"
+        " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls"
+        " carrier compressed\n"
+        "    lo:    4181      43    0    0    0     0          0         0     4181      43    0    0    0     0"
+        "       0          0\n"
+        "  eth0: 1000       8    0    0    0     0          0         0      200       4    0    0    0     0"
+        "       0          0\n"
+        "  eth1:   10       1    0    0    0     0          0         0       20       1    0    0    0     0"
+        "       0          0\n"
+    )
+    net = cgroups.parse_net_dev(text)
+    assert (net.rx_bytes, net.tx_bytes) == (1010, 220)
+
+
+def test_proc_stat_and_meminfo():
+    cpu, per_cpu = cgroups.parse_proc_stat(
+        "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 50 0 25 400 25 0 0 0 0 0\ncpu1 50 0 25 400 25 0 0 0 0 0\nintr 1\n"
+    )
+    assert (cpu.busy, cpu.total) == (150, 1000)  # idle and iowait are not busy
+    assert len(per_cpu) == 2
+    total, available = cgroups.parse_meminfo("MemTotal:  1000 kB\nMemFree:  10 kB\nMemAvailable:  600 kB\n")
+    assert (total, available) == (1024000, 614400)

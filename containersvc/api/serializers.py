@@ -153,6 +153,8 @@ class RunContainerRequestSerializer(StrictSerializer):
 class RunContainerResponseSerializer(serializers.Serializer):
     started = serializers.BooleanField()
     ports = PortSerializer(many=True)
+    id = serializers.CharField(help_text="Extension: the container's id.")
+    name = serializers.CharField(help_text="Extension: the container's name.")
 
 
 class ContainerTargetSerializer(StrictSerializer):

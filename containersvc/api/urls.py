@@ -1,9 +1,8 @@
 """The API's paths: the 1Backend Container Svc contract and its extensions."""
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView
 
-from containersvc.api.views import containers, gpus, images, logs, node
+from containersvc.api.views import containers, docs, gpus, images, logs, node
 
 urlpatterns = [
     path("container", containers.ContainerRunApi.as_view(), name="container-run"),
@@ -24,5 +23,7 @@ urlpatterns = [
     path("image/builds", images.BuildListApi.as_view(), name="build-list"),
     path("image/build/<int:build_id>", images.BuildDetailApi.as_view(), name="build-detail"),
     path("image/<path:imageName>/pullable", images.ImagePullableApi.as_view(), name="image-pullable"),
-    path("openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("openapi.json", docs.OpenApiJsonView.as_view(), name="openapi"),
+    path("openapi.yaml", docs.OpenApiYamlView.as_view(), name="openapi-yaml"),
+    path("docs/", docs.ApiBrowserView.as_view(), name="api-docs"),
 ]

@@ -18,7 +18,11 @@ EMPTY = inline_serializer("Empty", {})
 class ContainerRunApi(ScopedApi):
     required_scope = Scope.CONTAINER_RUN
 
-    @extend_schema(request=api.RunContainerRequestSerializer, responses=api.RunContainerResponseSerializer)
+    @extend_schema(
+        operation_id="runContainer",
+        request=api.RunContainerRequestSerializer,
+        responses=api.RunContainerResponseSerializer,
+    )
     def put(self, request):
         data = self.validated(api.RunContainerRequestSerializer, request.data)
         result = containers.container_run(actor=request.user, spec=run_spec_from(data))
@@ -26,13 +30,13 @@ class ContainerRunApi(ScopedApi):
         return Response({"started": result.started, "ports": ports, "id": result.container_id, "name": result.name})
 
 
-def _target_view(scope: Scope, request_serializer, action, description: str):
+def _target_view(operation_id: str, scope: Scope, request_serializer, action, description: str):
     """A PUT endpoint acting on one container named by `id` or `name`."""
 
     class ContainerActionApi(ScopedApi):
         required_scope = scope
 
-        @extend_schema(request=request_serializer, responses=EMPTY, description=description)
+        @extend_schema(operation_id=operation_id, request=request_serializer, responses=EMPTY, description=description)
         def put(self, request):
             data = self.validated(request_serializer, request.data)
             options = {key: data[key] for key in ("timeout", "force") if key in data}
@@ -43,23 +47,25 @@ def _target_view(scope: Scope, request_serializer, action, description: str):
 
 
 ContainerStopApi = _target_view(
-    Scope.CONTAINER_STOP, api.StopContainerRequestSerializer, containers.container_stop,
+    "stopContainer", Scope.CONTAINER_STOP, api.StopContainerRequestSerializer, containers.container_stop,
     "Stop a container; stopping a stopped container succeeds.",
 )  # fmt: skip
 ContainerStartApi = _target_view(
+    "startContainer",
     Scope.CONTAINER_RUN,
     api.ContainerTargetSerializer,
     containers.container_start,
     "Extension: start a stopped container.",
 )
 ContainerRestartApi = _target_view(
+    "restartContainer",
     Scope.CONTAINER_RUN,
     api.StopContainerRequestSerializer,
     containers.container_restart,
     "Extension: restart a container.",
 )
 ContainerRemoveApi = _target_view(
-    Scope.CONTAINER_STOP, api.RemoveContainerRequestSerializer, containers.container_remove,
+    "removeContainer", Scope.CONTAINER_STOP, api.RemoveContainerRequestSerializer, containers.container_remove,
     "Extension: remove a container (its row and stored logs are kept).",
 )  # fmt: skip
 
@@ -68,6 +74,7 @@ class ContainerInspectApi(ScopedApi):
     required_scope = Scope.CONTAINER_VIEW
 
     @extend_schema(
+        operation_id="inspectContainer",
         parameters=[api.ContainerTargetSerializer],
         responses=inline_serializer("InspectContainerResponse", {"container": serializers.DictField()}),
         description="Extension: config, mounts, ports and state of one container.",
@@ -109,6 +116,7 @@ class ContainerListApi(ScopedApi):
     representations = api.ContainerRepresentations()
 
     @extend_schema(
+        operation_id="listContainers",
         request=api.ListContainersRequestSerializer,
         responses=inline_serializer("ListContainersResponse", {"containers": api.ContainerSerializer(many=True)}),
     )
@@ -124,6 +132,7 @@ class ContainerIsRunningApi(ScopedApi):
     required_scope = Scope.CONTAINER_VIEW
 
     @extend_schema(
+        operation_id="containerIsRunning",
         parameters=[api.NameOrHashQuerySerializer],
         responses=inline_serializer("ContainerIsRunningResponse", {"isRunning": serializers.BooleanField()}),
     )
@@ -137,6 +146,7 @@ class ContainerSummaryApi(ScopedApi):
     required_scope = Scope.CONTAINER_VIEW
 
     @extend_schema(
+        operation_id="containerSummary",
         parameters=[api.SummaryQuerySerializer],
         responses=inline_serializer(
             "GetContainerSummaryResponse",

@@ -64,6 +64,7 @@ class GpuListApi(ScopedApi):
     required_scope = Scope.CONTAINER_VIEW
 
     @extend_schema(
+        operation_id="listGpus",
         responses=GpuListResponseSerializer,
         description=(
             "Extension: the node's NVIDIA GPUs, their latest readings and the containers using them. "

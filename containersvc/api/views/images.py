@@ -7,7 +7,6 @@ from rest_framework.response import Response
 from containersvc import engine, selectors, validation
 from containersvc.api import serializers as api
 from containersvc.api.views.base import ScopedApi
-from containersvc.api.views.containers import EMPTY
 from containersvc.scopes import Scope
 from containersvc.services import builds
 from containersvc.services.images import image_pullable
@@ -17,6 +16,7 @@ class ImagePullableApi(ScopedApi):
     required_scope = Scope.CONTAINER_VIEW
 
     @extend_schema(
+        operation_id="imagePullable",
         parameters=[
             OpenApiParameter("imageName", str, OpenApiParameter.PATH, description="URL-encoded image reference.")
         ],
@@ -34,8 +34,15 @@ class ImageBuildApi(ScopedApi):
     required_scope = Scope.IMAGE_BUILD
 
     @extend_schema(
+        operation_id="buildImage",
         request=api.BuildImageRequestSerializer,
-        responses=EMPTY,
+        responses=inline_serializer(
+            "BuildImageResponse",
+            {
+                "buildId": serializers.IntegerField(help_text="Extension: the build's id (GET /image/build/{id})."),
+                "imageId": serializers.CharField(help_text="Extension: the built image."),
+            },
+        ),
         description="Build an image from a context under the build root; answers when the build has ended.",
     )
     def put(self, request):
@@ -54,6 +61,7 @@ class ImageListApi(ScopedApi):
     required_scope = Scope.CONTAINER_VIEW
 
     @extend_schema(
+        operation_id="listImages",
         responses=inline_serializer(
             "ListImagesResponse",
             {
@@ -88,6 +96,7 @@ class BuildListApi(ScopedApi):
     required_scope = Scope.CONTAINER_VIEW
 
     @extend_schema(
+        operation_id="listImageBuilds",
         responses=inline_serializer("ListBuildsResponse", {"builds": api.ImageBuildSerializer(many=True)}),
         description="Extension: recent image builds, newest first.",
     )
@@ -99,6 +108,7 @@ class BuildDetailApi(ScopedApi):
     required_scope = Scope.CONTAINER_VIEW
 
     @extend_schema(
+        operation_id="getImageBuild",
         responses=inline_serializer("GetBuildResponse", {"build": api.ImageBuildDetailSerializer()}),
         description="Extension: one build with its full stored output.",
     )

@@ -16,6 +16,7 @@ class LogListApi(ScopedApi):
     required_scope = Scope.LOG_VIEW
 
     @extend_schema(
+        operation_id="listContainerLogs",
         request=api.ListLogsRequestSerializer,
         responses=inline_serializer("ListLogsResponse", {"logs": api.LogSerializer(many=True)}),
         description=(

@@ -15,6 +15,7 @@ class DaemonInfoApi(ScopedApi):
     required_scope = Scope.CONTAINER_VIEW
 
     @extend_schema(
+        operation_id="containerDaemonInfo",
         responses=inline_serializer(
             "GetDaemonInfoResponse",
             {
@@ -28,6 +29,7 @@ class DaemonInfoApi(ScopedApi):
                 ),
                 "gpuRuntime": serializers.BooleanField(required=False, help_text="Extension."),
                 "gpuCount": serializers.IntegerField(help_text="Extension: NVIDIA GPUs NVML sees on this node."),
+                "nodeId": serializers.CharField(required=False, help_text="Extension: when the engine answers."),
             },
         ),
         description="Whether the Docker engine answers; never an error status when it does not.",
@@ -58,6 +60,7 @@ class HostApi(ScopedApi):
     required_scope = Scope.CONTAINER_VIEW
 
     @extend_schema(
+        operation_id="getHost",
         responses=inline_serializer("GetHostResponse", {"host": serializers.CharField()}),
         description="The address other containers and services reach published ports on.",
     )

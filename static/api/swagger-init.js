@@ -1,0 +1,13 @@
+// Starts Swagger UI on the API document; a file of its own, so the page needs no inline script.
+"use strict";
+(() => {
+  const root = document.getElementById("swagger-ui");
+  window.ui = SwaggerUIBundle({
+    url: root.dataset.schemaUrl,
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    persistAuthorization: true,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+    layout: "BaseLayout",
+  });
+})();

@@ -1,4 +1,5 @@
-"""App config: after `migrate`, the service groups exist with their default scopes."""
+"""App config: after `migrate`, the service groups exist with their default scopes, and the admin that
+CONTAINERSVC_ADMIN_USERNAME names."""
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
@@ -13,9 +14,16 @@ class ContainerSvcConfig(AppConfig):
         from containersvc.api import schema  # noqa: F401  (registers the bearer scheme with the schema)
 
         post_migrate.connect(_create_service_groups, sender=self, dispatch_uid="containersvc-groups")
+        post_migrate.connect(_create_admin_from_settings, sender=self, dispatch_uid="containersvc-admin")
 
 
 def _create_service_groups(sender: AppConfig, **kwargs) -> None:
     from containersvc.services.accounts import service_groups_ensure
 
     service_groups_ensure(using=kwargs.get("using", "default"))
+
+
+def _create_admin_from_settings(sender: AppConfig, **kwargs) -> None:
+    from containersvc.services.accounts import admin_from_settings_ensure
+
+    admin_from_settings_ensure(using=kwargs.get("using", "default"))

@@ -12,9 +12,17 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from containersvc.consumers.auth import OriginCheck  # noqa: E402
 from containersvc.routing import websocket_urlpatterns  # noqa: E402
-from containersvc.startup import producers_wanted, recover_after_restart, start_always_on_producers  # noqa: E402
+from containersvc.startup import (  # noqa: E402
+    first_admin_announce,
+    is_server_process,
+    producers_wanted,
+    recover_after_restart,
+    start_always_on_producers,
+)
 
 recover_after_restart()
+if is_server_process():
+    first_admin_announce()
 if producers_wanted():
     start_always_on_producers()
 

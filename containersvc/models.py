@@ -188,3 +188,10 @@ class ServiceToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class SetupToken(models.Model):
+    """A one-time link to create the first admin, printed at start while no superuser exists; stored hashed."""
+
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -143,6 +143,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The first admin, created at migrate and at start when no user has this name (scripts, containers); without
+# them, a server started with no superuser prints a one-time setup link instead.
+CONTAINERSVC_ADMIN_USERNAME = os.environ.get("CONTAINERSVC_ADMIN_USERNAME", "").strip()
+CONTAINERSVC_ADMIN_PASSWORD = os.environ.get("CONTAINERSVC_ADMIN_PASSWORD", "")
 LOGIN_URL = "/login/"  # the dashboard's own login: the admin one admits staff only
 LOGIN_REDIRECT_URL = "/"
 

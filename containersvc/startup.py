@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
+from containersvc.errors import ContainerSvcError
 from containersvc.services.builds import builds_mark_interrupted
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,13 @@ def recover_after_restart() -> None:
         logger.warning("Marked %d build(s) interrupted by the previous service process.", count)
 
 
+def is_server_process(argv: list[str] | None = None) -> bool:
+    """Whether this process serves (daphne, uvicorn, gunicorn, runserver) rather than tests or commands."""
+    argv = sys.argv if argv is None else argv
+    program = Path(argv[0]).name if argv else ""
+    return program in SERVER_PROGRAMS or (program == "manage.py" and "runserver" in argv[1:2])
+
+
 def producers_wanted(argv: list[str] | None = None) -> bool:
     """Whether this process runs the always-on producers: the server does; tests and commands do not."""
     choice = settings.CONTAINERSVC_PRODUCERS
@@ -33,9 +41,54 @@ def producers_wanted(argv: list[str] | None = None) -> bool:
         return True
     if choice in {"0", "false", "no", "off"}:
         return False
+    return is_server_process(argv)
+
+
+def server_url(argv: list[str] | None = None) -> str:
+    """Where this server answers, from its command line (daphne -b/-p, uvicorn --host/--port, runserver)."""
     argv = sys.argv if argv is None else argv
-    program = Path(argv[0]).name if argv else ""
-    return program in SERVER_PROGRAMS or (program == "manage.py" and "runserver" in argv[1:2])
+    host, port = "127.0.0.1", "8000"
+    if Path(argv[0]).name == "manage.py" and len(argv) > 2 and not argv[2].startswith("-"):
+        host, _, port = argv[2].rpartition(":")
+        host, port = host or "127.0.0.1", port or "8000"
+    for index, argument in enumerate(argv[1:], start=1):
+        name, equals, value = argument.partition("=")
+        if not equals:
+            value = argv[index + 1] if index + 1 < len(argv) else ""
+        if name in {"-b", "--bind", "--host"}:
+            host = value
+        elif name in {"-p", "--port"}:
+            port = value
+    host = host.strip("[]")
+    if host in {"", "0.0.0.0", "::"}:  # noqa: S104  (read, not bound)
+        host = "127.0.0.1"  # bound everywhere: loopback is one of them
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def first_admin_announce(argv: list[str] | None = None) -> str | None:
+    """At a server's start: create the admin the environment names; while no superuser exists, print a
+    one-time link to the page that creates one. Returns the link printed, if any."""
+    from containersvc.services import accounts
+
+    if not _database_ready():
+        return None
+    try:
+        accounts.admin_from_settings_ensure()
+        token = accounts.setup_token_issue()
+    except ContainerSvcError as error:
+        logger.error("%s", error.message)
+        return None
+    except DatabaseError as error:
+        logger.warning("No setup link: %s", error)
+        return None
+    finally:
+        connection.close()
+    if token is None:
+        return None
+    link = f"{server_url(argv)}/setup/{token}/"
+    # Printed, not logged: it is for the person at the console, and log collectors need not keep it.
+    print(f"\nNo admin yet. Create the first one here (the link works once):\n    {link}\n", flush=True)
+    return link
 
 
 def _database_ready() -> bool:

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, re_path
 
-from dashboard import views
+from dashboard import first_admin, views
 
 app_name = "dashboard"
 CONTAINER = r"(?P<container_id>[0-9a-f]{64})"
@@ -19,4 +19,5 @@ urlpatterns = [
     path("audit/", views.audit, name="audit"),
     path("login/", auth_views.LoginView.as_view(template_name="dashboard/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="dashboard:login"), name="logout"),
+    path("setup/<str:token>/", first_admin.first_admin, name="first-admin"),
 ]

@@ -1,19 +1,25 @@
-"""Service accounts: the default groups with their scopes, and bearer tokens (stored hashed)."""
+"""Accounts: the default groups with their scopes, bearer tokens (stored hashed), and the first admin."""
 
 import hashlib
 import secrets
 from dataclasses import dataclass
 
-from django.contrib.auth import get_user_model
+from django.conf import settings
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from containersvc import scopes
-from containersvc.models import Container, ServiceToken
+from containersvc.errors import InvalidRequest, NotFound
+from containersvc.models import Container, ServiceToken, SetupToken
 
 TOKEN_PREFIX = "csvc_"  # noqa: S105  (a marker, not a secret)
+MESSAGE_SETUP_LINK_INVALID = "This setup link is not valid: it was used already, or an admin exists."
+MESSAGE_ADMIN_INCOMPLETE = "CONTAINERSVC_ADMIN_USERNAME is set without CONTAINERSVC_ADMIN_PASSWORD."
+MESSAGE_ADMIN_REFUSED = "CONTAINERSVC_ADMIN_PASSWORD is refused: {reasons}"
 LAST_USED_RESOLUTION_SECONDS = 60
 
 
@@ -84,3 +90,57 @@ def token_revoke(*, record: ServiceToken) -> None:
     if record.revoked_at is None:
         record.revoked_at = timezone.now()
         record.save(update_fields=["revoked_at"])
+
+
+# --- the first admin --------------------------------------------------------------------------------------
+def _superuser_exists(using: str = "default") -> bool:
+    return get_user_model().objects.db_manager(using).filter(is_superuser=True).exists()
+
+
+def setup_token_issue() -> str | None:
+    """A new one-time token for the first admin's setup page; None once a superuser exists (nothing to set up).
+
+    Every token issued stays valid until one of them is used: each server process prints its own.
+    """
+    if _superuser_exists():
+        SetupToken.objects.all().delete()
+        return None
+    token = secrets.token_urlsafe(32)
+    SetupToken.objects.create(token_hash=_hash(token))
+    return token
+
+
+def setup_token_valid(*, token: str) -> bool:
+    return not _superuser_exists() and SetupToken.objects.filter(token_hash=_hash(token)).exists()
+
+
+@transaction.atomic
+def first_admin_create(*, token: str, username: str, password: str):
+    """Use up the setup token and create the first superuser (the caller validated the password)."""
+    list(SetupToken.objects.select_for_update())  # two links used at once make one admin, not two
+    if not SetupToken.objects.filter(token_hash=_hash(token)).exists() or _superuser_exists():
+        raise NotFound(MESSAGE_SETUP_LINK_INVALID)
+    SetupToken.objects.all().delete()
+    return get_user_model().objects.create_superuser(username=username, email=None, password=password)
+
+
+def admin_from_settings_ensure(*, using: str = "default"):
+    """CONTAINERSVC_ADMIN_USERNAME / _PASSWORD: create that superuser unless a user of that name exists.
+
+    For scripts and containers; the password must pass the same validators as anyone else's.
+    """
+    username, password = settings.CONTAINERSVC_ADMIN_USERNAME, settings.CONTAINERSVC_ADMIN_PASSWORD
+    if not username:
+        return None
+    if not password:
+        raise InvalidRequest(MESSAGE_ADMIN_INCOMPLETE)
+    users = get_user_model().objects.db_manager(using)
+    if users.filter(username=username).exists():
+        return None
+    try:
+        password_validation.validate_password(password, user=get_user_model()(username=username))
+    except ValidationError as error:
+        raise InvalidRequest(MESSAGE_ADMIN_REFUSED.format(reasons=" ".join(error.messages))) from error
+    user = users.create_superuser(username=username, email=None, password=password)
+    SetupToken.objects.using(using).all().delete()
+    return user

@@ -174,7 +174,7 @@ def test_a_server_start_with_the_admin_in_the_environment_prints_no_link(capsys,
     ("argv", "url"),
     [
         (["daphne", "containersvc.asgi:application"], "http://127.0.0.1:8000"),
-        (["daphne", "-b", "0.0.0.0", "-p", "9000", "app"], "http://127.0.0.1:9000"),
+        (["daphne", "-b", "0.0.0.0", "-p", "9000", "app"], "http://127.0.0.1:9000"),  # noqa: S104
         (["daphne", "--bind=::1", "--port=9001", "app"], "http://[::1]:9001"),
         (["uvicorn", "--host", "10.0.0.5", "--port", "80", "app"], "http://10.0.0.5:80"),
         (["manage.py", "runserver", "127.0.0.1:8050"], "http://127.0.0.1:8050"),

@@ -1,12 +1,15 @@
 """The one error tree of Container Svc; the API turns each class into its status code."""
 
+from containersvc.redaction import without_host_details
+
 
 class ContainerSvcError(Exception):
     status_code = 500
     default_message = "Internal error."
 
     def __init__(self, message: str | None = None) -> None:
-        self.message = message or self.default_message
+        # Every message is made here, whoever raises it: none names a host path or an internal address.
+        self.message = without_host_details(message or self.default_message)
         super().__init__(self.message)
 
 

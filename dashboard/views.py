@@ -4,8 +4,6 @@ Each page renders what it knows now; the page's ES module then keeps it live ove
 shown only to holders of the scope and refused here (403) without it.
 """
 
-from pathlib import Path
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -196,10 +194,7 @@ def build_detail(request: HttpRequest, build_id: int) -> HttpResponse:
         build = selectors.build_get(build_id=build_id)
     except NotFound as error:
         raise Http404(error.message) from error
-    # Shown relative to the build root, where the form takes it.
-    context_path = Path(build.context_path)
-    root = Path(settings.BUILD_ROOT).resolve()
-    shown = str(context_path.relative_to(root)) if context_path.is_relative_to(root) else build.context_path
+    shown = builds.build_context_shown(context_path=build.context_path)  # where the form takes it
     return render(request, "dashboard/build_detail.html", {"build": build, "context_path": shown, "can": _can(request)})
 
 

@@ -7,6 +7,7 @@ from rest_framework.settings import api_settings
 from containersvc import validation
 from containersvc.errors import InvalidRequest
 from containersvc.models import Container, ImageBuild
+from containersvc.services.builds import build_context_shown
 
 MAX_PORTS = 64
 MAX_LABELS = 64
@@ -312,13 +313,16 @@ class BuildImageRequestSerializer(StrictSerializer):
 
 class ImageBuildSerializer(serializers.ModelSerializer):
     requestedBy = serializers.CharField(source="requested_by.username", default=None)
-    contextPath = serializers.CharField(source="context_path")
+    contextPath = serializers.SerializerMethodField(help_text="Relative to the build root, as it was asked for.")
     dockerfilePath = serializers.CharField(source="dockerfile_path")
     imageId = serializers.CharField(source="image_id")
     createdAt = serializers.DateTimeField(source="created_at")
     startedAt = serializers.DateTimeField(source="started_at")
     finishedAt = serializers.DateTimeField(source="finished_at")
     outputTruncated = serializers.BooleanField(source="output_truncated")
+
+    def get_contextPath(self, build: ImageBuild) -> str:
+        return build_context_shown(context_path=build.context_path)
 
     class Meta:
         model = ImageBuild

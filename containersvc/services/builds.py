@@ -57,6 +57,12 @@ def build_paths(*, context_path: str, dockerfile_path: str | None) -> BuildPaths
     return BuildPaths(context_dir=context, dockerfile=str(dockerfile.relative_to(context)))
 
 
+def build_context_shown(*, context_path: str) -> str:
+    """A build's context as callers name it, relative to the build root; never the host's absolute path."""
+    path, root = Path(context_path), Path(os.path.realpath(settings.BUILD_ROOT))
+    return str(path.relative_to(root)) if path.is_relative_to(root) else path.name
+
+
 class _OutputRecorder:
     """Appends output to the row, bounded; a flusher thread saves it every FLUSH_INTERVAL_SECONDS.
 

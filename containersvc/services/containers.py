@@ -20,6 +20,11 @@ MESSAGE_NO_GPU_RUNTIME = (
 MESSAGE_NOT_MANAGED = "This container was not created by Container Svc; only superusers may act on it."
 MESSAGE_PORT_IN_USE = "A host port asked for is already in use: {detail}"
 MESSAGE_KEEPS_NEED_NAME = "keeps need a container name (names[0]), so the kept directories can be found again."
+MESSAGE_LOW_PORT = (
+    "Host port {port} is below 1024, a privileged port: only superusers may publish on it "
+    "(ask for a host port from 1024 up, or 0 for any free port)."
+)
+LOWEST_UNPRIVILEGED_PORT = 1024
 
 _run_locks = [threading.Lock() for _ in range(64)]
 
@@ -86,8 +91,17 @@ def _already_running(existing: EngineContainer | None, spec: RunSpec) -> bool:
     return bool(existing and existing.state == "running" and existing.labels.get(labels.HASH, "") == spec.hash)
 
 
+def _ensure_may_publish(actor, ports: tuple[tuple[int, int], ...]) -> None:
+    if getattr(actor, "is_superuser", False) or settings.CONTAINERSVC_ALLOW_LOW_PORTS:
+        return
+    for _, host in ports:
+        if 0 < host < LOWEST_UNPRIVILEGED_PORT:
+            raise InvalidRequest(MESSAGE_LOW_PORT.format(port=host))
+
+
 def container_run(*, actor, spec: RunSpec) -> RunResult:
     reference = validation.image_reference(spec.image)
+    _ensure_may_publish(actor, spec.ports)
     target = spec.name or str(reference)
     with audited(actor=actor, action="container.run", target=target) as note:
         with _lock_for(_idempotency_key(spec) or target):

@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from containersvc.models import AuditEvent, Container, ImageBuild, LogChunk, ServiceToken
+from containersvc.models import AccessGrant, AuditEvent, Container, ImageBuild, LogChunk, ServiceToken
 from containersvc.services.accounts import token_issue
 
 
@@ -27,6 +27,7 @@ class ContainerAdmin(ReadOnlyAdmin):
         "state",
         "exit_code",
         "managed",
+        "created_by",
         "node_id",
         "engine_created_at",
     ]
@@ -36,6 +37,18 @@ class ContainerAdmin(ReadOnlyAdmin):
     @admin.display(description="ID")
     def container_id_short(self, obj: Container) -> str:
         return obj.container_id[:12]
+
+
+@admin.register(AccessGrant)
+class AccessGrantAdmin(admin.ModelAdmin):
+    """Share containers with a user or a group (see docs/ownership.md); the model's clean() checks the grammar."""
+
+    list_display = ["__str__", "user", "group", "level", "label_selector", "name_prefix", "created_at"]
+    list_filter = ["level", "group"]
+    list_select_related = ["user", "group"]
+    search_fields = ["user__username", "group__name", "label_selector", "name_prefix", "note"]
+    autocomplete_fields = ["user", "group"]
+    fields = ["user", "group", "level", "label_selector", "name_prefix", "note"]
 
 
 @admin.register(ImageBuild)

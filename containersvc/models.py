@@ -67,6 +67,63 @@ class Container(models.Model):
         return self.state == ContainerState.RUNNING
 
 
+class GrantLevel(models.TextChoices):
+    VIEW = "view", "view (see, read logs)"
+    OPERATE = "operate", "operate (also stop, start, restart, remove)"
+
+
+class AccessGrant(models.Model):
+    """An admin shares containers with a user or a group: those matching a label selector or a name prefix.
+
+    What a grant allows is decided in containersvc.access; it never gives a scope its holder lacks.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="access_grants"
+    )
+    group = models.ForeignKey(
+        "auth.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="access_grants"
+    )
+    level = models.CharField(max_length=8, choices=GrantLevel.choices, default=GrantLevel.VIEW)
+    label_selector = models.CharField(
+        max_length=512, blank=True, help_text="`key=value`, or `key` alone: containers carrying that label."
+    )
+    name_prefix = models.CharField(max_length=128, blank=True, help_text="Containers whose name starts with this.")
+    note = models.CharField(max_length=255, blank=True, help_text="Why the grant exists.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(user__isnull=False, group__isnull=True) | models.Q(user__isnull=True, group__isnull=False)
+                ),
+                name="access_grant_user_or_group",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(label_selector="", name_prefix=""), name="access_grant_selector_or_prefix"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        whom = f"user {self.user}" if self.user_id else f"group {self.group}"
+        what = " and ".join(
+            part
+            for part in (
+                f"label {self.label_selector}" if self.label_selector else "",
+                f"names {self.name_prefix}*" if self.name_prefix else "",
+            )
+            if part
+        )
+        return f"{whom}: {self.level} on {what}"
+
+    def clean(self) -> None:
+        from containersvc import access  # the grammar of selectors lives with the rule
+
+        access.grant_clean(grant=self)
+
+
 class LogStream(models.TextChoices):
     STDOUT = "stdout"
     STDERR = "stderr"

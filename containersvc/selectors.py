@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from containersvc import engine, labels
+from containersvc import access, engine, labels
 from containersvc.engine import EngineContainer
 from containersvc.errors import InvalidRequest, NotFound
 from containersvc.models import AuditEvent, Container, ContainerState, ImageBuild, LogChunk
@@ -40,49 +40,84 @@ def container_list(
     return live[:limit] if limit else live
 
 
-def container_find_by_name_or_hash(*, name: str | None, hash: str | None) -> EngineContainer | None:
-    """Exact name, or the managed container carrying the hash (a running one first)."""
+def container_list_for(
+    *, actor, node_id: str | None = None, container_id: str | None = None, limit: int | None = None
+) -> list[Container]:
+    """container_list as `actor` may see it: the limit counts visible rows only."""
+    rows = container_list(node_id=node_id, container_id=container_id)
+    if not getattr(actor, "is_superuser", False):
+        ids = {row.container_id for row in rows}
+        nodes = {row.node_id for row in rows}
+        candidates = Container.objects.filter(node_id__in=nodes, container_id__in=ids)
+        visible = set(access.visible_containers(actor=actor, rows=candidates).values_list("node_id", "container_id"))
+        rows = [row for row in rows if (row.node_id, row.container_id) in visible]
+    return rows[:limit] if limit else rows
+
+
+def container_find_by_name_or_hash(
+    *, actor, name: str | None, hash: str | None
+) -> tuple[EngineContainer, Container] | None:
+    """Exact name, or a container carrying the hash (a running one first), that `actor` may see; None when
+    there is none, or none the actor may see."""
     if not name and not hash:
         raise InvalidRequest("Give a container name or hash.")
     if name:
         try:
-            found = engine.container_find(id_or_name=name)
+            candidates = [engine.container_find(id_or_name=name)]
         except NotFound:
             return None
-        if hash and found.labels.get(labels.HASH) != hash:
+        if hash and candidates[0].labels.get(labels.HASH) != hash:
             return None
-        return found
-    matches = engine.container_list(labels={labels.MANAGED: "true", labels.HASH: hash})
-    matches.sort(key=lambda found: found.state != "running")
-    return matches[0] if matches else None
+    else:
+        candidates = engine.container_list(labels={labels.HASH: hash})
+        candidates.sort(key=lambda found: found.state != "running")
+    for found in candidates:
+        row = mirror.mirror_row(summary=found)
+        if access.access_level(actor=actor, container=row) >= access.Level.VIEW:
+            return found, row
+    return None
+
+
+def _seen_by(actor, rows: QuerySet[Container]) -> QuerySet[Container]:
+    """`rows` as `actor` sees them; actor None is the service itself (benchmarks, producers): all of them."""
+    return rows if actor is None else access.visible_containers(actor=actor, rows=rows)
 
 
 def log_chunks(
-    *, node_id: str | None = None, container_id: str | None = None, limit: int = 100, before: int | None = None
+    *,
+    actor=None,
+    node_id: str | None = None,
+    container_id: str | None = None,
+    limit: int = 100,
+    before: int | None = None,
 ) -> QuerySet[LogChunk]:
-    """Newest first; `before` (a chunk id) pages back. A page reads its own rows, not every stored chunk."""
+    """Newest first; `before` (a chunk id) pages back. A page reads its own rows, not every stored chunk.
+
+    Only chunks of containers `actor` may see (every container when actor is None: the service itself).
+    """
     node = node_id or settings.CONTAINERSVC_NODE_ID
     chunks = LogChunk.objects.select_related("container")
     if container_id:
         # The containers first (a small query): filtering chunks on their ids lets the database walk the
         # (container, -id) index and stop at the page, where a join on id-or-name sorted all their chunks.
         matching = Container.objects.filter(node_id=node).filter(Q(container_id=container_id) | Q(name=container_id))
-        chunks = chunks.filter(container__in=list(matching.values_list("pk", flat=True)))
+        chunks = chunks.filter(container__in=list(_seen_by(actor, matching).values_list("pk", flat=True)))
     else:
         # A correlated EXISTS, not a join: the database walks chunks newest first and stops at the page.
-        chunks = chunks.filter(Exists(Container.objects.filter(pk=OuterRef("container_id"), node_id=node)))
+        mine = _seen_by(actor, Container.objects.filter(pk=OuterRef("container_id"), node_id=node))
+        chunks = chunks.filter(Exists(mine))
     if before:
         chunks = chunks.filter(id__lt=before)
     return chunks.order_by("-id")[:limit]
 
 
-def containers_to_capture(*, container_id: str | None) -> QuerySet[Container]:
+def containers_to_capture(*, container_id: str | None, actor=None) -> QuerySet[Container]:
     rows = Container.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, managed=True).exclude(
         state=ContainerState.REMOVED
     )
     if container_id:
         rows = rows.filter(container_id=container_id) | rows.filter(name=container_id)
-    return rows
+    return _seen_by(actor, rows)
 
 
 def build_list(*, limit: int = 100) -> QuerySet[ImageBuild]:
@@ -116,11 +151,16 @@ def _when(value) -> str:
     return value.isoformat() if value else "-"
 
 
-def container_summary(*, container_id: str, lines: int) -> ContainerSummary:
-    """Status lines and the last `lines` lines of output, as `docker ps` and `docker logs --tail` show them."""
+def container_summary(*, container_id: str, lines: int, with_logs: bool = True) -> ContainerSummary:
+    """Status lines and the last `lines` lines of output, as `docker ps` and `docker logs --tail` show them;
+    without logs (a caller who may not read them) `logs` is empty and the text has no log section."""
     details = engine.container_inspect(container_id=container_id)
     summary = details.summary
-    log_text = "\n".join(line.text for line in engine.container_logs(container_id=container_id, tail=lines))
+    log_text = (
+        "\n".join(line.text for line in engine.container_logs(container_id=container_id, tail=lines))
+        if with_logs
+        else ""
+    )
     ports = ", ".join(
         f"{port.host_ip or '*'}:{port.host}->{port.internal}/{port.protocol}"
         if port.host
@@ -138,19 +178,19 @@ def container_summary(*, container_id: str, lines: int) -> ContainerSummary:
             f"Created: {_when(summary.created_at)}",
             f"Started: {_when(details.started_at)}",
             f"Ports: {ports or '-'}",
-            "",
-            f"Logs (last {lines} lines):",
-            log_text,
+            *(["", f"Logs (last {lines} lines):", log_text] if with_logs else []),
         ]
     )
     return ContainerSummary(status=summary.state, logs=log_text, text=text)
 
 
-def container_gone(*, container_id: str) -> Container:
-    """The mirror row of a container of this node that the engine no longer has (its history is kept)."""
+def container_gone(*, actor, container_id: str) -> Container:
+    """The mirror row of a container of this node that the engine no longer has (its history is kept), if
+    `actor` may see it; NotFound otherwise, as for an unknown container."""
     row = Container.objects.filter(node_id=this_node(), container_id=container_id).first()
     if row is None:
-        raise NotFound(f"No container with id '{container_id}'.")
+        raise NotFound(access.MESSAGE_NOT_FOUND.format(reference=container_id))
+    access.access_require(actor=actor, container=row, level=access.Level.VIEW, reference=container_id)
     return row
 
 

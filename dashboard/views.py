@@ -4,6 +4,8 @@ Each page renders what it knows now; the page's ES module then keeps it live ove
 shown only to holders of the scope and refused here (403) without it.
 """
 
+import dataclasses
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,13 +14,12 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from containersvc import engine, gpu, scopes, selectors
+from containersvc import access, engine, gpu, scopes, selectors
 from containersvc.api.run_spec import run_spec_from
 from containersvc.errors import ContainerSvcError, NotFound
-from containersvc.errors import PermissionDenied as ServiceDenied
 from containersvc.producers import gpu_sampler, groups
 from containersvc.scopes import Scope
-from containersvc.services import builds, containers
+from containersvc.services import builds, containers, mirror
 from dashboard.forms import AuditFilterForm, BuildForm, RunContainerForm
 
 STORED_LINES_SHOWN = 1000
@@ -49,13 +50,15 @@ def _run_form(request: HttpRequest, data=None) -> RunContainerForm:
     inventory = gpu.gpu_inventory()
     # A stale inventory means NVML hangs or fails: a sample would only wait for it again.
     sample = gpu_sampler.gpu_latest_payload() if inventory.available and not inventory.stale else None
+    if sample is not None:
+        sample = gpu_sampler.payload_for_viewer(sample, actor=request.user)
     return RunContainerForm(data, gpus=inventory, sample=sample)
 
 
 def _containers_page(request: HttpRequest, form: RunContainerForm, status: int = 200) -> HttpResponse:
     engine_error = ""
     try:
-        rows = [groups.container_payload(row) for row in selectors.container_list()]
+        rows = [groups.container_payload(row) for row in selectors.container_list_for(actor=request.user)]
     except ContainerSvcError as error:
         rows, engine_error = [], error.message
     context = {"containers": rows, "can": _can(request), "form": form, "engine_error": engine_error}
@@ -92,22 +95,22 @@ def container_run(request: HttpRequest) -> HttpResponse:
 def container_detail(request: HttpRequest, container_id: str) -> HttpResponse:
     _require(request, Scope.CONTAINER_VIEW)
     try:
-        details = engine.container_inspect(container_id=container_id)
+        found = containers.container_for_viewer(actor=request.user, container_id=container_id)
+        details = engine.container_inspect(container_id=found.id)
     except NotFound:
         return _container_gone_page(request, container_id)
+    if not access.env_visible(actor=request.user, container=mirror.mirror_row(summary=details.summary)):
+        details = dataclasses.replace(details, envs=tuple((key, access.MASKED_VALUE) for key, _ in details.envs))
     context = {"details": details, "container": details.summary, "can": _can(request)}
     return render(request, "dashboard/container_detail.html", context)
 
 
 def _viewable_gone_row(request: HttpRequest, container_id: str):
-    """The kept row of a removed container, for those who may see it (as containers.container_for_viewer)."""
+    """The kept row of a removed container, for those who may see it; 404 as for an unknown one otherwise."""
     try:
-        row = selectors.container_gone(container_id=container_id)
+        return selectors.container_gone(actor=request.user, container_id=container_id)
     except NotFound as error:
         raise Http404(error.message) from error
-    if not (row.managed or request.user.is_superuser):
-        raise PermissionDenied(containers.MESSAGE_NOT_MANAGED)
-    return row
 
 
 def _container_gone_page(request: HttpRequest, container_id: str) -> HttpResponse:
@@ -127,8 +130,6 @@ def container_log_download(request: HttpRequest, container_id: str) -> HttpRespo
     _require(request, Scope.LOG_VIEW)
     try:
         found = containers.container_for_viewer(actor=request.user, container_id=container_id)
-    except ServiceDenied as error:
-        raise PermissionDenied(error.message) from error
     except NotFound:
         return _stored_log_download(request, container_id)
     lines = engine.container_logs(container_id=found.id)
@@ -230,7 +231,9 @@ def gpus(request: HttpRequest) -> HttpResponse:
         "gpu_data": {
             "inventory": gpu_sampler.inventory_payload(inventory),
             # A stale inventory means NVML hangs or fails: the stream says so rather than this page waiting.
-            "sample": gpu_sampler.gpu_latest_payload() if inventory.available and not inventory.stale else None,
+            "sample": gpu_sampler.payload_for_viewer(gpu_sampler.gpu_latest_payload(), actor=request.user)
+            if inventory.available and not inventory.stale
+            else None,
             # The page calls a reading stale when none came for a few sampling intervals.
             "sampleSeconds": settings.CONTAINERSVC_GPU_SAMPLE_SECONDS,
         },

@@ -16,12 +16,13 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from containersvc import engine, scopes
+from containersvc.services import mirror
 from containersvc.services.accounts import token_issue
 
 # Per test session, so that sessions running side by side never remove each other's containers.
 TEST_NODE = f"cst-node-{os.getpid()}"
 TEST_LABEL = {"containersvc-test": TEST_NODE}
-# Containers started with the raw engine that the service should treat as its own.
+# The service's mark on what it creates. A mark only: ownership is recorded in the database (see `container`).
 MANAGED_LABELS = {**TEST_LABEL, "containersvc.managed": "true"}
 TEST_IMAGE = "containersvc-test/busybox:latest"
 REGISTRY = os.environ.get("CONTAINERSVC_TEST_REGISTRY", "127.0.0.1:5000")
@@ -89,15 +90,20 @@ def service_settings(settings, tmp_path):
     engine.reset_clients()
 
 
+_THE_TEST_ACCOUNT = object()
+
+
 @pytest.fixture
-def container(docker_client, test_image):
+def container(docker_client, test_image, request):
     """Start a test container running a shell command, with no network; removed afterwards.
 
-    Labelled as made by the service unless `labels` says otherwise.
+    Recorded in the mirror as created by `owner` (the test's account, which `api` speaks for) as the service
+    records what it runs; `owner=None`: a container the service did not create (`docker run`), or another
+    user. Labelled as the service labels its containers unless `labels` says otherwise.
     """
     started = []
 
-    def start(command: str, labels: dict | None = None):
+    def start(command: str, labels: dict | None = None, owner=_THE_TEST_ACCOUNT):
         found = docker_client.containers.run(
             test_image,
             ["sh", "-c", command],
@@ -106,6 +112,10 @@ def container(docker_client, test_image):
             labels=labels if labels is not None else MANAGED_LABELS,
         )
         started.append(found)
+        if owner is _THE_TEST_ACCOUNT:
+            owner = request.getfixturevalue("owner")
+        if owner is not None:
+            mirror.mirror_record_owner(container_id=found.id, created_by=owner)
         return found
 
     yield start
@@ -175,9 +185,15 @@ def bearer_client():
 
 
 @pytest.fixture
-def api(make_user, bearer_client) -> APIClient:
-    """A service account holding every scope, but not a superuser."""
-    return bearer_client(make_user(*scopes.Scope))
+def owner(make_user):
+    """The test's account: every scope, not a superuser. `api` speaks for it; `container` runs containers as it."""
+    return make_user(*scopes.Scope)
+
+
+@pytest.fixture
+def api(owner, bearer_client) -> APIClient:
+    """A service account holding every scope, but not a superuser: the test's account (`owner`)."""
+    return bearer_client(owner)
 
 
 @pytest.fixture

@@ -1,11 +1,22 @@
-"""Live container status (ws/containers/): container:view, then the full list and every batch of changes."""
+"""Live container status (ws/containers/): container:view, then the full list and every batch of changes,
+each socket getting only the containers its user may see."""
 
 import asyncio
 
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from containersvc import access
 from containersvc.consumers.base import ScopedConsumer
+from containersvc.models import Container
 from containersvc.producers import groups
 from containersvc.producers.container_status import producer
 from containersvc.scopes import Scope
+
+
+def _visible_ids(*, actor, container_ids: set[str]) -> set[str]:
+    rows = Container.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, container_id__in=container_ids)
+    return set(access.visible_containers(actor=actor, rows=rows).values_list("container_id", flat=True))
 
 
 class ContainerStatusConsumer(ScopedConsumer):
@@ -15,6 +26,7 @@ class ContainerStatusConsumer(ScopedConsumer):
     async def connect(self) -> None:
         if not await self.authorize():
             return
+        self.shown: set[str] = set()  # ids this socket was told of: only those are reported removed
         group = groups.containers_group()
         await self.channel_layer.group_add(group, self.channel_name)
         self.groups.append(group)
@@ -29,7 +41,21 @@ class ContainerStatusConsumer(ScopedConsumer):
             producer.unsubscribe()
 
     async def container_status(self, event: dict) -> None:
-        await self.send_json(event)
+        user = self.scope["user"]
+        if user.is_superuser:
+            await self.send_json(event)
+            return
+        # The producer's batch is one for every socket: this user's part of it is picked here.
+        listed = {shown["id"] for shown in event["containers"]}
+        visible = await database_sync_to_async(_visible_ids)(actor=user, container_ids=listed) if listed else set()
+        removed = [container_id for container_id in event["removed"] if container_id in self.shown]
+        if event["full"]:
+            self.shown = set(visible)
+        else:
+            self.shown = (self.shown | visible) - set(removed)
+        containers = [shown for shown in event["containers"] if shown["id"] in visible]
+        if containers or removed or event["full"]:
+            await self.send_json({**event, "containers": containers, "removed": removed})
 
     async def engine_status(self, event: dict) -> None:
         await self.send_json(event)

@@ -2,6 +2,8 @@
 
 import asyncio
 
+from channels.db import database_sync_to_async
+
 from containersvc.consumers.base import ScopedConsumer
 from containersvc.producers import gpu_sampler
 from containersvc.scopes import Scope
@@ -21,7 +23,7 @@ class GpuSamplesConsumer(ScopedConsumer):
         self.subscribed = True
         if (latest := gpu_sampler.sampler.latest) is not None:
             # A viewer joining a running sampler sees the latest reading now, not one interval later.
-            await self.send_json(gpu_sampler.sample_event(latest))
+            await self.send_json(await self._for_viewer(gpu_sampler.sample_event(latest)))
 
     async def stop(self) -> None:
         if self.subscribed:
@@ -29,4 +31,12 @@ class GpuSamplesConsumer(ScopedConsumer):
             gpu_sampler.sampler.unsubscribe()
 
     async def gpu_sample(self, event: dict) -> None:
-        await self.send_json(event)
+        await self.send_json(await self._for_viewer(event))
+
+    async def _for_viewer(self, event: dict) -> dict:
+        """Containers this socket's user may not see are not named (see gpu_sampler.payload_for_viewer)."""
+        user = self.scope["user"]
+        if user.is_superuser:
+            return event
+        sample = await database_sync_to_async(gpu_sampler.payload_for_viewer)(event["sample"], actor=user)
+        return {**event, "sample": sample}

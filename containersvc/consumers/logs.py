@@ -20,14 +20,13 @@ from asgiref.sync import sync_to_async
 from containersvc.consumers.base import (
     CLOSE_BAD_REQUEST,
     CLOSE_ENGINE_UNAVAILABLE,
-    CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
     CLOSE_TOO_SLOW,
     ScopedConsumer,
 )
 from containersvc.consumers.flow import MAX_QUEUED_LINES, LineWindow
 from containersvc.engine import LogLine
-from containersvc.errors import ContainerSvcError, NotFound, PermissionDenied
+from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.producers import groups
 from containersvc.producers.groups import EncodedLines, LinePosition
 from containersvc.producers.log_followers import LINE_MAX_CHARS, RECENT_LINES, LogFollower, Snapshot, followers
@@ -197,9 +196,8 @@ class ContainerLogsConsumer(ScopedConsumer):
                 actor=self.scope["user"], container_id=self.container_id
             )
         except NotFound:
+            # Unknown, or not this user's to see: the same answer either way.
             return CLOSE_NOT_FOUND
-        except PermissionDenied:
-            return CLOSE_FORBIDDEN
         except ContainerSvcError:
             return CLOSE_ENGINE_UNAVAILABLE
         return 0

@@ -13,7 +13,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections
 
-from containersvc import gpu
+from containersvc import access, gpu
 from containersvc.models import Container
 from containersvc.producers import groups
 from containersvc.producers.publish import Publisher
@@ -85,6 +85,28 @@ def container_names(*, sample: gpu.GpuSample) -> dict[str, str]:
         return {}
     rows = Container.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, container_id__in=ids)
     return {row.container_id: row.name for row in rows}
+
+
+def payload_for_viewer(payload: dict, *, actor) -> dict:
+    """A sample payload as `actor` may see it: processes of containers the actor may not see show no
+    container (id and name null), as processes outside containers do."""
+    if getattr(actor, "is_superuser", False):
+        return payload
+    ids = {p["containerId"] for r in payload.get("gpus", []) for p in r["processes"] if p["containerId"]}
+    if not ids:
+        return payload
+    rows = Container.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, container_id__in=ids)
+    visible = set(access.visible_containers(actor=actor, rows=rows).values_list("container_id", flat=True))
+
+    def process(shown: dict) -> dict:
+        if shown["containerId"] in visible or not shown["containerId"]:
+            return shown
+        return {**shown, "containerId": None, "containerName": None}
+
+    return {
+        **payload,
+        "gpus": [{**reading, "processes": [process(p) for p in reading["processes"]]} for reading in payload["gpus"]],
+    }
 
 
 def sample_event(payload: dict) -> dict:

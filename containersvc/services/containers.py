@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from containersvc import engine, labels, validation
+from containersvc import access, engine, labels, validation
+from containersvc.access import Level
 from containersvc.engine import CreateSpec, EngineContainer, PortBinding
-from containersvc.errors import Conflict, ContainerSvcError, EngineError, InvalidRequest, NotFound, PermissionDenied
+from containersvc.errors import Conflict, ContainerSvcError, EngineError, InvalidRequest, NotFound
+from containersvc.models import Container
 from containersvc.services import mirror, storage
 from containersvc.services.audit import audited
 from containersvc.services.images import image_ensure
@@ -17,7 +19,7 @@ MESSAGE_NO_GPU_RUNTIME = (
     "This node's Docker engine has no NVIDIA runtime, so GPUs cannot be given to containers "
     "(install the NVIDIA Container Toolkit on the node, or run without capabilities.gpuEnabled)."
 )
-MESSAGE_NOT_MANAGED = "This container was not created by Container Svc; only superusers may act on it."
+MESSAGE_NAME_HELD = "The name '{name}' belongs to a container of another account; choose another name."
 MESSAGE_PORT_IN_USE = "A host port asked for is already in use: {detail}"
 MESSAGE_KEEPS_NEED_NAME = "keeps need a container name (names[0]), so the kept directories can be found again."
 MESSAGE_LOW_PORT = (
@@ -62,26 +64,26 @@ def _lock_for(key: str) -> threading.Lock:
     return _run_locks[zlib.crc32(key.encode()) % len(_run_locks)]
 
 
-def _may_act_on(actor, summary: EngineContainer) -> bool:
-    return getattr(actor, "is_superuser", False) or labels.is_managed(summary.labels)
+def _owns(actor, found: EngineContainer) -> bool:
+    return access.access_level(actor=actor, container=mirror.mirror_row(summary=found)) >= Level.OWNER
 
 
-def _ensure_may_act_on(actor, summary: EngineContainer) -> None:
-    if not _may_act_on(actor, summary):
-        raise PermissionDenied(MESSAGE_NOT_MANAGED)
-
-
-def _existing_for(spec: RunSpec) -> EngineContainer | None:
+def _existing_for(actor, spec: RunSpec) -> EngineContainer | None:
+    """The container a run by name replaces (409 when it is another account's), or the caller's own running
+    container with the hash."""
     if spec.name:
         try:
-            return engine.container_find(id_or_name=spec.name)
+            found = engine.container_find(id_or_name=spec.name)
         except NotFound:
             return None
+        if not _owns(actor, found):
+            raise Conflict(MESSAGE_NAME_HELD.format(name=spec.name))
+        return found
     if spec.hash:
         running = [
             found
-            for found in engine.container_list(labels={labels.MANAGED: "true", labels.HASH: spec.hash})
-            if found.state == "running"
+            for found in engine.container_list(labels={labels.HASH: spec.hash})
+            if found.state == "running" and _owns(actor, found)
         ]
         return running[0] if running else None
     return None
@@ -105,19 +107,18 @@ def container_run(*, actor, spec: RunSpec) -> RunResult:
     target = spec.name or str(reference)
     with audited(actor=actor, action="container.run", target=target) as note:
         with _lock_for(_idempotency_key(spec) or target):
-            existing = _existing_for(spec)
+            existing = _existing_for(actor, spec)
             if _already_running(existing, spec):
                 note["detail"] = "already running with the same hash"
                 return RunResult(False, existing.id, existing.name, existing.ports)
             if existing is not None and spec.name:
-                _ensure_may_act_on(actor, existing)
                 engine.container_remove(container_id=existing.id, force=True)
                 mirror.mirror_mark_removed(container_id=existing.id)
             try:
                 result = _create_and_start(actor=actor, spec=spec, reference=reference)
             except Conflict:
                 # Another process made the same name between our look and our create.
-                existing = _existing_for(spec)
+                existing = _existing_for(actor, spec)
                 if _already_running(existing, spec):
                     return RunResult(False, existing.id, existing.name, existing.ports)
                 raise
@@ -154,6 +155,8 @@ def _create_and_start(*, actor, spec: RunSpec, reference: validation.ImageRefere
             command=spec.command,
         )
     )
+    if getattr(actor, "is_authenticated", False):
+        mirror.mirror_record_owner(container_id=container_id, created_by=actor)
     try:
         engine.container_start(container_id=container_id)
     except ContainerSvcError as error:
@@ -186,14 +189,20 @@ def _remove_quietly(container_id: str) -> None:
         pass
 
 
-def container_resolve(*, container_id: str | None = None, name: str | None = None) -> EngineContainer:
-    """Find one container by full id and/or exact name; both given must name the same container."""
+def container_resolve(
+    *, actor, level: Level, container_id: str | None = None, name: str | None = None
+) -> tuple[EngineContainer, Container]:
+    """One container by full id and/or exact name (both given must name the same container) on which `actor`
+    has `level`, with its mirror row; one the actor may not reach is NotFound, as an unknown one."""
     if not container_id and not name:
         raise InvalidRequest("Give the container's id or name.")
-    found = engine.container_find(id_or_name=container_id or name)
+    reference = container_id or name
+    found = engine.container_find(id_or_name=reference)
+    row = mirror.mirror_row(summary=found)
+    access.access_require(actor=actor, container=row, level=level, reference=reference)
     if container_id and name and name not in found.names:
         raise NotFound(f"Container '{container_id}' is not named '{name}'.")
-    return found
+    return found, row
 
 
 def stop_timeout(requested: int | None) -> int:
@@ -204,9 +213,8 @@ def stop_timeout(requested: int | None) -> int:
 
 def _act(*, actor, action: str, container_id: str | None, name: str | None, operation) -> EngineContainer:
     with audited(actor=actor, action=action, target=name or container_id or "") as note:
-        found = container_resolve(container_id=container_id, name=name)
+        found, _ = container_resolve(actor=actor, level=Level.OPERATE, container_id=container_id, name=name)
         note["target"] = f"{found.name} ({found.id[:12]})"
-        _ensure_may_act_on(actor, found)
         operation(found.id)
         if action == "container.remove":
             mirror.mirror_mark_removed(container_id=found.id)
@@ -246,7 +254,6 @@ def container_remove(*, actor, container_id: str | None = None, name: str | None
 
 
 def container_for_viewer(*, actor, container_id: str) -> EngineContainer:
-    """The container a viewer asked for by full id: superusers see any, others only those the service made."""
-    found = container_resolve(container_id=container_id)
-    _ensure_may_act_on(actor, found)
+    """The container a viewer asked for by full id, if the viewer may see it (NotFound otherwise)."""
+    found, _ = container_resolve(actor=actor, level=Level.VIEW, container_id=container_id)
     return found

@@ -26,7 +26,7 @@ EXIT_CODE_IN_STATUS = re.compile(r"^Exited \((-?\d+)\)")
 # The engine's status line counts time ("Up 5 seconds", "Exited (0) 2 minutes ago", "Up About an hour").
 TIME_IN_STATUS = re.compile(r"(Less than a second|About an? \w+|\d+ \w+)( ago)?")
 SYNCED_FIELDS = [
-    "name", "names", "image", "image_id", "hash", "managed", "labels", "ports", "volumes", "state", "status",
+    "name", "names", "image", "image_id", "hash", "labels", "ports", "volumes", "state", "status",
     "exit_code", "network_mode", "ip_address", "mac_address", "engine_created_at",
 ]  # fmt: skip
 
@@ -60,7 +60,6 @@ def _apply_summary(row: Container, summary: EngineContainer) -> bool:
         "image": summary.image,
         "image_id": summary.image_id,
         "hash": summary.labels.get(labels.HASH, ""),
-        "managed": labels.is_managed(summary.labels),
         "labels": summary.labels,
         "ports": ports_as_json(summary.ports),
         "volumes": list(summary.volumes),
@@ -258,10 +257,34 @@ def mirror_record_details(
         elif details.summary.state == ContainerState.RUNNING:
             row.status = "Up"
         if created_by is not None and getattr(created_by, "is_authenticated", False):
+            # Ownership is recorded here, once, by the service that created the container; never from labels.
             row.created_by = created_by
+            row.managed = True
         if keeps is not None:
             row.keeps = keeps
         if assets is not None:
             row.assets = assets
         row.save()
     return row
+
+
+def mirror_row(*, summary: EngineContainer) -> Container:
+    """The row of a container the engine has (unsaved when the mirror has none yet: then no creator is
+    recorded, and only superusers and grants reach it)."""
+    row = Container.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, container_id=summary.id).first()
+    if row is None:
+        row = Container(node_id=settings.CONTAINERSVC_NODE_ID, container_id=summary.id)
+    # Names and labels as the engine has them now (grants match on them); the row is not saved here.
+    _apply_summary(row, summary)
+    return row
+
+
+def mirror_record_owner(*, container_id: str, created_by) -> None:
+    """Record who created a container as soon as the engine has it, before it starts: the events about it
+    (and the sockets they go to) then already find its owner."""
+    with transaction.atomic():
+        row, _ = Container.objects.select_for_update().get_or_create(
+            node_id=settings.CONTAINERSVC_NODE_ID, container_id=container_id, defaults={"state": ContainerState.CREATED}
+        )
+        row.created_by, row.managed = created_by, True
+        row.save(update_fields=["created_by", "managed", "updated_at"])

@@ -74,8 +74,9 @@ def test_non_superuser_cannot_stop_a_container_the_service_did_not_create(api, n
 
     response = put(api, "stop", {"name": name})
 
-    assert response.status_code == 403
-    assert "not created by Container Svc" in response.json()["error"]
+    # As for an unknown container (docs/ownership.md): no answer tells that it exists.
+    assert response.status_code == 404
+    assert response.json() == {"error": f"No container with id or name '{name}'."}
     assert docker_client.containers.get(name).status == "running"
 
 

@@ -242,5 +242,6 @@ def test_non_superuser_cannot_replace_a_container_it_did_not_create(run, name, d
 
     response = run(name, hash="v1")
 
-    assert response.status_code == 403
+    # The name is held by a container that is not the caller's: a conflict, and the container is untouched.
+    assert response.status_code == 409
     assert docker_client.containers.get(name).status == "running"

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from containersvc import engine, selectors
+from containersvc import access, engine, selectors
 from containersvc.api import serializers as api
 from containersvc.api.run_spec import run_spec_from
 from containersvc.api.views.base import ScopedApi
@@ -81,9 +81,17 @@ class ContainerInspectApi(ScopedApi):
     )
     def get(self, request):
         data = self.validated(api.ContainerTargetSerializer, request.query_params.dict())
-        found = containers.container_resolve(container_id=data.get("id") or None, name=data.get("name") or None)
+        found, row = containers.container_resolve(
+            actor=request.user,
+            level=access.Level.VIEW,
+            container_id=data.get("id") or None,
+            name=data.get("name") or None,
+        )
         details = engine.container_inspect(container_id=found.id)
-        return Response({"container": _inspect_json(details)})
+        shown = _inspect_json(details)
+        if not access.env_visible(actor=request.user, container=row):
+            shown["envs"] = access.envs_masked(shown["envs"])
+        return Response({"container": shown})
 
 
 def _inspect_json(details: engine.ContainerDetails) -> dict:
@@ -122,10 +130,22 @@ class ContainerListApi(ScopedApi):
     )
     def post(self, request):
         data = self.validated(api.ListContainersRequestSerializer, request.data)
-        rows = selectors.container_list(
-            node_id=data.get("nodeId") or None, container_id=data.get("containerId") or None, limit=data.get("limit")
+        rows = selectors.container_list_for(
+            actor=request.user,
+            node_id=data.get("nodeId") or None,
+            container_id=data.get("containerId") or None,
+            limit=data.get("limit"),
         )
-        return Response({"containers": self.representations.of(rows)})
+        shown = self.representations.of(rows)
+        if not request.user.is_superuser:
+            # Representations are shared between lists: a masked one is a copy.
+            shown = [
+                shape
+                if access.env_visible(actor=request.user, container=row)
+                else {**shape, "envs": access.envs_masked(shape["envs"])}
+                for row, shape in zip(rows, shown, strict=True)
+            ]
+        return Response({"containers": shown})
 
 
 class ContainerIsRunningApi(ScopedApi):
@@ -138,8 +158,11 @@ class ContainerIsRunningApi(ScopedApi):
     )
     def get(self, request):
         data = self.validated(api.NameOrHashQuerySerializer, request.query_params.dict())
-        found = selectors.container_find_by_name_or_hash(name=data.get("name") or None, hash=data.get("hash") or None)
-        return Response({"isRunning": bool(found and found.state == "running")})
+        found = selectors.container_find_by_name_or_hash(
+            actor=request.user, name=data.get("name") or None, hash=data.get("hash") or None
+        )
+        # One the caller may not see answers as an unknown one: not running.
+        return Response({"isRunning": bool(found and found[0].state == "running")})
 
 
 class ContainerSummaryApi(ScopedApi):
@@ -155,8 +178,14 @@ class ContainerSummaryApi(ScopedApi):
     )
     def get(self, request):
         data = self.validated(api.SummaryQuerySerializer, request.query_params.dict())
-        found = selectors.container_find_by_name_or_hash(name=data.get("name") or None, hash=data.get("hash") or None)
+        found = selectors.container_find_by_name_or_hash(
+            actor=request.user, name=data.get("name") or None, hash=data.get("hash") or None
+        )
         if found is None:
             raise NotFound("No container with that name or hash.")
-        summary = selectors.container_summary(container_id=found.id, lines=data["lines"])
+        summary = selectors.container_summary(
+            container_id=found[0].id,
+            lines=data["lines"],
+            with_logs=access.logs_visible(actor=request.user, container=found[1]),
+        )
         return Response({"status": summary.status, "logs": summary.logs, "summary": summary.text})

@@ -73,4 +73,5 @@ class GpuListApi(ScopedApi):
     )
     def get(self, request):
         inventory = gpu_sampler.inventory_payload(gpu.gpu_inventory())
-        return Response({"inventory": inventory, "sample": gpu_sampler.gpu_latest_payload()})
+        sample = gpu_sampler.payload_for_viewer(gpu_sampler.gpu_latest_payload(), actor=request.user)
+        return Response({"inventory": inventory, "sample": sample})

@@ -30,9 +30,10 @@ class LogListApi(ScopedApi):
         before = data.get("before")
         # Paging back reads what is stored: whatever the engine has beyond it is newer than any such page.
         if not before and (not data.get("nodeId") or data["nodeId"] == selectors.this_node()):
-            for container in selectors.containers_to_capture(container_id=container_id):
+            for container in selectors.containers_to_capture(container_id=container_id, actor=request.user):
                 logs_capture(container=container)
         chunks = selectors.log_chunks(
+            actor=request.user,
             node_id=data.get("nodeId") or None,
             container_id=container_id,
             limit=data.get("limit") or DEFAULT_LIMIT,

@@ -1,0 +1,152 @@
+"""Who may do what to which container: the owner the service recorded, and the grants admins made.
+
+Labels never grant anything (anyone can set them with `docker run --label` or an image's LABEL); ownership is
+`Container.created_by`, set by the service when it creates a container. See docs/ownership.md.
+"""
+
+import re
+from dataclasses import dataclass
+from enum import IntEnum
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.lookups import Exact
+
+from containersvc import scopes, validation
+from containersvc.errors import InvalidRequest, NotFound
+from containersvc.models import AccessGrant, Container, GrantLevel
+from containersvc.scopes import Scope
+
+# What a grantee sees instead of an env value (keys stay: they say what a container is configured with).
+MASKED_VALUE = "••••"
+# Worded as engine.container_find words an unknown container: what may not be seen reads exactly the same.
+MESSAGE_NOT_FOUND = "No container with id or name '{reference}'."
+MESSAGE_GRANT_WHOM = "Give a user or a group, not both."
+MESSAGE_GRANT_WHAT = "Give a label selector, a name prefix, or both."
+MESSAGE_SELECTOR_INVALID = "label selector '{value}' is not valid: use 'key=value', or 'key' for any value."
+MESSAGE_PREFIX_INVALID = "name prefix '{value}' is not valid: use letters, digits, '_', '.' and '-'."
+_NAME_PREFIX = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+
+
+class Level(IntEnum):
+    NONE = 0
+    VIEW = 1
+    OPERATE = 2
+    OWNER = 3
+
+
+_GRANT_LEVELS = {GrantLevel.VIEW: Level.VIEW, GrantLevel.OPERATE: Level.OPERATE}
+
+
+@dataclass(frozen=True, slots=True)
+class LabelSelector:
+    key: str
+    value: str | None  # None: the label's presence is enough
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        return self.key in labels and (self.value is None or labels[self.key] == self.value)
+
+    def condition(self) -> Q:
+        if self.value is None:
+            return Q(labels__has_key=self.key)
+        return Q(Exact(KeyTextTransform(self.key, "labels"), self.value))
+
+
+def label_selector(text: str) -> LabelSelector:
+    key, equals, value = text.partition("=")
+    if not validation.LABEL_KEY.fullmatch(key) or len(text) > 512 or any(char < " " for char in value):
+        raise InvalidRequest(MESSAGE_SELECTOR_INVALID.format(value=text[:100]))
+    return LabelSelector(key=key, value=value if equals else None)
+
+
+def grant_clean(*, grant: AccessGrant) -> None:
+    """The admin form's check: exactly one of user and group, a selector and/or a prefix, each well formed."""
+    errors: dict[str, str] = {}
+    if (grant.user_id is None) == (grant.group_id is None):
+        errors["user"] = MESSAGE_GRANT_WHOM
+    if not grant.label_selector and not grant.name_prefix:
+        errors["label_selector"] = MESSAGE_GRANT_WHAT
+    if grant.label_selector:
+        try:
+            label_selector(grant.label_selector)
+        except InvalidRequest as error:
+            errors["label_selector"] = error.message
+    if grant.name_prefix and not _NAME_PREFIX.fullmatch(grant.name_prefix):
+        errors["name_prefix"] = MESSAGE_PREFIX_INVALID.format(value=grant.name_prefix[:100])
+    if errors:
+        raise ValidationError(errors)
+
+
+def _grant_matches(grant: AccessGrant, container: Container) -> bool:
+    """In Python what _grant_condition says to the database; a grant with both needs both."""
+    if grant.name_prefix and not (container.name or "").startswith(grant.name_prefix):
+        return False
+    return not grant.label_selector or label_selector(grant.label_selector).matches(container.labels or {})
+
+
+def _grant_condition(grant: AccessGrant) -> Q:
+    condition = Q()
+    if grant.name_prefix:
+        condition &= Q(name__startswith=grant.name_prefix)
+    if grant.label_selector:
+        condition &= label_selector(grant.label_selector).condition()
+    return condition
+
+
+def _is_active(actor) -> bool:
+    return bool(actor is not None and getattr(actor, "is_authenticated", False) and actor.is_active)
+
+
+def _grants_of(actor) -> list[AccessGrant]:
+    return list(AccessGrant.objects.filter(Q(user=actor) | Q(group__in=actor.groups.all())))
+
+
+def access_level(*, actor, container: Container) -> Level:
+    """What `actor` may do to `container`: superusers and the owner everything, grantees what grants say."""
+    if not _is_active(actor):
+        return Level.NONE
+    if actor.is_superuser or (container.created_by_id is not None and container.created_by_id == actor.pk):
+        return Level.OWNER
+    levels = [_GRANT_LEVELS[grant.level] for grant in _grants_of(actor) if _grant_matches(grant, container)]
+    return max(levels, default=Level.NONE)
+
+
+def access_require(*, actor, container: Container, level: Level, reference: str | None = None) -> None:
+    """NotFound, worded as for an unknown container, unless `actor` has `level` on `container`.
+
+    `reference` is the id or name the caller asked for (the container's id when not given).
+    """
+    if access_level(actor=actor, container=container) < level:
+        raise NotFound(MESSAGE_NOT_FOUND.format(reference=reference or container.container_id))
+
+
+def visible_containers(*, actor, rows: QuerySet[Container]) -> QuerySet[Container]:
+    """The rows `actor` may see (Level.VIEW or more), as a database filter."""
+    if not _is_active(actor):
+        return rows.none()
+    if actor.is_superuser:
+        return rows
+    condition = Q(created_by=actor)
+    for grant in _grants_of(actor):
+        condition |= _grant_condition(grant)
+    return rows.filter(condition)
+
+
+def env_visible(*, actor, container: Container) -> bool:
+    """Env values are the owner's and superusers'; grantees see the keys with masked values."""
+    # Grants stop at OPERATE, so this is access_level(...) >= OWNER without reading grants (lists ask per row).
+    return _is_active(actor) and (actor.is_superuser or (container.created_by_id or 0) == actor.pk)
+
+
+def envs_masked(envs: list[dict]) -> list[dict]:
+    """`[{key, value}]` as a grantee sees it."""
+    return [{"key": item["key"], "value": MASKED_VALUE} for item in envs]
+
+
+def logs_visible(*, actor, container: Container) -> bool:
+    """Log lines need the log:view scope and sight of the container."""
+    return _is_active(actor) and (
+        actor.has_perm(scopes.permission_name(Scope.LOG_VIEW))
+        and access_level(actor=actor, container=container) >= Level.VIEW
+    )

@@ -89,7 +89,13 @@ class ContainerDetails:
     cpu_shares: int
     memory_bytes: int
     mounts: tuple[dict, ...]
+    nano_cpus: int = 0  # 0: no CPU limit
+    pids_limit: int = 0  # 0: no PIDs limit
     raw_state: dict = field(default_factory=dict)
+
+    @property
+    def cpus(self) -> float:
+        return self.nano_cpus / 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +103,15 @@ class Mount:
     host_path: str
     container_path: str
     read_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Resource limits of a container; 0 is no limit. Memory is also the limit of memory plus swap."""
+
+    nano_cpus: int = 0
+    memory_bytes: int = 0
+    pids_limit: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +128,7 @@ class CreateSpec:
     publish_interface: str
     command: tuple[str, ...] | None = None
     gpu_count: int | None = None  # with gpu_device_ids == (): this many GPUs instead of all
+    limits: Limits = Limits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +375,8 @@ def _details_from_inspect(data: dict) -> ContainerDetails:
         ),
         cpu_shares=host_config.get("CpuShares") or 0,
         memory_bytes=host_config.get("Memory") or 0,
+        nano_cpus=host_config.get("NanoCpus") or 0,
+        pids_limit=max(0, host_config.get("PidsLimit") or 0),  # the engine shows -1 or 0 for none
         mounts=tuple(
             {"source": m.get("Source", ""), "destination": m.get("Destination", ""), "readOnly": not m.get("RW", True)}
             for m in data.get("Mounts") or []
@@ -462,6 +480,18 @@ def container_create(*, spec: CreateSpec) -> str:
         device_requests=device_requests,
         privileged=False,
         init=True,
+        # Always json-file, rotated: the caller never picks a log driver, and a flood cannot fill the disk.
+        log_config={
+            "Type": "json-file",
+            "Config": {
+                "max-size": settings.CONTAINERSVC_LOG_MAX_SIZE,
+                "max-file": str(settings.CONTAINERSVC_LOG_MAX_FILES),
+            },
+        },
+        nano_cpus=spec.limits.nano_cpus or None,
+        mem_limit=spec.limits.memory_bytes or None,
+        memswap_limit=spec.limits.memory_bytes or None,  # no swap beyond the memory limit
+        pids_limit=spec.limits.pids_limit or None,
     )
     with translate_errors():
         created = client.create_container(

@@ -46,6 +46,8 @@ class Container(models.Model):
     mac_address = models.CharField(max_length=64, blank=True)
     cpu_shares = models.IntegerField(default=0)
     memory_mb = models.IntegerField(default=0)
+    nano_cpus = models.BigIntegerField(default=0, help_text="CPU limit in billionths of a CPU; 0: none.")
+    pids_limit = models.IntegerField(default=0, help_text="Most processes; 0: no limit.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     engine_created_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -141,6 +143,9 @@ class LogChunk(models.Model):
     first_line_at = models.DateTimeField()
     last_line_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # A marker, not output: lines of the stream between first_line_at and last_line_at may be missing, the
+    # engine having rotated its log past them before they were stored.
+    gap = models.BooleanField(default=False)
 
     class Meta:
         indexes = [models.Index(fields=["container", "-id"])]

@@ -264,3 +264,40 @@ CONTAINERSVC_LOG_RETENTION_CONTAINER_BYTES = env_int("CONTAINERSVC_LOG_RETENTION
 CONTAINERSVC_LOG_RETENTION_TOTAL_BYTES = env_int("CONTAINERSVC_LOG_RETENTION_TOTAL_BYTES", 4 * 1024**3)
 # Seconds between checks of the node-wide bound (the per-container one is checked as lines are stored).
 CONTAINERSVC_LOG_RETENTION_CHECK_SECONDS = env_float("CONTAINERSVC_LOG_RETENTION_CHECK_SECONDS", 60)
+# The engine's log of every container the service creates is json-file (never the caller's choice), rotated
+# at this size into at most this many files: a container printing without end holds at most their product.
+CONTAINERSVC_LOG_MAX_SIZE = os.environ.get("CONTAINERSVC_LOG_MAX_SIZE", "10m")
+CONTAINERSVC_LOG_MAX_FILES = env_int("CONTAINERSVC_LOG_MAX_FILES", 3)
+# Seconds a logs request waits for the engine's newest lines to be stored before it answers from the store
+# as it stands (the capture goes on beside it).
+CONTAINERSVC_LOGS_CAPTURE_WAIT_SECONDS = env_float("CONTAINERSVC_LOGS_CAPTURE_WAIT_SECONDS", 2)
+# Resource stats: seconds between samples of every running container; where they are read from ("auto": the
+# cgroup files when this host has the engine's cgroups, else the engine's one-shot stats; "cgroup"; "engine");
+# the cgroup mount; and how long one engine stats call may take.
+CONTAINERSVC_STATS_INTERVAL = env_float("CONTAINERSVC_STATS_INTERVAL", 1)
+CONTAINERSVC_STATS_SOURCE = os.environ.get("CONTAINERSVC_STATS_SOURCE", "auto").strip().lower()
+CONTAINERSVC_CGROUP_ROOT = os.environ.get("CONTAINERSVC_CGROUP_ROOT", "/sys/fs/cgroup")
+CONTAINERSVC_STATS_ENGINE_TIMEOUT = env_float("CONTAINERSVC_STATS_ENGINE_TIMEOUT", 5)
+# Stats history: seconds at full resolution in memory, then stored buckets (seconds long, seconds kept).
+CONTAINERSVC_STATS_MEMORY_SECONDS = env_int("CONTAINERSVC_STATS_MEMORY_SECONDS", 15 * 60)
+CONTAINERSVC_STATS_FINE_BUCKET_SECONDS = env_int("CONTAINERSVC_STATS_FINE_BUCKET_SECONDS", 10)
+CONTAINERSVC_STATS_FINE_RETENTION_SECONDS = env_int("CONTAINERSVC_STATS_FINE_RETENTION_SECONDS", 24 * 3600)
+CONTAINERSVC_STATS_COARSE_BUCKET_SECONDS = env_int("CONTAINERSVC_STATS_COARSE_BUCKET_SECONDS", 60)
+CONTAINERSVC_STATS_COARSE_RETENTION_SECONDS = env_int("CONTAINERSVC_STATS_COARSE_RETENTION_SECONDS", 7 * 24 * 3600)
+
+
+def env_limit(name: str, cast: type, default: int | float | None = None) -> int | float | None:
+    """A resource limit: unset, empty or 0 is no limit."""
+    value = os.environ.get(name, "").strip()
+    return (cast(value) or None) if value else default
+
+
+# Limits of containers run through the service: the default of a run that asks for none, and the most a
+# caller may ask for (superusers excepted). A maximum without a default is also the default; a default
+# without a maximum is also the maximum.
+CONTAINERSVC_DEFAULT_PIDS_LIMIT = env_limit("CONTAINERSVC_DEFAULT_PIDS_LIMIT", int, 1024)
+CONTAINERSVC_DEFAULT_MEMORY_BYTES = env_limit("CONTAINERSVC_DEFAULT_MEMORY_BYTES", int)
+CONTAINERSVC_DEFAULT_CPUS = env_limit("CONTAINERSVC_DEFAULT_CPUS", float)
+CONTAINERSVC_MAX_PIDS_LIMIT = env_limit("CONTAINERSVC_MAX_PIDS_LIMIT", int)
+CONTAINERSVC_MAX_MEMORY_BYTES = env_limit("CONTAINERSVC_MAX_MEMORY_BYTES", int)
+CONTAINERSVC_MAX_CPUS = env_limit("CONTAINERSVC_MAX_CPUS", float)

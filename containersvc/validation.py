@@ -3,6 +3,7 @@
 Each check raises InvalidRequest with a message a caller can act on; the engine never sees bad input.
 """
 
+import math
 import posixpath
 import re
 from dataclasses import dataclass
@@ -115,3 +116,41 @@ def container_path(value: str) -> str:
     if any(normalised == root or normalised.startswith(root + "/") for root in FORBIDDEN_CONTAINER_DIRS):
         raise InvalidRequest(f"path '{normalised}' is under a kernel filesystem and cannot be kept.")
     return normalised
+
+
+# --- resource limits ----------------------------------------------------------------------------------------
+MIN_CPUS = 0.01  # the engine's smallest CPU limit
+MIN_MEMORY_BYTES = 6 * 1024**2  # the engine refuses a smaller memory limit
+MAX_MEMORY_BYTES = 2**50
+MAX_PIDS_LIMIT = 4_194_304  # the kernel's largest pid_max
+
+MESSAGE_CPUS_INVALID = "cpus must be a number of CPUs from 0.01 to {maximum} (this node's CPUs)."
+MESSAGE_CPUS_NOT_A_NUMBER = "cpus must be a number of CPUs from 0.01 up, e.g. 0.5 or 2."
+MESSAGE_MEMORY_INVALID = (
+    f"memoryBytes must be a whole number of bytes from {MIN_MEMORY_BYTES} (6 MiB, the engine's smallest) "
+    f"to {MAX_MEMORY_BYTES}."
+)
+MESSAGE_PIDS_INVALID = f"pidsLimit must be a whole number of processes from 1 to {MAX_PIDS_LIMIT}."
+
+
+def cpus(value: float, *, node_cpus: int | None = None) -> int:
+    """CPUs (fractional cores) as the engine's nano CPUs; at most the node's CPUs when they are known."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise InvalidRequest(MESSAGE_CPUS_NOT_A_NUMBER)
+    if value < MIN_CPUS or (node_cpus and value > node_cpus):
+        if node_cpus:
+            raise InvalidRequest(MESSAGE_CPUS_INVALID.format(maximum=node_cpus))
+        raise InvalidRequest(MESSAGE_CPUS_NOT_A_NUMBER)
+    return round(value * 1_000_000_000)
+
+
+def memory_bytes(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not MIN_MEMORY_BYTES <= value <= MAX_MEMORY_BYTES:
+        raise InvalidRequest(MESSAGE_MEMORY_INVALID)
+    return value
+
+
+def pids_limit(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PIDS_LIMIT:
+        raise InvalidRequest(MESSAGE_PIDS_INVALID)
+    return value

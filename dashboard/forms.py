@@ -10,6 +10,7 @@ from containersvc.gpu import GpuDevice, GpuInventory
 
 GPU_NONE, GPU_ALL, GPU_CHOSEN = "none", "all", "chosen"
 GIB = 1024**3
+MIB = 1024**2
 
 # API field -> form field, so an API validation error lands next to the field that caused it.
 API_FIELDS = {
@@ -23,6 +24,7 @@ API_FIELDS = {
     "assets": "assets",
     "capabilities": "gpu",
     "command": "command",
+    "resources": None,  # its fields' errors name the field (cpus, memoryBytes, pidsLimit)
 }
 
 
@@ -58,6 +60,11 @@ class RunContainerForm(forms.Form):
         help_text="ENV_VAR=https://… a line: the file is downloaded once and its path given in ENV_VAR.",
     )
     command = forms.CharField(required=False, help_text="Optional, shell-quoted: sh -c 'echo hi'.")
+    cpus = forms.FloatField(label="CPUs", required=False, help_text="Limit, e.g. 0.5; empty: the node's default.")
+    memory_mib = forms.IntegerField(
+        label="Memory (MiB)", required=False, help_text="Limit, swap included; empty: the node's default."
+    )
+    pids_limit = forms.IntegerField(label="PIDs", required=False, help_text="Most processes; empty: node default.")
     gpu = forms.ChoiceField(
         label="GPUs",
         choices=[(GPU_NONE, "None"), (GPU_ALL, "All GPUs"), (GPU_CHOSEN, "These GPUs:")],
@@ -150,6 +157,13 @@ class RunContainerForm(forms.Form):
         }
         if data["command"]:
             body["command"] = data["command"]
+        resources = {
+            "cpus": data.get("cpus"),
+            "memoryBytes": data["memory_mib"] * MIB if data.get("memory_mib") is not None else None,
+            "pidsLimit": data.get("pids_limit"),
+        }
+        if any(value is not None for value in resources.values()):
+            body["resources"] = {key: value for key, value in resources.items() if value is not None}
         serializer = RunContainerRequestSerializer(data=body)
         if serializer.is_valid():
             return serializer.validated_data

@@ -2,11 +2,22 @@
 as the service's RunSpec: shared by the API and the dashboard's run form, which validates with the same
 serializer."""
 
+from containersvc.engine import Limits
 from containersvc.services.containers import RunSpec
 
 
 def _pairs(items) -> dict[str, str]:
     return {item["key"]: item["value"] for item in items or []}
+
+
+def _limits(resources: dict | None) -> Limits:
+    resources = resources or {}
+    cpus = resources.get("cpus")
+    return Limits(
+        nano_cpus=round(cpus * 1_000_000_000) if cpus else 0,
+        memory_bytes=resources.get("memoryBytes") or 0,
+        pids_limit=resources.get("pidsLimit") or 0,
+    )
 
 
 def run_spec_from(data: dict) -> RunSpec:
@@ -25,4 +36,5 @@ def run_spec_from(data: dict) -> RunSpec:
         gpu_device_ids=tuple(capabilities.get("gpuIds") or ()),
         gpu_count=capabilities.get("gpuCount") or None,
         command=tuple(data["command"]) if data.get("command") else None,
+        limits=_limits(data.get("resources")),
     )

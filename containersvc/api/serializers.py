@@ -92,6 +92,30 @@ class CapabilitiesSerializer(StrictSerializer):
         return attrs
 
 
+class ResourcesSerializer(StrictSerializer):
+    """Resource limits asked for on run (an extension)."""
+
+    cpus = serializers.FloatField(
+        required=False, allow_null=True, help_text="CPUs (fractional cores, e.g. 0.5), more than 0, at most the node's."
+    )
+    memoryBytes = serializers.IntegerField(
+        required=False, allow_null=True,
+        help_text=f"Memory limit in bytes, at least {validation.MIN_MEMORY_BYTES}; no swap beyond it.",
+    )  # fmt: skip
+    pidsLimit = serializers.IntegerField(required=False, allow_null=True, help_text="Most processes, at least 1.")
+
+    def validate_cpus(self, value):
+        if value is not None:
+            _check(validation.cpus, value)  # at most the node's CPUs is checked on run
+        return value
+
+    def validate_memoryBytes(self, value):
+        return value if value is None else _check(validation.memory_bytes, value)
+
+    def validate_pidsLimit(self, value):
+        return value if value is None else _check(validation.pids_limit, value)
+
+
 class RunContainerRequestSerializer(StrictSerializer):
     image = serializers.CharField(max_length=validation.MAX_REFERENCE_LENGTH, allow_blank=True)
     # Not trimmed: "web\n" is refused, never quietly taken for "web".
@@ -110,6 +134,10 @@ class RunContainerRequestSerializer(StrictSerializer):
     command = optional_list(
         serializers.CharField(max_length=4096, trim_whitespace=False), MAX_COMMAND_ARGS,
         help_text="Extension: the command to run instead of the image's default.",
+    )  # fmt: skip
+    resources = ResourcesSerializer(
+        required=False, allow_null=True,
+        help_text="Extension: resource limits; what is not given is the node's default, never above its maximum.",
     )  # fmt: skip
 
     def validate_image(self, value: str) -> str:
@@ -184,6 +212,12 @@ class ListContainersRequestSerializer(StrictSerializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIST_LIMIT)
 
 
+class ContainerResourcesSerializer(serializers.Serializer):
+    cpu = serializers.FloatField(help_text="CPU limit in CPUs (fractional cores).")
+    memoryMB = serializers.IntegerField(help_text="Memory limit in MiB (also memory plus swap).")
+    diskMB = serializers.IntegerField(help_text="Not limited: always 0.")
+
+
 class ContainerSerializer(serializers.Serializer):
     """A container as the 1Backend API shows it; rendered by hand, it is on the hot path of list."""
 
@@ -203,7 +237,7 @@ class ContainerSerializer(serializers.Serializer):
     exitCode = serializers.IntegerField(allow_null=True, help_text="Extension.")
     managed = serializers.BooleanField(help_text="Extension: created by Container Svc.")
     runtime = serializers.CharField()
-    resources = serializers.DictField()
+    resources = ContainerResourcesSerializer(help_text="Limits; 0: none.")
     capabilities = CapabilitiesSerializer()
     network = serializers.DictField()
     createdAt = serializers.DateTimeField(allow_null=True, help_text="Extension.")
@@ -228,7 +262,7 @@ class ContainerSerializer(serializers.Serializer):
             "exitCode": row.exit_code,
             "managed": row.managed,
             "runtime": row.runtime,
-            "resources": {"cpu": row.cpu_shares, "memoryMB": row.memory_mb, "diskMB": 0},
+            "resources": {"cpu": row.nano_cpus / 1_000_000_000, "memoryMB": row.memory_mb, "diskMB": 0},
             "capabilities": {"gpuEnabled": row.gpu_enabled},
             "network": {"mode": row.network_mode, "ipAddress": row.ip_address, "macAddress": row.mac_address},
             "createdAt": row.engine_created_at.isoformat() if row.engine_created_at else None,

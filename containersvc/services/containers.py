@@ -8,12 +8,13 @@ from django.conf import settings
 
 from containersvc import access, engine, labels, validation
 from containersvc.access import Level
-from containersvc.engine import CreateSpec, EngineContainer, PortBinding
+from containersvc.engine import CreateSpec, EngineContainer, Limits, PortBinding
 from containersvc.errors import Conflict, ContainerSvcError, EngineError, InvalidRequest, NotFound
 from containersvc.models import Container
 from containersvc.services import mirror, storage
 from containersvc.services.audit import audited
 from containersvc.services.images import image_ensure
+from containersvc.services.limits import limits_resolve
 
 MESSAGE_NO_GPU_RUNTIME = (
     "This node's Docker engine has no NVIDIA runtime, so GPUs cannot be given to containers "
@@ -45,6 +46,7 @@ class RunSpec:
     gpu_device_ids: tuple[str, ...] = ()
     gpu_count: int | None = None  # None with no ids: all GPUs
     command: tuple[str, ...] | None = None
+    limits: Limits = field(default_factory=Limits)  # what the caller asked for; 0: the node's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +133,7 @@ def _create_and_start(*, actor, spec: RunSpec, reference: validation.ImageRefere
         raise InvalidRequest(MESSAGE_NO_GPU_RUNTIME)
     if spec.keeps and not spec.name:
         raise InvalidRequest(MESSAGE_KEEPS_NEED_NAME)
+    limits = limits_resolve(actor=actor, requested=spec.limits)
     image_ensure(reference=reference)
     mounts = storage.keeps_mounts(container_name=spec.name, keeps=list(spec.keeps)) if spec.keeps else []
     asset_mounts, asset_env = storage.assets_mounts(assets=list(spec.assets))
@@ -153,6 +156,7 @@ def _create_and_start(*, actor, spec: RunSpec, reference: validation.ImageRefere
             gpu_count=spec.gpu_count if spec.gpu_enabled else None,
             publish_interface=settings.CONTAINERSVC_PUBLISH_INTERFACE,
             command=spec.command,
+            limits=limits,
         )
     )
     if getattr(actor, "is_authenticated", False):

@@ -252,6 +252,8 @@ def mirror_record_details(
         row.runtime = details.runtime
         row.cpu_shares = details.cpu_shares
         row.memory_mb = details.memory_bytes // (1024 * 1024)
+        row.nano_cpus = details.nano_cpus
+        row.pids_limit = details.pids_limit
         if details.summary.state == ContainerState.EXITED:
             row.status = f"Exited ({details.exit_code})"
         elif details.summary.state == ContainerState.RUNNING:

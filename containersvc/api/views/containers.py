@@ -115,6 +115,11 @@ def _inspect_json(details: engine.ContainerDetails) -> dict:
         "ports": [{"internal": port.internal, "host": port.host, "protocol": port.protocol} for port in summary.ports],
         "mounts": list(details.mounts),
         "gpuEnabled": details.gpu_enabled,
+        "resources": {
+            "cpus": details.nano_cpus / 1_000_000_000 or None,
+            "memoryBytes": details.memory_bytes or None,
+            "pidsLimit": details.pids_limit or None,
+        },
         "network": {"mode": summary.network_mode, "ipAddress": summary.ip_address, "macAddress": summary.mac_address},
     }
 

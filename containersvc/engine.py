@@ -169,6 +169,25 @@ class DaemonInfo:
     cpus: int
     memory_bytes: int
     gpu_runtime: bool
+    data_root: str = ""  # DockerRootDir: where images, containers and volumes live
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStats:
+    """One container's counters from the engine's one-shot stats (what `docker stats` reads)."""
+
+    cpu_usage_ns: int
+    system_cpu_ns: int
+    online_cpus: int
+    memory_usage_bytes: int
+    memory_inactive_file_bytes: int
+    memory_limit_bytes: int
+    net_rx_bytes: int
+    net_tx_bytes: int
+    blk_read_bytes: int
+    blk_write_bytes: int
+    pids: int
+    read_at_ns: int  # when the engine read the counters (its clock), 0 if it did not say
 
 
 @dataclass(frozen=True, slots=True)
@@ -874,7 +893,44 @@ def daemon_info() -> DaemonInfo:
         cpus=info.get("NCPU", 0),
         memory_bytes=info.get("MemTotal", 0),
         gpu_runtime="nvidia" in runtimes,
+        data_root=info.get("DockerRootDir", ""),
     )
+
+
+def _stats_from(data: dict) -> EngineStats:
+    cpu, memory = data.get("cpu_stats") or {}, data.get("memory_stats") or {}
+    memory_stat = memory.get("stats") or {}
+    # cgroup v1 names it total_inactive_file, v2 inactive_file (docker/cli's calculateMemUsageUnixNoCache).
+    inactive = memory_stat.get("total_inactive_file", memory_stat.get("inactive_file", 0))
+    networks = (data.get("networks") or {}).values()
+    blkio = (data.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []
+    return EngineStats(
+        cpu_usage_ns=(cpu.get("cpu_usage") or {}).get("total_usage", 0),
+        system_cpu_ns=cpu.get("system_cpu_usage", 0),
+        online_cpus=cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or []) or 1,
+        memory_usage_bytes=memory.get("usage", 0),
+        memory_inactive_file_bytes=inactive,
+        memory_limit_bytes=memory.get("limit", 0),
+        net_rx_bytes=sum(network.get("rx_bytes", 0) for network in networks),
+        net_tx_bytes=sum(network.get("tx_bytes", 0) for network in networks),
+        blk_read_bytes=sum(entry.get("value", 0) for entry in blkio if entry.get("op", "").lower() == "read"),
+        blk_write_bytes=sum(entry.get("value", 0) for entry in blkio if entry.get("op", "").lower() == "write"),
+        pids=(data.get("pids_stats") or {}).get("current", 0),
+        read_at_ns=timestamp_ns(data["read"]) if data.get("read", "").startswith("2") else 0,
+    )
+
+
+def container_stats(*, container_id: str, timeout: float) -> EngineStats:
+    """One-shot stats (API 1.41): the counters as they stand, without the engine's own second sample."""
+    client = _client()
+    with translate_errors(not_found=f"No container with id '{container_id}'."):
+        response = client._get(
+            client._url("/containers/{0}/stats", container_id),
+            params={"stream": "false", "one-shot": "true"},
+            timeout=timeout,
+        )
+        client._raise_for_status(response)
+        return _stats_from(orjson.loads(response.content))
 
 
 def daemon_disk_usage() -> DiskUsage:

@@ -257,3 +257,32 @@ class SetupToken(models.Model):
 
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class ContainerStatsSample(models.Model):
+    """One bucket of a container's resource samples, downsampled: means and maxima over `resolution` seconds."""
+
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="stats_samples")
+    resolution = models.PositiveIntegerField(help_text="Bucket length in seconds.")
+    bucket_start = models.DateTimeField()
+    samples = models.PositiveIntegerField(default=1, help_text="Samples the bucket summarises.")
+    cpu_mean = models.FloatField(help_text="CPU %, 100 is one core.")
+    cpu_max = models.FloatField()
+    mem_mean = models.BigIntegerField(help_text="Bytes, without inactive page cache (as docker stats).")
+    mem_max = models.BigIntegerField()
+    mem_limit = models.BigIntegerField()
+    net_rx_rate = models.FloatField(help_text="Bytes per second.")
+    net_tx_rate = models.FloatField()
+    blk_read_rate = models.FloatField()
+    blk_write_rate = models.FloatField()
+    pids = models.PositiveIntegerField(help_text="The most at once in the bucket.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["container", "resolution", "bucket_start"]),
+            models.Index(fields=["resolution", "bucket_start"], name="stats_sample_retention_idx"),
+        ]
+        ordering = ["bucket_start", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.resolution}s at {self.bucket_start:%Y-%m-%d %H:%M:%S} of {self.container}"

@@ -1,0 +1,400 @@
+"""The stats collector: one per node, sampling every running container each CONTAINERSVC_STATS_INTERVAL.
+
+It reads the cgroup files (containersvc/cgroups.py) where this host has the engine's cgroups, and the
+engine's one-shot stats otherwise. Per running container it keeps the last CONTAINERSVC_STATS_MEMORY_SECONDS
+of samples in memory and folds them into buckets that are stored (one insert per round) as they close.
+Engine calls per container: one inspect when it is first seen (its row and init pid), none per sample on
+the cgroup path. Tests call collect_once() rather than waiting for the thread.
+"""
+
+import logging
+import shutil
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection
+from django.utils import timezone
+
+from containersvc import cgroups, engine
+from containersvc.cgroups import CgroupUnreadable, CgroupVersion, HostCounters
+from containersvc.errors import ContainerSvcError, NotFound
+from containersvc.models import Container
+from containersvc.services import mirror
+from containersvc.services.stats import stats_prune, stats_retentions, stats_store_buckets
+from containersvc.stats import Bucket, BucketBuilder, ContainerStats, Reading, busy_percent, container_stats_from
+
+logger = logging.getLogger(__name__)
+
+SOURCE_CGROUP = "cgroup"
+SOURCE_ENGINE = "engine"
+PRUNE_EVERY_SECONDS = 60.0
+ENGINE_READERS = 8  # engine stats calls at once (within docker-py's connection pool of 10)
+DATA_ROOT_RETRY_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class HostSample:
+    """The host's CPU between the last two rounds, and the readings it came from."""
+
+    taken_at: datetime
+    counters: HostCounters
+    cpu_percent: float | None
+    per_cpu_percent: tuple[float | None, ...]
+
+
+@dataclass(slots=True)
+class _Tracked:
+    """What the collector keeps about one running container."""
+
+    row_pk: int
+    pid: int
+    history: deque
+    builders: list[BucketBuilder]
+    previous: Reading | None = None
+    latest: ContainerStats | None = None
+
+
+class _Foreign(Exception):
+    """A cgroup whose container this engine does not know (another engine on the host)."""
+
+
+class StatsCollector:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # guards _tracked against readers in request threads
+        self._round_lock = threading.Lock()  # one round at a time (the thread, or a test calling directly)
+        self._tracked: dict[str, _Tracked] = {}
+        self._foreign: set[str] = set()
+        self._source: str | None = None
+        self._cgroup_version = CgroupVersion.NONE
+        self._stop: threading.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._last_prune = 0.0
+        self.host: HostSample | None = None
+        self._data_root: str | None = None
+        self._data_root_checked = 0.0
+        self._pool: ThreadPoolExecutor | None = None
+
+    # --- control ------------------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        with self._lock:
+            if self.running:
+                return
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._run, args=(self._stop,), name="stats-collector", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread and store the buckets still being filled."""
+        thread, stop = self._thread, self._stop
+        if stop is not None:
+            stop.set()
+        if thread is not None:
+            thread.join(timeout)
+        self._thread = None
+        self.flush()
+
+    def reset(self) -> None:
+        """Forget everything sampled (tests; a changed source or engine)."""
+        with self._round_lock, self._lock:
+            self._tracked.clear()
+            self._foreign.clear()
+            self._source = None
+            self.host = None
+            self._data_root = None
+            self._data_root_checked = 0.0
+
+    def _run(self, stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                began = time.monotonic()
+                try:
+                    close_old_connections()
+                    self.collect_once()
+                except Exception:
+                    # One failed round must not end sampling; the next tick tries again.
+                    logger.exception("stats round failed")
+                stop.wait(max(0.0, settings.CONTAINERSVC_STATS_INTERVAL - (time.monotonic() - began)))
+        finally:
+            connection.close()
+
+    # --- reads for the API --------------------------------------------------------------------------------
+    @property
+    def source(self) -> str | None:
+        return self._source
+
+    def latest(self) -> dict[str, ContainerStats]:
+        """The newest sample of every running container, by container id."""
+        with self._lock:
+            return {cid: tracked.latest for cid, tracked in self._tracked.items() if tracked.latest is not None}
+
+    def history(self, container_id: str) -> list[ContainerStats]:
+        """The samples in memory of a running container, oldest first (empty if it is not sampled here)."""
+        with self._lock:
+            tracked = self._tracked.get(container_id)
+            return list(tracked.history) if tracked else []
+
+    def data_root(self) -> str | None:
+        """The engine's DockerRootDir, asked once (again a minute after a failure)."""
+        if self._data_root is None and time.monotonic() - self._data_root_checked > DATA_ROOT_RETRY_SECONDS:
+            self._data_root_checked = time.monotonic()
+            try:
+                self._data_root = engine.daemon_info().data_root or None
+            except ContainerSvcError as error:
+                logger.info("engine data root unknown: %s", error.message)
+        return self._data_root
+
+    # --- a round ------------------------------------------------------------------------------------------
+    def collect_once(self) -> list[ContainerStats]:
+        """Sample every running container and the host once; store the buckets this round closed."""
+        with self._round_lock:
+            source = self._choose_source()
+            closed: list[tuple[int, Bucket]] = []
+            samples: list[ContainerStats] = []
+            self._sample_host()  # first: an unlimited container's memory limit is the host's memory
+            running = set(self._running_ids(source))
+            tracked = self._track_all(running - self._foreign)
+            for (_, entry), reading in zip(tracked, self._read_all(source, tracked), strict=True):
+                if reading is not None:
+                    samples.append(self._record(source, entry, reading, closed))
+            for container_id in set(self._tracked) - running:
+                self._forget(container_id, closed)
+            self._foreign &= running
+            self._store(closed)
+            return samples
+
+    def flush(self) -> int:
+        """Store every bucket being filled, as if each container stopped now (the collector stops)."""
+        with self._round_lock:
+            closed: list[tuple[int, Bucket]] = []
+            with self._lock:
+                for tracked in self._tracked.values():
+                    closed.extend((tracked.row_pk, b) for b in (x.close() for x in tracked.builders) if b)
+            self._store(closed)
+            return len(closed)
+
+    def _choose_source(self) -> str:
+        if self._source is not None:
+            return self._source
+        choice = settings.CONTAINERSVC_STATS_SOURCE
+        root = Path(settings.CONTAINERSVC_CGROUP_ROOT)
+        version = cgroups.detect_version(root)
+        if choice == SOURCE_ENGINE:
+            source = SOURCE_ENGINE
+        elif choice == SOURCE_CGROUP:
+            source = SOURCE_CGROUP
+        elif version == CgroupVersion.NONE or not engine.address().startswith("unix://"):
+            source = SOURCE_ENGINE  # no cgroup tree here, or the engine runs on another host
+        else:
+            source = SOURCE_CGROUP if self._engine_cgroups_visible(root, version) else SOURCE_ENGINE
+        self._cgroup_version = version
+        self._source = source
+        logger.info("sampling container stats from %s", "the cgroup files" if source == SOURCE_CGROUP else "the engine")
+        return source
+
+    @staticmethod
+    def _engine_cgroups_visible(root: Path, version: CgroupVersion) -> bool:
+        """Whether the engine's running containers have their cgroups in this tree (not so in a container)."""
+        try:
+            running = [found.id for found in engine.container_list() if found.state == "running"]
+        except ContainerSvcError:
+            return True  # nothing to compare with now; the files decide container by container
+        return not running or bool(set(running) & set(cgroups.running_container_ids(root=root, version=version)))
+
+    def _running_ids(self, source: str) -> list[str]:
+        if source == SOURCE_CGROUP:
+            root = Path(settings.CONTAINERSVC_CGROUP_ROOT)
+            return cgroups.running_container_ids(root=root, version=self._cgroup_version)
+        try:
+            return [found.id for found in engine.container_list() if found.state == "running"]
+        except ContainerSvcError as error:
+            logger.info("stats wait for the engine: %s", error.message)
+            return list(self._tracked)  # keep what we have; nothing is sampled this round
+
+    def _track(self, container_id: str) -> _Tracked:
+        tracked = self._tracked.get(container_id)
+        if tracked is not None:
+            return tracked
+        try:
+            details = engine.container_inspect(container_id=container_id)
+        except NotFound as error:
+            raise _Foreign(container_id) from error
+        row = Container.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, container_id=container_id).first()
+        if row is None:
+            row = mirror.mirror_record_details(details=details)
+        keep = max(
+            1, round(settings.CONTAINERSVC_STATS_MEMORY_SECONDS / max(settings.CONTAINERSVC_STATS_INTERVAL, 0.01))
+        )
+        tracked = _Tracked(
+            row_pk=row.pk,
+            pid=int(details.raw_state.get("Pid") or 0),
+            history=deque(maxlen=keep),
+            builders=[BucketBuilder(retention.bucket_seconds) for retention in stats_retentions()],
+        )
+        with self._lock:
+            self._tracked[container_id] = tracked
+        return tracked
+
+    def _track_all(self, container_ids: set[str]) -> list[tuple[str, _Tracked]]:
+        tracked = []
+        for container_id in sorted(container_ids):
+            try:
+                tracked.append((container_id, self._track(container_id)))
+            except _Foreign:
+                self._foreign.add(container_id)
+            except NotFound:
+                pass  # it stopped between the listing and the inspect; the next round forgets it
+            except ContainerSvcError as error:
+                logger.info("stats of %s not read: %s", container_id[:12], error.message)
+        return tracked
+
+    def _read_all(self, source: str, tracked: list[tuple[str, _Tracked]]) -> list[Reading | None]:
+        """One reading per container; the engine's calls run side by side (each can take a second)."""
+        if source == SOURCE_ENGINE and len(tracked) > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=ENGINE_READERS, thread_name_prefix="stats-engine")
+            return list(self._pool.map(lambda item: self._read_or_none(source, *item), tracked))
+        return [self._read_or_none(source, container_id, entry) for container_id, entry in tracked]
+
+    def _read_or_none(self, source: str, container_id: str, tracked: _Tracked) -> Reading | None:
+        try:
+            return self._read(source, container_id, tracked)
+        except (CgroupUnreadable, NotFound):
+            return None  # it stopped between the listing and the read; the next round forgets it
+        except ContainerSvcError as error:
+            logger.info("stats of %s not read: %s", container_id[:12], error.message)
+            return None
+
+    def _record(
+        self, source: str, tracked: _Tracked, reading: Reading, closed: list[tuple[int, Bucket]]
+    ) -> ContainerStats:
+        sample = container_stats_from(previous=tracked.previous, current=reading)
+        if sample.cpu_percent is None and tracked.previous is not None and source == SOURCE_CGROUP:
+            tracked.pid = 0  # counters went back: a restart; ask for the new init process next round
+        tracked.previous = reading
+        with self._lock:
+            tracked.latest = sample
+            tracked.history.append(sample)
+        for builder in tracked.builders:
+            bucket = builder.add(sample)
+            if bucket is not None:
+                closed.append((tracked.row_pk, bucket))
+        return sample
+
+    def _read(self, source: str, container_id: str, tracked: _Tracked) -> Reading:
+        at, monotonic_ns = timezone.now(), time.monotonic_ns()
+        if source == SOURCE_ENGINE:
+            raw = engine.container_stats(container_id=container_id, timeout=settings.CONTAINERSVC_STATS_ENGINE_TIMEOUT)
+            return Reading(
+                container_id=container_id,
+                at=at,
+                # The engine's own read time: a call can take a second, so our clock would skew the rates.
+                monotonic_ns=raw.read_at_ns or time.monotonic_ns(),
+                source=SOURCE_ENGINE,
+                cpu_usage_ns=raw.cpu_usage_ns,
+                system_cpu_ns=raw.system_cpu_ns,
+                online_cpus=raw.online_cpus,
+                memory_usage_bytes=raw.memory_usage_bytes,
+                memory_inactive_file_bytes=raw.memory_inactive_file_bytes,
+                memory_limit_bytes=raw.memory_limit_bytes,
+                net_rx_bytes=raw.net_rx_bytes,
+                net_tx_bytes=raw.net_tx_bytes,
+                blk_read_bytes=raw.blk_read_bytes,
+                blk_write_bytes=raw.blk_write_bytes,
+                pids=raw.pids,
+            )
+        root = Path(settings.CONTAINERSVC_CGROUP_ROOT)
+        counters = cgroups.container_counters(root=root, version=self._cgroup_version, container_id=container_id)
+        net = self._net(container_id, tracked)
+        host_memory = self.host.counters.memory_total_bytes if self.host else 0
+        limit = counters.memory_limit_bytes
+        # As the engine reports it: an unlimited container's limit is the host's memory.
+        if limit is None or (host_memory and limit > host_memory):
+            limit = host_memory or (limit or 0)
+        return Reading(
+            container_id=container_id,
+            at=at,
+            monotonic_ns=monotonic_ns,
+            source=SOURCE_CGROUP,
+            cpu_usage_ns=counters.cpu_usage_ns,
+            system_cpu_ns=None,
+            online_cpus=cgroups.online_cpus(),
+            memory_usage_bytes=counters.memory_usage_bytes,
+            memory_inactive_file_bytes=counters.memory_inactive_file_bytes,
+            memory_limit_bytes=limit,
+            net_rx_bytes=net.rx_bytes,
+            net_tx_bytes=net.tx_bytes,
+            blk_read_bytes=counters.blk_read_bytes,
+            blk_write_bytes=counters.blk_write_bytes,
+            pids=counters.pids,
+        )
+
+    def _net(self, container_id: str, tracked: _Tracked) -> cgroups.NetCounters:
+        """From the init process's network namespace; its pid is asked of the engine again after a restart."""
+        if not tracked.pid or not cgroups.pid_in_container(pid=tracked.pid, container_id=container_id):
+            details = engine.container_inspect(container_id=container_id)
+            tracked.pid = int(details.raw_state.get("Pid") or 0)
+        if not tracked.pid:
+            raise CgroupUnreadable(container_id)
+        return cgroups.net_counters(pid=tracked.pid)
+
+    def _forget(self, container_id: str, closed: list[tuple[int, Bucket]]) -> None:
+        with self._lock:
+            tracked = self._tracked.pop(container_id, None)
+        if tracked is not None:
+            closed.extend((tracked.row_pk, bucket) for bucket in (b.close() for b in tracked.builders) if bucket)
+
+    def _sample_host(self) -> None:
+        try:
+            counters = cgroups.host_counters()
+        except (CgroupUnreadable, ValueError, IndexError):
+            return  # no /proc (not Linux): the node's numbers stay unknown
+        previous = self.host.counters if self.host else None
+        self.host = HostSample(
+            taken_at=timezone.now(),
+            counters=counters,
+            cpu_percent=_busy(previous.cpu, counters.cpu) if previous else None,
+            per_cpu_percent=tuple(
+                _busy(before, after) for before, after in zip(previous.per_cpu, counters.per_cpu, strict=False)
+            )
+            if previous
+            else tuple(None for _ in counters.per_cpu),
+        )
+
+    def _store(self, closed: list[tuple[int, Bucket]]) -> None:
+        try:
+            stats_store_buckets(buckets=closed)
+            if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
+                self._last_prune = time.monotonic()
+                stats_prune(now=timezone.now())
+        except DatabaseError:
+            logger.warning("stats buckets not stored", exc_info=True)
+
+
+def _busy(before: cgroups.CpuTimes, after: cgroups.CpuTimes) -> float | None:
+    return busy_percent(
+        busy_before=before.busy, total_before=before.total, busy_after=after.busy, total_after=after.total
+    )
+
+
+def disk_usage(path: str | None) -> tuple[int, int, int] | None:
+    """Total, used and free bytes of the file system holding `path`, where this process can see it."""
+    if not path:
+        return None
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError:
+        return None
+    return usage.total, usage.used, usage.free
+
+
+collector = StatsCollector()

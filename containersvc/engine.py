@@ -158,6 +158,37 @@ class EngineImage:
 
 
 @dataclass(frozen=True, slots=True)
+class PullProgress:
+    """One line of a pull's output: about one layer (its short id) or, with layer "", the whole image."""
+
+    layer: str
+    status: str  # "Pulling fs layer", "Downloading", "Extracting", "Pull complete", "Already exists", ...
+    current: int  # bytes done in this status, when the engine says
+    total: int  # bytes in all, when the engine says
+
+
+@dataclass(frozen=True, slots=True)
+class ImageUsage:
+    """An image as the engine's disk usage sees it: what removing it alone frees, and how many containers use it."""
+
+    id: str
+    unique_bytes: int
+    containers: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRemoval:
+    deleted: tuple[str, ...]  # image and layer ids deleted
+    untagged: tuple[str, ...]  # references untagged
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePrune:
+    deleted: tuple[str, ...]
+    space_reclaimed_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
 class DaemonInfo:
     address: str
     version: str
@@ -805,15 +836,95 @@ def image_exists(*, reference: str) -> bool:
     return True
 
 
-def image_pull(*, repository: str, tag: str | None, digest: str | None) -> None:
-    """Pull and wait; progress is not kept, an error in the stream is raised."""
+def image_pull(
+    *, repository: str, tag: str | None, digest: str | None, on_progress: Callable[[PullProgress], None] | None = None
+) -> None:
+    """Pull and wait, handing each progress line to on_progress; an error in the stream is raised.
+
+    docker-py's own pull reads without a timeout: this one waits at most the pull timeout for each piece of
+    output, and closes the stream however it ends.
+    """
     reference = f"{repository}@{digest}" if digest else repository
+    client = _client(long=True)
+    params = {"fromImage": reference, "tag": None if digest else (tag or "latest")}
+    header = docker.auth.get_config_header(client, docker.auth.resolve_repository_name(repository)[0])
     with translate_errors(not_found=f"Image '{reference}' was not found in its registry."):
-        for event in _client(long=True).pull(
-            reference, tag=None if digest else (tag or "latest"), stream=True, decode=True
-        ):
-            if "error" in event:
-                raise InvalidRequest(f"Pulling '{reference}' failed: {event['error']}")
+        response = client._post(
+            client._url("/images/create"),
+            params=params,
+            headers={"X-Registry-Auth": header} if header else {},
+            stream=True,
+            timeout=settings.CONTAINERSVC_PULL_TIMEOUT,
+        )
+        try:
+            client._raise_for_status(response)
+            for event in client._stream_helper(response, decode=True):
+                if "error" in event:
+                    raise InvalidRequest(f"Pulling '{reference}' failed: {event['error']}")
+                if on_progress is not None:
+                    detail = event.get("progressDetail") or {}
+                    on_progress(
+                        PullProgress(
+                            layer=str(event.get("id") or ""),
+                            status=str(event.get("status") or ""),
+                            current=int(detail.get("current") or 0),
+                            total=int(detail.get("total") or 0),
+                        )
+                    )
+        finally:
+            response.close()
+
+
+def image_usage() -> dict[str, ImageUsage]:
+    """Each image's unique size and container count, by id (the engine's disk usage: slower than a list)."""
+    with translate_errors():
+        entries = _client(long=True).df().get("Images") or []
+    usage = {}
+    for entry in entries:
+        size, shared = entry.get("Size") or 0, entry.get("SharedSize") or 0
+        unique = size - shared if shared > 0 else size
+        containers = max(0, entry.get("Containers") or 0)
+        usage[entry["Id"]] = ImageUsage(id=entry["Id"], unique_bytes=unique, containers=containers)
+    return usage
+
+
+def image_inspect(*, reference: str) -> EngineImage:
+    with translate_errors(not_found=f"No image '{reference}'."):
+        entry = _client().inspect_image(reference)
+    return EngineImage(
+        id=entry["Id"],
+        tags=tuple(entry.get("RepoTags") or ()),
+        size_bytes=entry.get("Size", 0),
+        created_at=parse_time(entry.get("Created")),
+    )
+
+
+def image_users(*, image_id: str) -> list[EngineContainer]:
+    """Containers (running or not) made from the image or from an image built on it."""
+    return [_container_from_list(entry) for entry in _list_entries({"ancestor": [image_id]})]
+
+
+def image_remove(*, reference: str) -> ImageRemoval:
+    """Untag a reference (deleting the image with its last tag), or delete an image by id; never forced."""
+    with translate_errors(not_found=f"No image '{reference}'."):
+        entries = _client().remove_image(reference, force=False, noprune=False) or []
+    return ImageRemoval(
+        deleted=tuple(entry["Deleted"] for entry in entries if "Deleted" in entry),
+        untagged=tuple(entry["Untagged"] for entry in entries if "Untagged" in entry),
+    )
+
+
+def image_prune(*, dangling_only: bool, labels: dict[str, str] | None = None) -> ImagePrune:
+    """Delete dangling images (untagged, used by none), or every image no container uses."""
+    filters: dict[str, list[str]] = {"dangling": ["true" if dangling_only else "false"]}
+    if labels:
+        filters["label"] = [f"{key}={value}" for key, value in labels.items()]
+    with translate_errors():
+        result = _client(long=True).prune_images(filters=filters)
+    return ImagePrune(
+        deleted=tuple(entry["Deleted"] for entry in result.get("ImagesDeleted") or [] if "Deleted" in entry),
+        space_reclaimed_bytes=result.get("SpaceReclaimed") or 0,
+    )
 
 
 def image_pullable(*, reference: str) -> bool:

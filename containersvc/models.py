@@ -286,3 +286,55 @@ class ContainerStatsSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resolution}s at {self.bucket_start:%Y-%m-%d %H:%M:%S} of {self.container}"
+
+
+# The engine's layer statuses after which a layer is all downloaded, and after which it is in place.
+LAYER_DONE = frozenset({"Pull complete", "Already exists"})
+LAYER_DOWNLOADED = frozenset({"Verifying Checksum", "Download complete", "Extracting", *LAYER_DONE})
+
+
+class PullStatus(models.TextChoices):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+class ImagePull(models.Model):
+    """One pull of an image, with its layers' progress as the engine last reported it."""
+
+    node_id = models.CharField(max_length=253, db_index=True)
+    image = models.CharField(max_length=512, help_text="The reference pulled.")
+    status = models.CharField(max_length=16, choices=PullStatus.choices, default=PullStatus.RUNNING)
+    # layer short id -> {"status", "current", "total"}, in the order the engine named them
+    layers = models.JSONField(default=dict)
+    message = models.CharField(max_length=512, blank=True, help_text="The engine's last line about the whole image.")
+    error = models.TextField(blank=True)
+    note = models.CharField(max_length=512, blank=True, help_text="What followed the pull (a run from the dashboard).")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    runner_pid = models.IntegerField(null=True, blank=True, help_text="The service process running the pull.")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.image} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status != PullStatus.RUNNING
+
+    @property
+    def progress(self) -> dict:
+        """The layers summed up: how many, how many done, bytes downloaded of the bytes known."""
+        current = total = done = 0
+        for layer in self.layers.values():
+            total += layer["total"]
+            if layer["status"] in LAYER_DOWNLOADED:
+                current += layer["total"]
+            elif layer["status"] == "Downloading":
+                current += layer["current"]
+            done += layer["status"] in LAYER_DONE
+        return {"layers": len(self.layers), "layersDone": done, "currentBytes": current, "totalBytes": total}

@@ -9,7 +9,7 @@ from django.utils import timezone
 from containersvc import access, engine, labels
 from containersvc.engine import EngineContainer
 from containersvc.errors import InvalidRequest, NotFound
-from containersvc.models import AuditEvent, Container, ContainerState, ImageBuild, LogChunk
+from containersvc.models import AuditEvent, Container, ContainerState, ImageBuild, ImagePull, LogChunk
 from containersvc.services import mirror
 
 
@@ -205,3 +205,14 @@ def stored_log_chunks(*, container: Container, newest_lines: int | None = None) 
         if count >= newest_lines:
             break
     return picked[::-1]
+
+
+def pull_list(*, limit: int = 20) -> QuerySet[ImagePull]:
+    return ImagePull.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID).select_related("requested_by")[:limit]
+
+
+def pull_get(*, pull_id: int) -> ImagePull:
+    try:
+        return ImagePull.objects.select_related("requested_by").get(pk=pull_id)
+    except ImagePull.DoesNotExist as error:
+        raise NotFound(f"No pull with id {pull_id}.") from error

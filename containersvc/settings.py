@@ -205,7 +205,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"BuildStatusEnum": "containersvc.models.BuildStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "BuildStatusEnum": "containersvc.models.BuildStatus",
+        "PullStatusEnum": "containersvc.models.PullStatus",
+    },
 }
 
 LOGGING = {

@@ -6,7 +6,7 @@ from rest_framework.settings import api_settings
 
 from containersvc import validation
 from containersvc.errors import InvalidRequest
-from containersvc.models import Container, ImageBuild
+from containersvc.models import Container, ImageBuild, PullStatus
 from containersvc.services.builds import build_context_shown
 
 MAX_PORTS = 64
@@ -369,3 +369,66 @@ class ImageBuildSerializer(serializers.ModelSerializer):
 class ImageBuildDetailSerializer(ImageBuildSerializer):
     class Meta(ImageBuildSerializer.Meta):
         fields = [*ImageBuildSerializer.Meta.fields, "output"]
+
+
+class PullImageRequestSerializer(StrictSerializer):
+    image = serializers.CharField(max_length=validation.MAX_REFERENCE_LENGTH, allow_blank=True)
+
+    def validate_image(self, value: str) -> str:
+        _check(validation.image_reference, value)
+        return value
+
+
+class PullLayerSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The layer's short id.")
+    status = serializers.CharField(help_text="The engine's last word on it: Waiting, Downloading, Pull complete...")
+    currentBytes = serializers.IntegerField()
+    totalBytes = serializers.IntegerField(help_text="0 until the engine says.")
+
+
+class PullProgressSerializer(serializers.Serializer):
+    layers = serializers.IntegerField()
+    layersDone = serializers.IntegerField()
+    currentBytes = serializers.IntegerField(help_text="Downloaded, of the layers whose size is known.")
+    totalBytes = serializers.IntegerField()
+
+
+class ImagePullSerializer(serializers.Serializer):
+    """A pull as producers.groups.pull_payload writes it; the live socket (ws/pulls/<id>/) sends the same."""
+
+    id = serializers.IntegerField()
+    image = serializers.CharField()
+    status = serializers.ChoiceField(choices=PullStatus.choices)
+    message = serializers.CharField(help_text="The engine's last line about the whole image.")
+    error = serializers.CharField()
+    note = serializers.CharField(help_text="What followed the pull (a run asked for from the dashboard).")
+    requestedBy = serializers.CharField(allow_null=True)
+    startedAt = serializers.DateTimeField(allow_null=True)
+    finishedAt = serializers.DateTimeField(allow_null=True)
+    progress = PullProgressSerializer()
+    layers = PullLayerSerializer(many=True)
+
+
+class RemoveImageRequestSerializer(StrictSerializer):
+    image = serializers.CharField(
+        max_length=validation.MAX_REFERENCE_LENGTH,
+        help_text="A reference (untagged; the image goes with its last tag) or an image id.",
+    )
+
+
+class RemoveImageResponseSerializer(serializers.Serializer):
+    deleted = serializers.ListField(child=serializers.CharField(), help_text="Image and layer ids deleted.")
+    untagged = serializers.ListField(child=serializers.CharField())
+    spaceFreedBytes = serializers.IntegerField()
+
+
+class PruneImagesRequestSerializer(StrictSerializer):
+    unused = serializers.BooleanField(
+        required=False, default=False, help_text="Every image no container uses, not only the dangling ones."
+    )
+    labels = optional_list(KeyValueSerializer(), MAX_LABELS, help_text="Only images carrying all these labels.")
+
+
+class PruneImagesResponseSerializer(serializers.Serializer):
+    deleted = serializers.ListField(child=serializers.CharField(), help_text="Image and layer ids deleted.")
+    spaceFreedBytes = serializers.IntegerField()

@@ -24,6 +24,7 @@ LOG_BATCH = "log.batch"
 LOG_ENDED = "log.ended"
 BUILD_OUTPUT = "build.output"
 BUILD_STATUS = "build.status"
+PULL_PROGRESS = "pull.progress"
 
 
 def containers_group() -> str:
@@ -152,3 +153,31 @@ def build_output_event(*, build_id: int, offset: int, text: str, skipped: int) -
 
 def build_status_event(*, build_id: int, status: str, error: str = "", image_id: str = "") -> dict:
     return {"type": BUILD_STATUS, "build": build_id, "status": status, "error": error, "imageId": image_id}
+
+
+def pull_group(pull_id: int) -> str:
+    return f"containersvc.pull.{int(pull_id)}.{PROCESS}"
+
+
+def pull_payload(pull) -> dict:
+    """An ImagePull as the API (GET /image/pulls/{id}) and the live socket show it."""
+    return {
+        "id": pull.pk,
+        "image": pull.image,
+        "status": pull.status,
+        "message": pull.message,
+        "error": pull.error,
+        "note": pull.note,
+        "requestedBy": pull.requested_by.get_username() if pull.requested_by_id else None,
+        "startedAt": pull.started_at.isoformat() if pull.started_at else None,
+        "finishedAt": pull.finished_at.isoformat() if pull.finished_at else None,
+        "progress": pull.progress,
+        "layers": [
+            {"id": layer_id, "status": layer["status"], "currentBytes": layer["current"], "totalBytes": layer["total"]}
+            for layer_id, layer in pull.layers.items()
+        ],
+    }
+
+
+def pull_progress_event(pull) -> dict:
+    return {"type": PULL_PROGRESS, "pull": pull_payload(pull)}

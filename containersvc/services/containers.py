@@ -13,7 +13,7 @@ from containersvc.errors import Conflict, ContainerSvcError, EngineError, Invali
 from containersvc.models import Container
 from containersvc.services import mirror, storage
 from containersvc.services.audit import audited
-from containersvc.services.images import image_ensure
+from containersvc.services.pulls import pull_ensure
 from containersvc.services.limits import limits_resolve
 
 MESSAGE_NO_GPU_RUNTIME = (
@@ -134,7 +134,7 @@ def _create_and_start(*, actor, spec: RunSpec, reference: validation.ImageRefere
     if spec.keeps and not spec.name:
         raise InvalidRequest(MESSAGE_KEEPS_NEED_NAME)
     limits = limits_resolve(actor=actor, requested=spec.limits)
-    image_ensure(reference=reference)
+    pull_ensure(actor=actor, reference=reference)
     mounts = storage.keeps_mounts(container_name=spec.name, keeps=list(spec.keeps)) if spec.keeps else []
     asset_mounts, asset_env = storage.assets_mounts(assets=list(spec.assets))
     container_labels = {

@@ -1,0 +1,90 @@
+"""The pull progress relay: hears every pull's changes (services.pulls.listeners) and, while a socket watches a
+pull, publishes its latest state to that pull's group.
+
+A pull's state is small and whole (its layers summed up), so there is nothing to number or coalesce: each
+message replaces the previous one, and a viewer that falls behind just gets the newest state.
+"""
+
+import asyncio
+import threading
+
+from containersvc.models import ImagePull
+from containersvc.producers import groups
+from containersvc.producers.publish import Publisher
+from containersvc.services import pulls
+
+BATCH_SECONDS = 0.2
+MAX_TRACKED_PULLS = 64
+
+
+class PullProgressRelay:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._latest: dict[int, dict] = {}  # pull id -> its newest event, while it runs or is watched
+        self._changed: set[int] = set()
+        self._watchers: dict[int, int] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def on_change(self, pull: ImagePull) -> None:
+        """Called from pull threads: never blocks on the loop."""
+        event = groups.pull_progress_event(pull)
+        with self._lock:
+            if pull.is_finished and not self._watchers.get(pull.pk):
+                self._latest.pop(pull.pk, None)
+                return
+            if pull.pk not in self._latest and len(self._latest) >= MAX_TRACKED_PULLS:
+                return  # a viewer reads the stored row instead
+            self._latest[pull.pk] = event
+            if self._watchers.get(pull.pk):
+                self._changed.add(pull.pk)
+        self._wake.set()
+
+    def watch(self, *, pull_id: int, loop: asyncio.AbstractEventLoop) -> dict | None:
+        """Count a viewer in; returns the newest state the relay holds (None: none, read the row)."""
+        with self._lock:
+            self._watchers[pull_id] = self._watchers.get(pull_id, 0) + 1
+            if self._thread is None or not self._thread.is_alive() or self._stop.is_set():
+                self._stop = threading.Event()
+                self._thread = threading.Thread(
+                    target=self._run, args=(self._stop, Publisher(loop)), name="pull-progress", daemon=True
+                )
+                self._thread.start()
+            return self._latest.get(pull_id)
+
+    def unwatch(self, *, pull_id: int) -> None:
+        with self._lock:
+            left = self._watchers.get(pull_id, 1) - 1
+            if left > 0:
+                self._watchers[pull_id] = left
+            else:
+                self._watchers.pop(pull_id, None)
+                self._changed.discard(pull_id)
+                event = self._latest.get(pull_id)
+                if event is not None and event["pull"]["finishedAt"]:
+                    del self._latest[pull_id]
+            if not self._watchers:
+                self._stop.set()
+                self._wake.set()
+
+    def _run(self, stop: threading.Event, publisher: Publisher) -> None:
+        while not stop.is_set():
+            self._wake.wait(BATCH_SECONDS)
+            self._wake.clear()
+            with self._lock:
+                events = [self._latest[pull_id] for pull_id in self._changed if pull_id in self._latest]
+                self._changed.clear()
+            for event in events:
+                if not publisher.send(groups.pull_group(event["pull"]["id"]), event):
+                    return
+            stop.wait(BATCH_SECONDS)  # gather what arrives meanwhile
+
+
+relay = PullProgressRelay()
+
+
+def relay_install() -> None:
+    """Listen to every pull from now on (idempotent); called when the websocket routes are loaded."""
+    if relay.on_change not in pulls.listeners:
+        pulls.listeners.append(relay.on_change)

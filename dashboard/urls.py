@@ -14,6 +14,7 @@ urlpatterns = [
     re_path(rf"^containers/{CONTAINER}/logs\.txt$", views.container_log_download, name="container-logs"),
     path("images/", views.images, name="images"),
     path("builds/<int:build_id>/", views.build_detail, name="build"),
+    path("builds/<int:build_id>/cancel/", views.build_cancel, name="build-cancel"),
     path("node/", views.node, name="node"),
     path("gpus/", views.gpus, name="gpus"),
     path("audit/", views.audit, name="audit"),

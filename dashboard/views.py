@@ -178,7 +178,7 @@ def images(request: HttpRequest) -> HttpResponse:
         engine_error = error.message
     context = {
         "images": image_rows,
-        "builds": selectors.build_list(limit=50),
+        "builds": selectors.build_list(actor=request.user, limit=50),
         "form": form,
         "can": _can(request),
         "engine_error": engine_error,
@@ -192,11 +192,27 @@ def build_detail(request: HttpRequest, build_id: int) -> HttpResponse:
     if not (request.user.has_perm(scopes.permission_name(Scope.IMAGE_BUILD))):
         _require(request, Scope.CONTAINER_VIEW)
     try:
-        build = selectors.build_get(build_id=build_id)
+        build = selectors.build_get(build_id=build_id, actor=request.user)
     except NotFound as error:
         raise Http404(error.message) from error
     shown = builds.build_context_shown(context_path=build.context_path)  # where the form takes it
     return render(request, "dashboard/build_detail.html", {"build": build, "context_path": shown, "can": _can(request)})
+
+
+@login_required
+@require_POST
+def build_cancel(request: HttpRequest, build_id: int) -> HttpResponse:
+    _require(request, Scope.IMAGE_BUILD)
+    try:
+        build = builds.build_cancel(actor=request.user, build_id=build_id)
+    except NotFound as error:
+        raise Http404(error.message) from error
+    except ContainerSvcError as error:
+        messages.error(request, error.message)
+    else:
+        ended = f"{build.status}: {build.error}" if build.is_finished else "cancel asked, it ends shortly"
+        messages.success(request, f"Build {build.pk}: {ended}.")
+    return redirect("dashboard:build", build_id=build_id)
 
 
 @login_required

@@ -18,6 +18,7 @@ from containersvc import engine
 from containersvc.asgi import application
 from containersvc.consumers import base, flow
 from containersvc.consumers import logs as logs_consumer
+from containersvc.models import ImageBuild
 from containersvc.producers.container_status import producer
 from containersvc.producers.log_followers import followers
 from containersvc.scopes import Scope
@@ -305,14 +306,15 @@ def test_disconnect_ends_the_follow_with_no_leaked_threads_or_descriptors(viewer
 
 
 # --- build output ----------------------------------------------------------------------------------------
-def test_build_output_streams_live_and_ends_with_the_status(viewer, make_user, test_image):
+def test_build_output_streams_live_and_ends_with_the_status(make_user, test_image):
     context = Path(settings.BUILD_ROOT) / "printer"
     context.mkdir()
     (context / "Dockerfile").write_text(
         f"FROM {test_image}\nRUN echo {uuid.uuid4().hex} && "
         "for i in $(seq 1 30); do echo build-line-$i; sleep 0.05; done\n"
     )
-    actor = make_user(Scope.IMAGE_BUILD)
+    actor = make_user(*Scope)  # builds are seen by whoever started them
+    viewer = session_headers(actor)
     build = builds.build_create(actor=actor, name="containersvc-test/printed:latest", context_path="printer",
                                 dockerfile_path=None)  # fmt: skip
 
@@ -333,6 +335,19 @@ def test_build_output_streams_live_and_ends_with_the_status(viewer, make_user, t
         assert [n for n in range(1, 31) if f"build-line-{n}\n" in text] == list(range(1, 31))
         assert text.count("build-line-7\n") == 1
         await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_the_output_of_another_accounts_build_is_closed_4404(viewer, make_user):
+    theirs = ImageBuild.objects.create(
+        node_id=settings.CONTAINERSVC_NODE_ID, tag="containersvc-test/theirs:x", context_path="/nowhere",
+        requested_by=make_user(Scope.IMAGE_BUILD),
+    )  # fmt: skip
+
+    async def scenario():
+        connected, code = await communicator(f"/ws/builds/{theirs.pk}/", viewer).connect()
+        assert (connected, code) == (False, 4404)
 
     async_to_sync(scenario)()
 

@@ -38,7 +38,7 @@ class BuildOutputConsumer(ScopedConsumer):
         if not await self.authorize():
             return
         try:
-            build = await database_sync_to_async(selectors.build_get)(build_id=self.build_id)
+            build = await database_sync_to_async(selectors.build_get)(build_id=self.build_id, actor=self.scope["user"])
         except NotFound:
             await self.close(code=CLOSE_NOT_FOUND)
             return
@@ -48,7 +48,7 @@ class BuildOutputConsumer(ScopedConsumer):
         snapshot = relay.watch(build_id=self.build_id, loop=asyncio.get_running_loop())
         self.watching = True
         # Read again after watching: output stored meanwhile is then in the row or in later batches.
-        build = await database_sync_to_async(selectors.build_get)(build_id=self.build_id)
+        build = await database_sync_to_async(selectors.build_get)(build_id=self.build_id, actor=self.scope["user"])
         text, self.offset = _initial_text(build, snapshot)
         self.window = TextWindow(offset=0)
         self.window.add(text)

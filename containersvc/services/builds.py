@@ -2,7 +2,9 @@
 
 import logging
 import os
+import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,8 +13,8 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
-from containersvc import engine, validation
-from containersvc.errors import ContainerSvcError, InvalidRequest
+from containersvc import engine, selectors, validation
+from containersvc.errors import Conflict, ContainerSvcError, EngineTimeout, InvalidRequest, NotFound
 from containersvc.models import BuildStatus, ImageBuild
 from containersvc.services.audit import audited
 
@@ -23,6 +25,14 @@ MESSAGE_CONTEXT_OUTSIDE = "contextPath must be a directory inside the build root
 MESSAGE_DOCKERFILE_OUTSIDE = "dockerfilePath must be a file inside the build context."
 MESSAGE_INTERRUPTED = "The service stopped during the build; its output up to then is kept."
 MESSAGE_REMOTE_CONTEXT = "contextPath must be a directory under the build root, not a URL or a git remote."
+MESSAGE_CANCELLED = "cancelled by {user}"
+MESSAGE_TIMED_OUT = "timed out after {seconds} s"
+MESSAGE_ALREADY_FINISHED = "Build {build_id} has already ended ({status}): there is nothing to cancel."
+CANCEL_POLL_SECONDS = 0.5  # how often a running build looks for a cancel asked in any process of the node
+CANCEL_WAIT_SECONDS = 15  # how long a cancel waits for the build to end before answering
+STEP_CONTAINER_CLEANUP_SECONDS = 10
+# The classic builder names each step's container in its output; the engine labels nothing.
+STEP_CONTAINER = re.compile(r"Running in ([0-9a-f]{12,64})\b")
 
 # Observers of build output (the live dashboard); each gets (build id, text) and must not block.
 output_listeners: list[Callable[[int, str], None]] = []
@@ -133,33 +143,149 @@ def build_create(*, actor, name: str, context_path: str, dockerfile_path: str | 
     )
 
 
+class _BuildWatch:
+    """Stops a running build when a cancel is asked (a row flag, so any process of the node may ask) or when
+    its deadline (CONTAINERSVC_BUILD_TIMEOUT) passes; `reason` then says which."""
+
+    def __init__(self, build: ImageBuild, stream: engine.BuildStream) -> None:
+        self.build_id = build.pk
+        self.stream = stream
+        self.reason = ""
+        self.timed_out = False
+        self.deadline = time.monotonic() + settings.CONTAINERSVC_BUILD_TIMEOUT
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name=f"build-{build.pk}-watch", daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        try:
+            while not self.done.wait(max(0.0, min(CANCEL_POLL_SECONDS, self.deadline - time.monotonic()))):
+                if time.monotonic() >= self.deadline:
+                    self.timed_out = True
+                    self.reason = MESSAGE_TIMED_OUT.format(seconds=f"{settings.CONTAINERSVC_BUILD_TIMEOUT:g}")
+                elif cancelled_by := _cancel_requested_by(self.build_id):
+                    self.reason = MESSAGE_CANCELLED.format(user=cancelled_by)
+                if self.reason:
+                    self.stream.close()
+                    return
+        finally:
+            close_old_connections()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+def _cancel_requested_by(build_id: int) -> str | None:
+    try:
+        row = ImageBuild.objects.filter(pk=build_id, cancel_requested_at__isnull=False).values("cancel_requested_by")
+        found = row.first()
+    except DatabaseError:
+        logger.warning("Could not look for a cancel of build %s", build_id, exc_info=True)
+        return None
+    return (found["cancel_requested_by"] or "anonymous") if found else None
+
+
+def _remove_step_containers(output: str) -> None:
+    """Remove (with force) the step containers the build's output names, until none is left: the engine may
+    still be removing one itself when a build was stopped."""
+    prefixes = set(STEP_CONTAINER.findall(output))
+    deadline = time.monotonic() + STEP_CONTAINER_CLEANUP_SECONDS
+    try:
+        while prefixes:
+            left = {prefix for prefix in prefixes if engine.container_ids_by_prefix(prefix=prefix)}
+            for prefix in left:
+                for container_id in engine.container_ids_by_prefix(prefix=prefix):
+                    try:
+                        engine.container_remove(container_id=container_id, force=True)
+                    except (NotFound, Conflict):
+                        pass  # gone already, or the engine is removing it
+            prefixes = left
+            if not prefixes or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    except ContainerSvcError:
+        logger.warning("Could not remove the step containers of a stopped build", exc_info=True)
+
+
 def build_run(*, actor, build: ImageBuild) -> ImageBuild:
-    """Run the build to its end; a failure is stored on the row and raised."""
+    """Run the build to its end (or its deadline, or a cancel); a failure is stored on the row and raised."""
     with audited(actor=actor, action="image.build", target=build.tag) as note:
         build.status, build.started_at, build.runner_pid = BuildStatus.RUNNING, timezone.now(), os.getpid()
         build.save(update_fields=["status", "started_at", "runner_pid"])
         _announce(build)
         recorder = _OutputRecorder(build)
+        watch: _BuildWatch | None = None
         try:
+            if cancelled_by := _cancel_requested_by(build.pk):
+                raise Conflict(MESSAGE_CANCELLED.format(user=cancelled_by))
             # The paths are checked again: the tree may have changed since the request was accepted.
             paths = build_paths(context_path=build.context_path, dockerfile_path=build.dockerfile_path)
-            build.image_id = engine.image_build(
-                context_dir=str(paths.context_dir), dockerfile=paths.dockerfile, tag=build.tag, on_output=recorder
+            stream = engine.image_build_open(
+                context_dir=str(paths.context_dir), dockerfile=paths.dockerfile, tag=build.tag
             )
+            watch = _BuildWatch(build, stream)
+            build.image_id = stream.read(on_output=recorder)
             build.status = BuildStatus.SUCCEEDED
             note["detail"] = build.image_id
         except ContainerSvcError as error:
             build.status, build.error = BuildStatus.FAILED, error.message
+            if watch is not None and watch.reason:
+                build.error = watch.reason
+                raise (EngineTimeout if watch.timed_out else Conflict)(watch.reason) from error
             raise
         except Exception as error:
             build.status, build.error = BuildStatus.FAILED, f"Internal error: {error!r}"
             raise
         finally:
+            if watch is not None:
+                watch.stop()
             recorder.close()
+            if build.status == BuildStatus.FAILED:
+                _remove_step_containers(build.output)
             build.finished_at = timezone.now()
             build.save(update_fields=["status", "image_id", "error", "finished_at", "output", "output_truncated"])
             _announce(build)
     return build
+
+
+def build_cancel(*, actor, build_id: int) -> ImageBuild:
+    """Ask the build's runner (in whatever process of this node) to stop it; waits a while for it to end.
+
+    Only whoever started the build, or a superuser, may: for anyone else it does not exist (NotFound).
+    """
+    with audited(actor=actor, action="image.build.cancel", target=str(build_id)) as note:
+        build = selectors.build_get(build_id=build_id, actor=actor)
+        note["target"] = f"{build.pk} {build.tag}"
+        if build.is_finished:
+            raise Conflict(MESSAGE_ALREADY_FINISHED.format(build_id=build.pk, status=build.status))
+        name = actor.get_username() if getattr(actor, "is_authenticated", False) else "anonymous"
+        ImageBuild.objects.filter(pk=build.pk, cancel_requested_at__isnull=True).update(
+            cancel_requested_at=timezone.now(), cancel_requested_by=name
+        )
+        if build.runner_pid and build.node_id == settings.CONTAINERSVC_NODE_ID and not _runner_alive(build.runner_pid):
+            _fail_orphan(build, MESSAGE_CANCELLED.format(user=name))
+        deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+        while not build.is_finished and time.monotonic() < deadline:
+            time.sleep(0.2)
+            build.refresh_from_db()
+        note["detail"] = build.status
+    return build
+
+
+def _runner_alive(pid: int) -> bool:
+    return pid == os.getpid() or _process_alive(pid)
+
+
+def _fail_orphan(build: ImageBuild, reason: str) -> None:
+    """A build whose runner died polls no flag: end it here, as the runner would have."""
+    _remove_step_containers(build.output)
+    ended = ImageBuild.objects.filter(pk=build.pk, status__in=[BuildStatus.QUEUED, BuildStatus.RUNNING]).update(
+        status=BuildStatus.FAILED, error=reason, finished_at=timezone.now()
+    )
+    if ended:
+        build.refresh_from_db()
+        _announce(build)
 
 
 def build_start_in_background(*, actor, build: ImageBuild) -> threading.Thread:

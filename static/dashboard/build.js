@@ -5,6 +5,7 @@ const MAX_CHARS = 2 * 1024 * 1024; // beyond this the oldest output leaves the p
 const output = document.getElementById("build-output");
 const status = document.getElementById("build-status");
 const errorBox = document.getElementById("build-error");
+const cancelForm = document.getElementById("build-cancel");
 let chunks = 0;
 
 function append(text) {
@@ -31,7 +32,10 @@ if (output.dataset.finished !== "1") {
         status.textContent = message.status;
         status.dataset.state = message.status;
         errorBox.textContent = message.error || "";
-        if (["succeeded", "failed", "interrupted"].includes(message.status)) socket.close();
+        if (["succeeded", "failed", "interrupted"].includes(message.status)) {
+          if (cancelForm) cancelForm.hidden = true;
+          socket.close();
+        }
       }
     },
   });

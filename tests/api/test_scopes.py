@@ -31,6 +31,7 @@ ENDPOINTS = [
     ("get", "/container-svc/images", None, Scope.CONTAINER_VIEW),
     ("get", "/container-svc/image/builds", None, Scope.CONTAINER_VIEW),
     ("get", "/container-svc/image/build/999999", None, Scope.CONTAINER_VIEW),
+    ("put", "/container-svc/image/build/999999/cancel", None, Scope.IMAGE_BUILD),
 ]
 IDS = [f"{method} {path}" for method, path, _, _ in ENDPOINTS]
 

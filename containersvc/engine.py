@@ -6,6 +6,7 @@ project's own frozen dataclasses. The client is made lazily, so the service boot
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import threading
@@ -17,6 +18,7 @@ from functools import lru_cache
 
 import docker
 import docker.errors
+import docker.utils
 import orjson
 import requests.exceptions
 import urllib3.exceptions
@@ -951,33 +953,100 @@ def image_list() -> list[EngineImage]:
     ]
 
 
+MESSAGE_BUILD_STOPPED = "The build was stopped before it ended."
+
+
+class BuildStream:
+    """A running build: read() hands its output on and returns the image id; close() from any thread stops it.
+
+    The engine stops a build whose client went away (and kills the step container that was running).
+    """
+
+    def __init__(self, client: docker.APIClient, response, tag: str) -> None:
+        self._client = client
+        self._response = response
+        self._tag = tag
+        self._closed = threading.Event()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def read(self, *, on_output: Callable[[str], None]) -> str:
+        image_id = ""
+        try:
+            with translate_errors():
+                for event in self._client._stream_helper(self._response, decode=True):
+                    if "stream" in event:
+                        on_output(event["stream"])
+                    elif "status" in event:
+                        on_output(f"{event['status']} {event.get('progress', '')}".rstrip() + "\n")
+                    if "aux" in event and "ID" in event["aux"]:
+                        image_id = event["aux"]["ID"]
+                    if "error" in event:
+                        message = event["error"].strip()
+                        on_output(message + "\n")
+                        raise InvalidRequest(message)
+        except (ContainerSvcError, urllib3.exceptions.HTTPError, OSError, ValueError, AttributeError):
+            if not self.closed:
+                raise
+        finally:
+            self._response.close()
+        if self.closed:
+            raise Conflict(MESSAGE_BUILD_STOPPED)
+        if not image_id:
+            with translate_errors():
+                image_id = _client().inspect_image(self._tag)["Id"]
+        return image_id
+
+    def close(self) -> None:
+        self._closed.set()
+        _shutdown(self._response)
+
+
+def _dockerignore(context_dir: str) -> list[str]:
+    """The context's .dockerignore patterns, as `docker build` reads them."""
+    try:
+        with open(os.path.join(context_dir, ".dockerignore")) as ignore:
+            lines = [line.strip() for line in ignore.read().splitlines()]
+    except FileNotFoundError:
+        return []
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def image_build_open(*, context_dir: str, dockerfile: str, tag: str) -> BuildStream:
+    """Send the context (the Dockerfile is inside it) and start the build; read its output with read()."""
+    client = _client(long=True)
+    with translate_errors():
+        context = docker.utils.tar(context_dir, exclude=_dockerignore(context_dir), dockerfile=(dockerfile, None))
+        try:
+            headers = {"Content-Type": "application/tar"}
+            client._set_auth_headers(headers)
+            response = client._post(
+                client._url("/build"),
+                data=context,
+                params={"t": tag, "dockerfile": dockerfile, "rm": "1", "forcerm": "1"},
+                headers=headers,
+                stream=True,
+                timeout=settings.CONTAINERSVC_PULL_TIMEOUT,
+            )
+        finally:
+            context.close()
+        client._raise_for_status(response)
+    return BuildStream(client, response, tag)
+
+
 def image_build(*, context_dir: str, dockerfile: str, tag: str, on_output: Callable[[str], None]) -> str:
     """Build with the engine, handing each piece of output to on_output; returns the image id."""
-    image_id = ""
-    with translate_errors():
-        stream = _client(long=True).build(
-            path=context_dir,
-            dockerfile=dockerfile,
-            tag=tag,
-            rm=True,
-            forcerm=True,
-            decode=True,
-            timeout=settings.CONTAINERSVC_PULL_TIMEOUT,
-        )
-        for event in stream:
-            if "stream" in event:
-                on_output(event["stream"])
-            elif "status" in event:
-                on_output(f"{event['status']} {event.get('progress', '')}".rstrip() + "\n")
-            if "aux" in event and "ID" in event["aux"]:
-                image_id = event["aux"]["ID"]
-            if "error" in event:
-                message = event["error"].strip()
-                on_output(message + "\n")
-                raise InvalidRequest(message)
-    if not image_id:
-        image_id = _client().inspect_image(tag)["Id"]
-    return image_id
+    return image_build_open(context_dir=context_dir, dockerfile=dockerfile, tag=tag).read(on_output=on_output)
+
+
+def container_ids_by_prefix(*, prefix: str) -> list[str]:
+    """Full ids of the containers whose id starts with `prefix` (the engine's own output names short ids).
+
+    Never the engine's name lookup: a container may be named like another's short id.
+    """
+    return [entry["Id"] for entry in _list_entries({"id": [prefix]}) if entry["Id"].startswith(prefix)]
 
 
 # --- the daemon -------------------------------------------------------------------------------------------

@@ -191,6 +191,9 @@ class ImageBuild(models.Model):
     error = models.TextField(blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     runner_pid = models.IntegerField(null=True, blank=True, help_text="The service process running the build.")
+    # Asked from any process of the node; the runner polls for it and stops the build.
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

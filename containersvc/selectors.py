@@ -120,13 +120,24 @@ def containers_to_capture(*, container_id: str | None, actor=None) -> QuerySet[C
     return _seen_by(actor, rows)
 
 
-def build_list(*, limit: int = 100) -> QuerySet[ImageBuild]:
-    return ImageBuild.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID).select_related("requested_by")[:limit]
+def _builds_seen_by(actor) -> QuerySet[ImageBuild]:
+    """Builds belong to whoever started them; superusers (and the service itself, actor None) see all."""
+    builds = ImageBuild.objects.select_related("requested_by")
+    if actor is None or actor.is_superuser:
+        return builds
+    if not actor.is_authenticated:
+        return builds.none()
+    return builds.filter(requested_by=actor)
 
 
-def build_get(*, build_id: int) -> ImageBuild:
+def build_list(*, actor, limit: int = 100) -> QuerySet[ImageBuild]:
+    return _builds_seen_by(actor).filter(node_id=settings.CONTAINERSVC_NODE_ID)[:limit]
+
+
+def build_get(*, build_id: int, actor) -> ImageBuild:
+    """The build, if `actor` may see it; NotFound otherwise, exactly as for a build that does not exist."""
     try:
-        return ImageBuild.objects.select_related("requested_by").get(pk=build_id)
+        return _builds_seen_by(actor).get(pk=build_id)
     except ImageBuild.DoesNotExist as error:
         raise NotFound(f"No build with id {build_id}.") from error
 

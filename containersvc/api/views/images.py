@@ -43,7 +43,8 @@ class ImageBuildApi(ScopedApi):
                 "imageId": serializers.CharField(help_text="Extension: the built image."),
             },
         ),
-        description="Build an image from a context under the build root; answers when the build has ended.",
+        description="Build an image from a context under the build root; answers when the build has ended. "
+        "A build cancelled meanwhile answers 409, one that ran past CONTAINERSVC_BUILD_TIMEOUT 504.",
     )
     def put(self, request):
         data = self.validated(api.BuildImageRequestSerializer, request.data)
@@ -101,7 +102,8 @@ class BuildListApi(ScopedApi):
         description="Extension: recent image builds, newest first.",
     )
     def get(self, request):
-        return Response({"builds": api.ImageBuildSerializer(selectors.build_list(), many=True).data})
+        builds_seen = selectors.build_list(actor=request.user)
+        return Response({"builds": api.ImageBuildSerializer(builds_seen, many=True).data})
 
 
 class BuildDetailApi(ScopedApi):
@@ -113,4 +115,21 @@ class BuildDetailApi(ScopedApi):
         description="Extension: one build with its full stored output.",
     )
     def get(self, request, build_id: int):
-        return Response({"build": api.ImageBuildDetailSerializer(selectors.build_get(build_id=build_id)).data})
+        build = selectors.build_get(build_id=build_id, actor=request.user)
+        return Response({"build": api.ImageBuildDetailSerializer(build).data})
+
+
+class BuildCancelApi(ScopedApi):
+    required_scope = Scope.IMAGE_BUILD
+
+    @extend_schema(
+        operation_id="cancelImageBuild",
+        request=None,
+        responses=inline_serializer("CancelImageBuildResponse", {"build": api.ImageBuildSerializer()}),
+        description="Extension: stop a running build (whoever started it, or a superuser; 404 for anyone else). "
+        "It ends failed with 'cancelled by <user>' and its step containers removed; the answer comes when it "
+        "has ended, or after a few seconds with the build as it stands. 409 when it had already ended.",
+    )
+    def put(self, request, build_id: int):
+        build = builds.build_cancel(actor=request.user, build_id=build_id)
+        return Response({"build": api.ImageBuildSerializer(build).data})

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('containersvc', '0008_limits_and_log_gaps'),
+        ('containersvc', '0009_image_pulls'),
     ]
 
     operations = [

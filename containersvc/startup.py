@@ -10,25 +10,21 @@ from django.db.migrations.executor import MigrationExecutor
 
 from containersvc.errors import ContainerSvcError
 from containersvc.services.builds import builds_mark_interrupted
-from containersvc.services.pulls import pulls_mark_interrupted
 
 logger = logging.getLogger(__name__)
 SERVER_PROGRAMS = frozenset({"daphne", "uvicorn", "gunicorn"})
 
 
 def recover_after_restart() -> None:
-    """Builds and pulls that a killed process left 'running' are marked interrupted."""
+    """Builds that a killed process left 'running' are marked interrupted."""
     try:
         count = builds_mark_interrupted()
-        pulls = pulls_mark_interrupted()
     except (DatabaseError, RuntimeError) as error:
         # Not migrated yet, or (while tests import the app) not open to this process: nothing to recover.
         logger.warning("Startup recovery skipped: %s", error)
         return
     if count:
         logger.warning("Marked %d build(s) interrupted by the previous service process.", count)
-    if pulls:
-        logger.warning("Marked %d pull(s) interrupted by the previous service process.", pulls)
 
 
 def is_server_process(argv: list[str] | None = None) -> bool:
@@ -107,7 +103,8 @@ def _database_ready() -> bool:
 
 
 def start_always_on_producers() -> bool:
-    """Follow engine events (the mirror) and capture managed containers' logs for the life of the process.
+    """Follow engine events (the mirror), capture managed containers' logs and sample every running container's
+    resources, for the life of the process.
 
     Cheap here: the threads do the engine work. Nothing starts on a database that is not migrated, since
     every row they write would fail; the next process start after `migrate` starts them.
@@ -117,11 +114,13 @@ def start_always_on_producers() -> bool:
         return False
     from containersvc.producers.container_status import producer
     from containersvc.producers.log_capture import capture
+    from containersvc.producers.stats_collector import collector
 
     capture.start()
     producer.add_listener(capture.on_engine_event)
     producer.run_always()
-    logger.info("Following engine events for the mirror, and capturing the logs of managed containers.")
+    collector.start()
+    logger.info("Following engine events for the mirror, capturing the logs of managed containers, sampling stats.")
     return True
 
 
@@ -129,7 +128,9 @@ def stop_always_on_producers() -> None:
     """The reverse of start_always_on_producers() (tests)."""
     from containersvc.producers.container_status import producer
     from containersvc.producers.log_capture import capture
+    from containersvc.producers.stats_collector import collector
 
     producer.stop_always()
     producer.remove_listener(capture.on_engine_event)
     capture.stop()
+    collector.stop()

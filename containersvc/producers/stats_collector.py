@@ -24,7 +24,6 @@ from django.utils import timezone
 from containersvc import cgroups, engine
 from containersvc.cgroups import CgroupUnreadable, CgroupVersion, HostCounters
 from containersvc.errors import ContainerSvcError, NotFound
-from containersvc.models import Container
 from containersvc.services import mirror
 from containersvc.services.stats import stats_prune, stats_retentions, stats_store_buckets
 from containersvc.stats import Bucket, BucketBuilder, ContainerStats, Reading, busy_percent, container_stats_from
@@ -94,14 +93,18 @@ class StatsCollector:
             self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread and store the buckets still being filled."""
+        """Stop the thread, store the buckets still being filled and forget the rest (a restart begins anew)."""
         thread, stop = self._thread, self._stop
         if stop is not None:
             stop.set()
         if thread is not None:
             thread.join(timeout)
         self._thread = None
-        self.flush()
+        try:
+            self.flush()
+        except Exception:
+            logger.warning("stats buckets not stored at stop", exc_info=True)
+        self.reset()
 
     def reset(self) -> None:
         """Forget everything sampled (tests; a changed source or engine)."""
@@ -228,9 +231,8 @@ class StatsCollector:
             details = engine.container_inspect(container_id=container_id)
         except NotFound as error:
             raise _Foreign(container_id) from error
-        row = Container.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, container_id=container_id).first()
-        if row is None:
-            row = mirror.mirror_record_details(details=details)
+        # The inspect is taken anyway (for the pid): the row is brought up to date with it, or made.
+        row = mirror.mirror_record_details(details=details)
         keep = max(
             1, round(settings.CONTAINERSVC_STATS_MEMORY_SECONDS / max(settings.CONTAINERSVC_STATS_INTERVAL, 0.01))
         )

@@ -1,0 +1,218 @@
+"""Reads of resource stats: the latest sample of every container, one container's history, the node's totals."""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from containersvc import access, cgroups
+from containersvc.errors import InvalidRequest, NotFound
+from containersvc.models import Container, ContainerState, ContainerStatsSample
+from containersvc.producers.stats_collector import HostSample, collector, disk_usage
+from containersvc.services.stats import stats_retentions
+from containersvc.stats import Bucket, ContainerStats, bucket_of_sample, downsample
+
+SORT_KEYS = {
+    "cpu": lambda s: s.cpu_percent,
+    "memory": lambda s: s.memory_bytes,
+    "memoryPercent": lambda s: s.memory_percent,
+    "netRx": lambda s: s.net_rx_rate,
+    "netTx": lambda s: s.net_tx_rate,
+    "blockRead": lambda s: s.blk_read_rate,
+    "blockWrite": lambda s: s.blk_write_rate,
+    "pids": lambda s: s.pids,
+}
+MAX_POINTS = 10_000
+DEFAULT_POINTS = 900
+MESSAGE_SORT = "sort must be one of: name, " + ", ".join(SORT_KEYS) + "."
+MESSAGE_RANGE_ORDER = "since must be before until."
+MESSAGE_RANGE_RETENTION = "since is beyond the stored history: stats are kept for {seconds} seconds."
+MESSAGE_TOO_MANY_POINTS = "The range holds more than {limit} steps: use a larger step."
+
+
+def stats_visible_rows(*, actor) -> QuerySet[Container]:
+    """This node's containers `actor` may see."""
+    return access.visible_containers(actor=actor, rows=Container.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID))
+
+
+# --- the latest samples -----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ContainerStatsRow:
+    container: Container
+    stats: ContainerStats
+
+
+def container_stats_list(*, actor, sort: str = "cpu", descending: bool = True) -> list[ContainerStatsRow]:
+    """The newest sample of every running container `actor` may see; unknown values sort last."""
+    latest = collector.latest()
+    rows = stats_visible_rows(actor=actor).filter(container_id__in=list(latest))
+    listed = [ContainerStatsRow(container=row, stats=latest[row.container_id]) for row in rows]
+    if sort == "name":
+        listed.sort(key=lambda item: item.container.name, reverse=descending)
+        return listed
+    if sort not in SORT_KEYS:
+        raise InvalidRequest(MESSAGE_SORT)
+    key = SORT_KEYS[sort]
+    known = [item for item in listed if key(item.stats) is not None]
+    unknown = [item for item in listed if key(item.stats) is None]
+    known.sort(key=lambda item: key(item.stats), reverse=descending)
+    return known + sorted(unknown, key=lambda item: item.container.name)
+
+
+# --- one container's history ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class StatsHistory:
+    container: Container
+    since: datetime
+    until: datetime
+    step: int
+    resolution: float  # seconds between the samples the points were made from
+    points: list[Bucket]
+
+
+def stats_container_get(*, actor, reference: str) -> Container:
+    """This node's container by full id or exact name (the newest of that name), if `actor` may see it."""
+    rows = stats_visible_rows(actor=actor)
+    found = rows.filter(container_id=reference).first()
+    if found is None:
+        named = rows.filter(name=reference)
+        found = named.exclude(state=ContainerState.REMOVED).first() or named.first()
+    if found is None:
+        raise NotFound(access.MESSAGE_NOT_FOUND.format(reference=reference))
+    return found
+
+
+def _kept_seconds() -> int:
+    return max(retention.keep_seconds for retention in stats_retentions())
+
+
+def _stored(container: Container, resolution: int, since: datetime, until: datetime) -> list[Bucket]:
+    rows = ContainerStatsSample.objects.filter(
+        container=container, resolution=resolution, bucket_start__gte=since - timedelta(seconds=resolution)
+    ).filter(bucket_start__lt=until)
+    return [
+        Bucket(
+            start=row.bucket_start,
+            seconds=row.resolution,
+            samples=row.samples,
+            cpu_mean=row.cpu_mean,
+            cpu_max=row.cpu_max,
+            mem_mean=float(row.mem_mean),
+            mem_max=row.mem_max,
+            mem_limit=row.mem_limit,
+            net_rx_rate=row.net_rx_rate,
+            net_tx_rate=row.net_tx_rate,
+            blk_read_rate=row.blk_read_rate,
+            blk_write_rate=row.blk_write_rate,
+            pids=row.pids,
+        )
+        for row in rows.order_by("bucket_start", "id")
+    ]
+
+
+def container_stats_history(
+    *, actor, reference: str, since: datetime | None, until: datetime | None, step: int | None
+) -> StatsHistory:
+    """Points of `step` seconds over [since, until), each the mean and max of the samples in it."""
+    container = stats_container_get(actor=actor, reference=reference)
+    now = timezone.now()
+    until = until or now
+    since = since or until - timedelta(seconds=settings.CONTAINERSVC_STATS_MEMORY_SECONDS)
+    if since >= until:
+        raise InvalidRequest(MESSAGE_RANGE_ORDER)
+    if since < now - timedelta(seconds=_kept_seconds()):
+        raise InvalidRequest(MESSAGE_RANGE_RETENTION.format(seconds=_kept_seconds()))
+    span = (until - since).total_seconds()
+    if step is None:
+        step = max(1, math.ceil(span / DEFAULT_POINTS))
+    if span / step > MAX_POINTS:
+        raise InvalidRequest(MESSAGE_TOO_MANY_POINTS.format(limit=MAX_POINTS))
+
+    in_memory = [
+        bucket
+        for bucket in (bucket_of_sample(sample) for sample in collector.history(container.container_id))
+        if bucket is not None
+    ]
+    # Stored buckets up to where memory begins, then memory: full resolution wherever it reaches.
+    memory_start = in_memory[0].start if in_memory else None
+    covering = [r for r in stats_retentions() if since >= now - timedelta(seconds=r.keep_seconds)]
+    chosen = ([r for r in covering if r.bucket_seconds <= step] or covering[:1])[-1]
+    stored: list[Bucket] = []
+    if memory_start is None or memory_start > since:
+        stored = _stored(container, chosen.bucket_seconds, since, min(until, memory_start or until))
+        if memory_start is not None:
+            stored = [b for b in stored if b.start + timedelta(seconds=b.seconds) <= memory_start]
+    stored_until = stored[-1].start + timedelta(seconds=chosen.bucket_seconds) if stored else since
+    parts = stored + [bucket for bucket in in_memory if stored_until <= bucket.start < until]
+    resolution = float(chosen.bucket_seconds) if stored else float(settings.CONTAINERSVC_STATS_INTERVAL)
+    points = [point for point in downsample(parts, step) if since - timedelta(seconds=step) < point.start < until]
+    return StatsHistory(container=container, since=since, until=until, step=step, resolution=resolution, points=points)
+
+
+# --- the node ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ContainersTotal:
+    running: int
+    cpu_percent: float
+    memory_bytes: int
+    net_rx_rate: float
+    net_tx_rate: float
+    blk_read_rate: float
+    blk_write_rate: float
+    pids: int
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStats:
+    node_id: str
+    taken_at: datetime
+    source: str | None
+    cpu_count: int
+    cpu_percent: float | None
+    per_cpu_percent: tuple[float | None, ...]
+    load: tuple[float, float, float] | None
+    memory_total_bytes: int | None
+    memory_available_bytes: int | None
+    disk_path: str | None
+    disk: tuple[int, int, int] | None  # total, used, free
+    containers: ContainersTotal
+
+
+def _containers_total(samples: list[ContainerStats]) -> ContainersTotal:
+    return ContainersTotal(
+        running=len(samples),
+        cpu_percent=sum(s.cpu_percent or 0.0 for s in samples),
+        memory_bytes=sum(s.memory_bytes for s in samples),
+        net_rx_rate=sum(s.net_rx_rate or 0.0 for s in samples),
+        net_tx_rate=sum(s.net_tx_rate or 0.0 for s in samples),
+        blk_read_rate=sum(s.blk_read_rate or 0.0 for s in samples),
+        blk_write_rate=sum(s.blk_write_rate or 0.0 for s in samples),
+        pids=sum(s.pids for s in samples),
+    )
+
+
+def node_stats() -> NodeStats:
+    """Host CPU from the collector's last two rounds (None before it has two); the rest read now."""
+    host: HostSample | None = collector.host
+    try:
+        counters = cgroups.host_counters()
+    except (cgroups.CgroupUnreadable, ValueError, IndexError):
+        counters = None
+    data_root = collector.data_root()
+    return NodeStats(
+        node_id=settings.CONTAINERSVC_NODE_ID,
+        taken_at=timezone.now(),
+        source=collector.source,
+        cpu_count=cgroups.online_cpus(),
+        cpu_percent=host.cpu_percent if host else None,
+        per_cpu_percent=host.per_cpu_percent if host else (),
+        load=counters.load if counters else None,
+        memory_total_bytes=counters.memory_total_bytes if counters else None,
+        memory_available_bytes=counters.memory_available_bytes if counters else None,
+        disk_path=data_root,
+        disk=disk_usage(data_root),
+        containers=_containers_total(list(collector.latest().values())),
+    )

@@ -1,0 +1,167 @@
+"""The stats API: every container's latest sample, one container's history, the node's totals."""
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from containersvc import scopes
+from containersvc.producers.stats_collector import collector
+from tests.reliability.conftest import wait_for
+
+BURN = "while :; do :; done"
+LIST = "/container-svc/containers/stats"
+HISTORY = "/container-svc/container/stats/history"
+NODE = "/container-svc/node/stats"
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def stats(settings):
+    """The node's collector, empty and on the cgroup files; tests drive it with collect_once()."""
+    settings.CONTAINERSVC_STATS_SOURCE = "cgroup"
+    collector.reset()
+    yield collector
+    collector.reset()
+
+
+def sampled(stats_collector, *container_ids: str, count: int = 2) -> None:
+    """Collect until each container has `count` samples with CPU figures."""
+
+    def enough():
+        stats_collector.collect_once()
+        return all(
+            len([s for s in stats_collector.history(cid) if s.cpu_percent is not None]) >= count
+            for cid in container_ids
+        )
+
+    wait_for(enough, timeout=30, interval=0.3, what=f"{count} samples of {len(container_ids)} container(s)")
+
+
+@pytest.mark.parametrize("path", [LIST, f"{HISTORY}?name=any", NODE])
+def test_scopes(path, make_user, bearer_client, stats):
+    assert bearer_client(make_user(scopes.Scope.CONTAINER_VIEW)).get(path).status_code in (200, 404)
+    assert bearer_client(make_user(scopes.Scope.LOG_VIEW)).get(path).status_code == 403
+    response = bearer_client(make_user()).get(path)
+    assert response.status_code == 403 and "container-svc:container:view" in response.json()["error"]
+    assert APIClient().get(path).status_code == 401
+
+
+def test_list_is_sorted_and_shows_only_what_the_caller_may_see(api, container, stats, make_user, bearer_client):
+    burner = container(BURN)
+    sleeper = container("sleep 3600")
+    stranger = container("sleep 3600", owner=None)  # not the test account's
+    sampled(stats, burner.id, sleeper.id, stranger.id)
+
+    body = api.get(LIST, {"sort": "cpu"}).json()
+    ids = [row["containerId"] for row in body["stats"]]
+    assert ids == [burner.id, sleeper.id]
+    top = body["stats"][0]
+    assert top["cpuPercent"] > top["memoryPercent"] >= 0 and top["source"] == "cgroup" and top["pids"] >= 1
+    assert top["memoryLimitBytes"] > top["memoryBytes"] > 0
+    assert {"netRxBytesPerSecond", "blockWriteBytes", "nodeId", "name", "takenAt"} <= set(top)
+    ascending = [row["containerId"] for row in api.get(LIST, {"sort": "cpu", "order": "asc"}).json()["stats"]]
+    assert ascending == [sleeper.id, burner.id]
+    assert len(api.get(LIST, {"sort": "memory"}).json()["stats"]) == 2
+
+    admin = bearer_client(make_user(superuser=True))
+    assert stranger.id in {row["containerId"] for row in admin.get(LIST).json()["stats"]}
+
+
+@pytest.mark.parametrize("query", [{"sort": "colour"}, {"order": "sideways"}, {"limit": 3}])
+def test_list_bad_input(api, stats, query):
+    response = api.get(LIST, query)
+    assert response.status_code == 400 and response.json()["error"]
+
+
+def test_history_in_memory_by_id_and_name(api, container, stats, docker_client):
+    burner = container(BURN)
+    sampled(stats, burner.id, count=3)
+    name = docker_client.containers.get(burner.id).name
+
+    def two_points():
+        stats.collect_once()
+        response = api.get(HISTORY, {"id": burner.id, "step": 1})
+        assert response.status_code == 200, response.json()
+        return response.json() if len(response.json()["points"]) >= 2 else None
+
+    body = wait_for(two_points, timeout=30, interval=0.3, what="two one-second points")
+    assert body["containerId"] == burner.id and body["step"] == 1 and body["resolutionSeconds"] == 1
+    assert all(point["cpuPercentMax"] >= point["cpuPercentMean"] >= 0 for point in body["points"])
+    assert sum(point["cpuPercentMean"] for point in body["points"]) > 0
+    assert api.get(HISTORY, {"name": name}).json()["containerId"] == burner.id
+
+
+def test_history_of_a_removed_container_comes_from_the_stored_buckets(api, container, stats, settings):
+    settings.CONTAINERSVC_STATS_FINE_BUCKET_SECONDS = 1
+    settings.CONTAINERSVC_STATS_COARSE_BUCKET_SECONDS = 2
+    sleeper = container("sleep 3600")
+    sampled(stats, sleeper.id, count=4)
+    sleeper.remove(force=True)
+    wait_for(
+        lambda: stats.collect_once() is not None and not stats.history(sleeper.id),
+        timeout=10,
+        what="the collector to forget the removed container",
+    )
+
+    fine = api.get(HISTORY, {"id": sleeper.id, "step": 1}).json()
+    assert fine["resolutionSeconds"] == 1 and len(fine["points"]) >= 2
+    coarse = api.get(HISTORY, {"id": sleeper.id, "step": 4}).json()
+    assert coarse["resolutionSeconds"] == 2 and coarse["points"]
+    assert all(point["pids"] >= 1 for point in coarse["points"])
+
+
+def test_history_bad_input(api, container, stats):
+    sleeper = container("sleep 3600")
+    sampled(stats, sleeper.id, count=1)
+    now = timezone.now()
+
+    def get(**query):
+        return api.get(f"{HISTORY}?{urlencode(query)}")
+
+    assert get(id="f" * 64).status_code == 404
+    assert get(name="no-such-container").status_code == 404
+    assert get().status_code == 400
+    assert get(id=sleeper.id, step=0).status_code == 400
+    after = get(id=sleeper.id, since=now.isoformat(), until=(now - timedelta(minutes=1)).isoformat())
+    assert after.status_code == 400 and after.json()["error"] == "since must be before until."
+    too_old = get(id=sleeper.id, since=(now - timedelta(days=30)).isoformat())
+    assert too_old.status_code == 400 and "kept for" in too_old.json()["error"]
+    too_many = get(id=sleeper.id, since=(now - timedelta(days=6)).isoformat(), step=1)
+    assert too_many.status_code == 400
+    assert get(id=sleeper.id, since="yesterday").status_code == 400
+
+
+def test_history_of_a_container_the_caller_may_not_see_is_not_found(api, container, stats):
+    stranger = container("sleep 3600", owner=None)
+    sampled(stats, stranger.id, count=1)
+    response = api.get(HISTORY, {"id": stranger.id})
+    assert response.status_code == 404
+    assert response.json()["error"] == f"No container with id or name '{stranger.id}'."
+
+
+def test_node_totals(api, container, stats, docker_client):
+    burner = container(BURN)
+    sampled(stats, burner.id)
+    body = api.get(NODE).json()
+    assert 0 < body["cpuPercent"] <= 100
+    assert len(body["cpuPercentPerCore"]) == body["cpuCount"] >= 1
+    assert body["memoryTotalBytes"] >= body["memoryUsedBytes"] > 0 and body["memoryAvailableBytes"] > 0
+    assert set(body["load"]) == {"one", "five", "fifteen"}
+    assert body["disk"]["path"] == docker_client.info()["DockerRootDir"]
+    assert body["disk"]["totalBytes"] >= body["disk"]["usedBytes"] > 0
+    assert body["containers"]["running"] >= 1 and body["containers"]["cpuPercent"] > 0
+    assert body["source"] == "cgroup"
+
+
+def test_openapi_names_the_operations(api):
+    document = api.get("/container-svc/openapi.json").json()
+    operations = {
+        operation["operationId"]
+        for path_item in document["paths"].values()
+        for operation in path_item.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    }
+    assert {"listContainerStats", "getContainerStatsHistory", "getNodeStats"} <= operations

@@ -67,6 +67,13 @@ class ContainerSvcSchema(AutoSchema):
                 schema["required"] = sorted({*schema.get("required", []), *always})
         return schema
 
+    def _get_response_for_code(self, serializer, status_code, media_types=None, direction="response"):
+        response = super()._get_response_for_code(serializer, status_code, media_types, direction)
+        if "content" not in response:
+            # An empty serializer is sent as {}: declared so, where drf-spectacular would say "no body".
+            response["content"] = {"application/json": {"schema": {"type": "object", "properties": {}}}}
+        return response
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         for status in ERROR_STATUSES:

@@ -218,6 +218,12 @@ class ContainerResourcesSerializer(serializers.Serializer):
     diskMB = serializers.IntegerField(help_text="Not limited: always 0.")
 
 
+class NetworkSerializer(serializers.Serializer):
+    mode = serializers.CharField()
+    ipAddress = serializers.CharField()
+    macAddress = serializers.CharField()
+
+
 class ContainerSerializer(serializers.Serializer):
     """A container as the 1Backend API shows it; rendered by hand, it is on the hot path of list."""
 
@@ -239,7 +245,7 @@ class ContainerSerializer(serializers.Serializer):
     runtime = serializers.CharField()
     resources = ContainerResourcesSerializer(help_text="Limits; 0: none.")
     capabilities = CapabilitiesSerializer()
-    network = serializers.DictField()
+    network = NetworkSerializer()
     createdAt = serializers.DateTimeField(allow_null=True, help_text="Extension.")
 
     def to_representation(self, row: Container) -> dict:
@@ -432,3 +438,40 @@ class PruneImagesRequestSerializer(StrictSerializer):
 class PruneImagesResponseSerializer(serializers.Serializer):
     deleted = serializers.ListField(child=serializers.CharField(), help_text="Image and layer ids deleted.")
     spaceFreedBytes = serializers.IntegerField()
+
+
+class InspectedPortSerializer(serializers.Serializer):
+    internal = serializers.IntegerField()
+    host = serializers.IntegerField()
+    protocol = serializers.CharField()
+
+
+class MountSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    destination = serializers.CharField()
+    readOnly = serializers.BooleanField()
+
+
+class InspectedContainerSerializer(serializers.Serializer):
+    """One container as inspect shows it (written by api.views.containers._inspect_json)."""
+
+    id = serializers.CharField()
+    name = serializers.CharField()
+    image = serializers.CharField()
+    imageId = serializers.CharField()
+    status = serializers.CharField()
+    exitCode = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField()
+    oomKilled = serializers.BooleanField()
+    restartCount = serializers.IntegerField()
+    createdAt = serializers.DateTimeField(allow_null=True)
+    startedAt = serializers.DateTimeField(allow_null=True)
+    finishedAt = serializers.DateTimeField(allow_null=True)
+    command = serializers.ListField(child=serializers.CharField())
+    envs = KeyValueSerializer(many=True)
+    labels = KeyValueSerializer(many=True)
+    ports = InspectedPortSerializer(many=True)
+    mounts = MountSerializer(many=True)
+    gpuEnabled = serializers.BooleanField()
+    resources = ResourcesSerializer()
+    network = NetworkSerializer()

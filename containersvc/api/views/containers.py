@@ -76,7 +76,7 @@ class ContainerInspectApi(ScopedApi):
     @extend_schema(
         operation_id="inspectContainer",
         parameters=[api.ContainerTargetSerializer],
-        responses=inline_serializer("InspectContainerResponse", {"container": serializers.DictField()}),
+        responses=inline_serializer("InspectContainerResponse", {"container": api.InspectedContainerSerializer()}),
         description="Extension: config, mounts, ports and state of one container.",
     )
     def get(self, request):

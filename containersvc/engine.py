@@ -586,19 +586,29 @@ def container_logs(
     tail: int | None = None,
     follow: bool = False,
     streams: tuple[str, ...] = BOTH_STREAMS,
+    timeout: float | None = None,
 ) -> Iterator[LogLine]:
     """Lines of the streams asked for (both by default) in the engine's order, each with its stream and
     exact timestamp.
 
     Reads the engine's multiplexed frames itself so that stdout and stderr stay apart in one call, and
-    keeps the read timeout unless following (a follow is ended by closing it, see LogFollow).
+    keeps the read timeout unless following (a follow is ended by closing it, see LogFollow). `timeout`: the
+    most each engine read may take, when shorter than the engine timeout.
     """
-    response = _open_logs(container_id=container_id, since_ns=since_ns, tail=tail, follow=follow, streams=streams)
+    response = _open_logs(
+        container_id=container_id, since_ns=since_ns, tail=tail, follow=follow, streams=streams, timeout=timeout
+    )
     yield from _log_lines(response)
 
 
 def _open_logs(
-    *, container_id: str, since_ns: int, tail: int | None, follow: bool, streams: tuple[str, ...] = BOTH_STREAMS
+    *,
+    container_id: str,
+    since_ns: int,
+    tail: int | None,
+    follow: bool,
+    streams: tuple[str, ...] = BOTH_STREAMS,
+    timeout: float | None = None,
 ):
     params = {"stdout": int("stdout" in streams), "stderr": int("stderr" in streams), "timestamps": 1}
     params["follow"] = 1 if follow else 0
@@ -607,7 +617,8 @@ def _open_logs(
         params["since"] = f"{since_ns // 1_000_000_000}.{since_ns % 1_000_000_000:09d}"
     client = _client()
     with translate_errors(not_found=f"No container with id '{container_id}'."):
-        response = client._get(client._url("/containers/{0}/logs", container_id), params=params, stream=True)
+        url = client._url("/containers/{0}/logs", container_id)
+        response = client._get(url, params=params, stream=True, **({"timeout": timeout} if timeout else {}))
         client._raise_for_status(response)
     if follow:
         _set_socket_timeout(response, None)

@@ -315,6 +315,10 @@ class LogSerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField()
     content = serializers.CharField()
     stream = serializers.CharField(help_text="Extension: stdout or stderr.")
+    gap = serializers.BooleanField(
+        help_text="Extension: a marker, not output: lines of the stream between createdAt and the next chunk's "
+        "may be missing (the engine's log rotated past them before they were stored)."
+    )
 
     def to_representation(self, chunk) -> dict:
         return {
@@ -324,6 +328,7 @@ class LogSerializer(serializers.Serializer):
             "createdAt": chunk.first_line_at.isoformat(),
             "content": chunk.content,
             "stream": chunk.stream,
+            "gap": chunk.gap,
         }
 
 

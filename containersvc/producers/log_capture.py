@@ -127,6 +127,7 @@ class CaptureFollower:
         try:
             self._row = self._row or _container_row(self.container_id)
             since_ns = logs.logs_resume_point(container=self._row)
+            gaps = logs.logs_gap_check(container=self._row)
             follow = engine.log_follow_open(container_id=self.container_id, since_ns=since_ns, tail=None)
         except NotFound:
             return True
@@ -139,7 +140,7 @@ class CaptureFollower:
                 follow.close()
             for line in follow.lines():
                 if (placed := placer.place(line)) is not None:
-                    self._add(placed)
+                    self._add(gaps.see(placed))
         finally:
             with self._lock:
                 self._follow = None
@@ -266,6 +267,15 @@ class LogCapture:
     def following(self) -> list[str]:
         with self._lock:
             return list(self._followers)
+
+    def flush_if_followed(self, container_id: str) -> bool:
+        """Store what this container's follower has read so far; False when no follower here captures it."""
+        with self._lock:
+            follower = self._followers.get(container_id)
+        if follower is None:
+            return False
+        follower.flush()
+        return True
 
     def threads(self) -> list[threading.Thread]:
         with self._lock:

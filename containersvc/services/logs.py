@@ -5,10 +5,15 @@ the lines of its stream carrying that same timestamp. Reading from `since` = the
 every line's position is exact, so "is it stored already?" is one comparison with the stream's cursor.
 The comparison is made inside the transaction that stores, against the cursor as it is then, so two
 readers of one container (the capture follower and a logs request) never store a line twice.
+
+A read from the cursor also shows whether the engine still has the cursor's own line: when its rotated log
+no longer does, lines after it may have gone with it, and a gap marker with that time span is stored.
 """
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -17,10 +22,17 @@ from django.db.models import Sum
 
 from containersvc import engine
 from containersvc.engine import LogLine
-from containersvc.errors import NotFound
+from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.models import Container, ContainerState, LogChunk, LogCursor, LogStream
 
+logger = logging.getLogger(__name__)
+
 RETENTION_DELETE_BATCH = 500
+DEADLINE_CHECK_LINES = 256
+MESSAGE_GAP = (
+    "[Container Svc: {stream} lines printed between {start} and {end} may be missing: the engine rotated its "
+    "log past them before they were stored]"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +41,7 @@ class PlacedLine:
 
     line: LogLine
     ordinal: int
+    gap: tuple[int, int] | None = None  # (after, before) ns: lines of its stream in between may be missing
 
     @property
     def position(self) -> tuple[int, int]:
@@ -53,6 +66,41 @@ class LinePlacer:
         ordinal = count + 1 if timestamp_ns == line.timestamp_ns else 1
         self._last[line.stream] = (line.timestamp_ns, ordinal, line.text)
         return PlacedLine(line, ordinal)
+
+
+class GapCheck:
+    """Whether one read from the cursors still found each stream's stored line at its cursor.
+
+    The engine sends every line it still has from the read's `since` (at most the cursor) on, so the first line
+    of a stream at or beyond its cursor is the cursor's line, unless rotation took it. Then lines of that stream
+    may be missing from just after the cursor to the read's first line (the oldest the engine still has): the
+    first line beyond carries that span as its gap.
+    """
+
+    def __init__(self, cursors: Iterable[LogCursor]) -> None:
+        # Only a cursor at a stored line can be checked (a drained stream's cursor holds no line).
+        self._open = {
+            cursor.stream: (cursor.last_timestamp_ns, cursor.lines_at_last_timestamp)
+            for cursor in cursors
+            if cursor.last_timestamp_ns and cursor.lines_at_last_timestamp
+        }
+        self._first_ns: int | None = None
+
+    def see(self, placed: PlacedLine) -> PlacedLine:
+        if self._first_ns is None:
+            self._first_ns = placed.line.timestamp_ns
+        cursor = self._open.get(placed.line.stream)
+        if cursor is None or placed.position < cursor:
+            return placed
+        del self._open[placed.line.stream]
+        if placed.position == cursor:
+            return placed
+        return replace(placed, gap=(cursor[0], self._first_ns))
+
+
+def logs_gap_check(*, container: Container) -> GapCheck:
+    """A gap check for a read starting at logs_resume_point (or at a stream's own cursor)."""
+    return GapCheck(LogCursor.objects.filter(container=container))
 
 
 def _as_datetime(timestamp_ns: int) -> datetime:
@@ -82,13 +130,33 @@ def _chunk(container: Container, lines: list[PlacedLine]) -> LogChunk:
     )
 
 
+def _gap_chunk(container: Container, stream: str, after_ns: int, before_ns: int) -> LogChunk:
+    start, end = _as_datetime(after_ns), _as_datetime(before_ns)
+    content = MESSAGE_GAP.format(
+        stream=stream, start=start.isoformat(timespec="milliseconds"), end=end.isoformat(timespec="milliseconds")
+    )
+    return LogChunk(
+        container=container,
+        stream=stream,
+        content=content,
+        line_count=1,
+        content_bytes=len(content.encode()),
+        first_line_at=start,
+        last_line_at=end,
+        gap=True,
+    )
+
+
 def _chunks(container: Container, lines: list[PlacedLine]) -> list[LogChunk]:
-    """Consecutive lines of one stream, at most CONTAINERSVC_LOG_CHUNK_LINES each."""
+    """Consecutive lines of one stream, at most CONTAINERSVC_LOG_CHUNK_LINES each; a gap marker before the
+    line that follows a gap."""
     chunks, pending, most = [], [], settings.CONTAINERSVC_LOG_CHUNK_LINES
     for placed in lines:
-        if pending and (pending[-1].line.stream != placed.line.stream or len(pending) >= most):
+        if pending and (pending[-1].line.stream != placed.line.stream or len(pending) >= most or placed.gap):
             chunks.append(_chunk(container, pending))
             pending = []
+        if placed.gap:
+            chunks.append(_gap_chunk(container, placed.line.stream, *placed.gap))
         pending.append(placed)
     if pending:
         chunks.append(_chunk(container, pending))
@@ -114,6 +182,8 @@ def logs_store_placed(*, container: Container, lines: Sequence[PlacedLine]) -> i
         for placed in lines:
             # Positions only go forward: a line at or before one stored or kept already is a repeat.
             if placed.position > reached[placed.line.stream]:
+                if placed.gap and reached[placed.line.stream][0] != placed.gap[0]:
+                    placed = replace(placed, gap=None)  # another reader stored lines since the check
                 reached[placed.line.stream] = placed.position
                 new.append(placed)
         if not new:
@@ -127,39 +197,80 @@ def logs_store_placed(*, container: Container, lines: Sequence[PlacedLine]) -> i
     return len(new)
 
 
-def logs_store_lines(*, container: Container, lines: Iterable[LogLine]) -> int:
-    """Store the new lines of one read that started at or before logs_resume_point; returns how many."""
+def logs_store_lines(
+    *, container: Container, lines: Iterable[LogLine], gaps: GapCheck | None = None, deadline: float | None = None
+) -> int:
+    """Store the new lines of one read that started at or before logs_resume_point; returns how many.
+
+    With a deadline (time.monotonic()), reading stops there: what was read is stored, the rest waits for the
+    next read from the cursor.
+    """
     placer, batch, stored = LinePlacer(), [], 0
     batch_lines = settings.CONTAINERSVC_LOG_CHUNK_LINES * 4
-    for line in lines:
+    for count, line in enumerate(lines, 1):
         if (placed := placer.place(line)) is None:
             continue
-        batch.append(placed)
+        batch.append(gaps.see(placed) if gaps is not None else placed)
         if len(batch) >= batch_lines:
             stored += logs_store_placed(container=container, lines=batch)
             batch = []
+        if deadline is not None and count % DEADLINE_CHECK_LINES == 0 and time.monotonic() >= deadline:
+            break
     return stored + logs_store_placed(container=container, lines=batch)
 
 
-def logs_capture(*, container: Container) -> int:
-    """Read what the engine has beyond the stored lines and store it.
+def logs_capture(*, container: Container, deadline: float | None = None) -> int:
+    """Read what the engine has beyond the stored lines and store it; with a deadline (time.monotonic()), only
+    what can be read by then (every engine read bounded by it too).
 
     Each stream is read from its own cursor: a stream that printed nothing (or nothing for long) would
     otherwise have the other read again from there, the whole log for a container that never wrote to stderr.
     """
     if container.state == ContainerState.REMOVED:
         return 0
-    reached = {cursor.stream: cursor.last_timestamp_ns for cursor in LogCursor.objects.filter(container=container)}
+    cursors = {cursor.stream: cursor for cursor in LogCursor.objects.filter(container=container)}
     stored = 0
     for stream in LogStream.values:
-        lines = engine.container_logs(
-            container_id=container.container_id, since_ns=reached.get(stream, 0), streams=(stream,)
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            break
+        cursor = cursors.get(stream)
+        lines: Iterator[LogLine] = engine.container_logs(
+            container_id=container.container_id,
+            since_ns=cursor.last_timestamp_ns if cursor else 0,
+            streams=(stream,),
+            timeout=remaining,
         )
         try:
-            stored += logs_store_lines(container=container, lines=lines)
+            gaps = GapCheck([cursor] if cursor else [])
+            stored += logs_store_lines(container=container, lines=lines, gaps=gaps, deadline=deadline)
         except NotFound:
             break
+        finally:
+            lines.close()  # frees the engine's response when the deadline stopped the read
     return stored
+
+
+def logs_capture_recent(*, containers: Iterable[Container], followed: Callable[[str], bool]) -> None:
+    """Before stored logs are read: store what the engine has beyond them, within
+    CONTAINERSVC_LOGS_CAPTURE_WAIT_SECONDS in all and never longer than the engine timeout. Engine trouble
+    leaves the store as it is.
+
+    `followed(container_id)` says the container is captured as it prints (its pending lines just stored):
+    it is not read again here, so a flooding container's stored logs answer without waiting on its engine.
+    """
+    wait = min(settings.CONTAINERSVC_LOGS_CAPTURE_WAIT_SECONDS, settings.CONTAINERSVC_ENGINE_TIMEOUT)
+    deadline = time.monotonic() + wait
+    for container in containers:
+        if followed(container.container_id):
+            continue
+        if time.monotonic() >= deadline:
+            return
+        try:
+            logs_capture(container=container, deadline=deadline)
+        except ContainerSvcError as error:
+            logger.info("stored logs answered without the engine's newest lines: %s", error.message)
+            return
 
 
 def logs_behind(*, container: Container, through_ns: int) -> bool:

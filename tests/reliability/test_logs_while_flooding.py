@@ -1,0 +1,70 @@
+"""A container captured as it prints: its stored logs answer without the engine (even a frozen one), and a
+capture that resumes after the engine's log rotated past its cursor stores a gap marker."""
+
+import signal
+import threading
+from contextlib import closing
+
+import pytest
+
+from containersvc.models import LogChunk
+from containersvc.producers import log_capture
+from containersvc.startup import start_always_on_producers, stop_always_on_producers
+from tests.reliability.conftest import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def stored(name: str) -> list[LogChunk]:
+    return list(LogChunk.objects.filter(container__name=name).order_by("id"))
+
+
+def test_stored_logs_answer_while_a_flooding_containers_engine_is_frozen(
+    producers, on_second_engine, run, api, name, settings
+):
+    settings.CONTAINERSVC_LOGS_CAPTURE_WAIT_SECONDS = 600  # were the engine read, the request would hang
+    assert run(name, command=["yes", "flood"]).status_code == 200
+    wait_for(lambda: len(stored(name)) > 2, timeout=30, what="capture to store the flood")
+    dockerd = on_second_engine.dockerd
+    with open(f"/proc/{dockerd.pid}/comm") as comm:
+        assert comm.read().strip() == "dockerd"  # the process frozen is the engine itself, not a wrapper
+    answers = []
+    request = threading.Thread(
+        target=lambda: answers.append(api.post("/container-svc/logs", {"containerId": name, "limit": 5}, format="json"))
+    )
+
+    dockerd.send_signal(signal.SIGSTOP)  # every engine call hangs now, up to the engine timeout
+    try:
+        request.start()
+        # The answer comes while the engine is still frozen: the request never waited on it.
+        wait_for(lambda: answers, timeout=settings.CONTAINERSVC_ENGINE_TIMEOUT / 2, what="the answer")
+    finally:
+        dockerd.send_signal(signal.SIGCONT)
+        request.join(timeout=30)
+
+    [response] = answers
+    assert response.status_code == 200
+    logs = response.json()["logs"]
+    assert len(logs) == 5 and {line for chunk in logs for line in chunk["content"].split("\n")} == {"flood"}
+
+
+def test_a_capture_resuming_past_rotated_lines_stores_a_gap_marker(producers, on_second_engine, run, name, settings):
+    settings.CONTAINERSVC_LOG_MAX_SIZE, settings.CONTAINERSVC_LOG_MAX_FILES = "1k", 2
+    gated = "echo first; while [ ! -e /go ]; do sleep 0.05; done; seq 1 300; echo done; sleep 3600"
+    container_id = run(name, command=["sh", "-c", gated]).json()["id"]
+    wait_for(lambda: [chunk.content for chunk in stored(name)] == ["first"], timeout=30, what="the first line")
+
+    stop_always_on_producers()  # capture paused: the next lines rotate away meanwhile
+    wait_for(lambda: not log_capture.capture.threads(), timeout=10, what="capture to stop")
+    with closing(on_second_engine.client()) as client:
+        container = client.containers.get(container_id)
+        container.exec_run(["touch", "/go"])
+        wait_for(lambda: b"done" in container.logs(), timeout=20, what="the last line")
+        kept_by_engine = container.logs().decode().split()
+    assert start_always_on_producers()
+
+    wait_for(lambda: "done" in stored(name)[-1].content, timeout=30, what="capture to resume")
+    first, gap, *rest = stored(name)
+    assert first.content == "first" and gap.gap and gap.first_line_at == first.last_line_at
+    assert "\n".join(chunk.content for chunk in rest).split("\n") == kept_by_engine
+    assert not any(chunk.gap for chunk in rest) and "first" not in kept_by_engine

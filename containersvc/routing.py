@@ -9,6 +9,7 @@ from containersvc.consumers.containers import ContainerStatusConsumer
 from containersvc.consumers.gpu import GpuSamplesConsumer
 from containersvc.consumers.logs import ContainerLogsConsumer
 from containersvc.consumers.pulls import PullProgressConsumer
+from containersvc.consumers.stats import ContainerStatsConsumer
 from containersvc.producers import pull_progress
 from containersvc.producers.build_output import relay_install
 
@@ -23,6 +24,7 @@ websocket_urlpatterns: list = [
     re_path(r"^ws/containers/(?P<container_id>[0-9a-f]{64})/logs/$", bearer(ContainerLogsConsumer.as_asgi())),
     path("ws/builds/<int:build_id>/", bearer(BuildOutputConsumer.as_asgi())),
     path("ws/pulls/<int:pull_id>/", bearer(PullProgressConsumer.as_asgi())),
+    path("ws/stats/", bearer(ContainerStatsConsumer.as_asgi())),
     # Anything else is refused at the handshake (403), rather than the router's "No route found" error (500).
     re_path(r"", WebsocketDenier.as_asgi()),
 ]

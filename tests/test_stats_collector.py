@@ -90,7 +90,7 @@ def test_a_cpu_burner_reads_what_docker_stats_reads(stats, started, docker_clien
     expected = (used_after - used_before) / (system_after - system_before) * cpus * 100
     mean = sum(s.cpu_percent for s in measured) / len(measured)
     assert abs(mean - expected) <= 20, ([round(s.cpu_percent) for s in measured], round(expected))
-    assert 20 <= mean <= 140
+    assert 0 < mean <= 140  # ~100 on an idle machine; on a loaded one, what it gets
     assert {s.source for s in measured} == {source} and stats_collector.source == source
     assert all(s.pids >= 1 for s in measured)
 

@@ -7,6 +7,7 @@ Engine calls per container: one inspect when it is first seen (its row and init 
 the cgroup path. Tests call collect_once() rather than waiting for the thread.
 """
 
+import asyncio
 import logging
 import shutil
 import threading
@@ -24,13 +25,18 @@ from django.utils import timezone
 from containersvc import cgroups, engine
 from containersvc.cgroups import CgroupUnreadable, CgroupVersion, HostCounters
 from containersvc.errors import ContainerSvcError, NotFound
+from containersvc.producers import groups
 from containersvc.producers.engine_away import AWAY_ERRORS, engine_away
+from containersvc.producers.publish import Publisher
 from containersvc.services import mirror
 from containersvc.services.stats import stats_prune, stats_retentions, stats_store_buckets
 from containersvc.stats import Bucket, BucketBuilder, ContainerStats, Reading, busy_percent, container_stats_from
 
 logger = logging.getLogger(__name__)
 
+# Per process, like every producer's group: the sockets of this process get this process's samples.
+GROUP = f"containersvc.stats.{groups.PROCESS}"
+EVENT = "stats.batch"
 SOURCE_CGROUP = "cgroup"
 SOURCE_ENGINE = "engine"
 PRUNE_EVERY_SECONDS = 60.0
@@ -53,6 +59,7 @@ class _Tracked:
     """What the collector keeps about one running container."""
 
     row_pk: int
+    name: str
     pid: int
     history: deque
     builders: list[BucketBuilder]
@@ -79,6 +86,8 @@ class StatsCollector:
         self._data_root: str | None = None
         self._data_root_checked = 0.0
         self._pool: ThreadPoolExecutor | None = None
+        self._subscribers = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- control ------------------------------------------------------------------------------------------
     @property
@@ -131,6 +140,34 @@ class StatsCollector:
         finally:
             connection.close()
 
+    # --- the live stream ---------------------------------------------------------------------------------
+    def subscribe(self, *, loop: asyncio.AbstractEventLoop) -> None:
+        """A socket on `loop` wants each round's batch (published to GROUP while anyone subscribes)."""
+        with self._lock:
+            self._loop = loop
+            self._subscribers += 1
+
+    @property
+    def subscribers(self) -> int:
+        return self._subscribers
+
+    def unsubscribe(self) -> None:
+        with self._lock:
+            self._subscribers = max(0, self._subscribers - 1)
+            if not self._subscribers:
+                self._loop = None
+
+    def latest_event(self) -> dict:
+        """The newest samples as one batch event: what a socket is sent when it connects."""
+        with self._lock:
+            rows = [(tracked.name, tracked.latest) for tracked in self._tracked.values() if tracked.latest]
+        return batch_event(rows, host=self.host)
+
+    def _publish(self) -> None:
+        loop = self._loop
+        if loop is not None and self._subscribers:
+            Publisher(loop).send(GROUP, self.latest_event())
+
     # --- reads for the API --------------------------------------------------------------------------------
     @property
     def source(self) -> str | None:
@@ -176,6 +213,7 @@ class StatsCollector:
                 self._forget(container_id, closed)
             self._foreign &= running
             self._store(closed)
+            self._publish()
             return samples
 
     def flush(self) -> int:
@@ -244,6 +282,7 @@ class StatsCollector:
         )
         tracked = _Tracked(
             row_pk=row.pk,
+            name=details.summary.name,
             pid=int(details.raw_state.get("Pid") or 0),
             history=deque(maxlen=keep),
             builders=[BucketBuilder(retention.bucket_seconds) for retention in stats_retentions()],
@@ -391,6 +430,52 @@ class StatsCollector:
                 stats_prune(now=timezone.now())
         except DatabaseError:
             logger.warning("stats buckets not stored", exc_info=True)
+
+
+# --- payloads: the API and the socket send the same shapes ---------------------------------------------
+def stats_payload(sample: ContainerStats, *, name: str) -> dict:
+    return {
+        "containerId": sample.container_id,
+        "name": name,
+        "nodeId": settings.CONTAINERSVC_NODE_ID,
+        "takenAt": sample.taken_at.isoformat(),
+        "source": sample.source,
+        "cpuPercent": sample.cpu_percent,
+        "memoryBytes": sample.memory_bytes,
+        "memoryLimitBytes": sample.memory_limit_bytes,
+        "memoryPercent": sample.memory_percent,
+        "netRxBytes": sample.net_rx_bytes,
+        "netTxBytes": sample.net_tx_bytes,
+        "netRxBytesPerSecond": sample.net_rx_rate,
+        "netTxBytesPerSecond": sample.net_tx_rate,
+        "blockReadBytes": sample.blk_read_bytes,
+        "blockWriteBytes": sample.blk_write_bytes,
+        "blockReadBytesPerSecond": sample.blk_read_rate,
+        "blockWriteBytesPerSecond": sample.blk_write_rate,
+        "pids": sample.pids,
+    }
+
+
+def host_payload(host: HostSample | None) -> dict:
+    """The host's CPU between the last two rounds, its load and memory (None before the first round)."""
+    counters = host.counters if host else None
+    return {
+        "cpuPercent": host.cpu_percent if host else None,
+        "cpuPercentPerCore": list(host.per_cpu_percent) if host else [],
+        "load": dict(zip(("one", "five", "fifteen"), counters.load, strict=True)) if counters else None,
+        "memoryTotalBytes": counters.memory_total_bytes if counters else None,
+        "memoryAvailableBytes": counters.memory_available_bytes if counters else None,
+    }
+
+
+def batch_event(rows: list[tuple[str, ContainerStats]], *, host: HostSample | None) -> dict:
+    """One round: every running container's sample (with its name) and the host, in one message."""
+    return {
+        "type": EVENT,
+        "takenAt": host.taken_at.isoformat() if host else None,
+        "node": host_payload(host),
+        "stats": [stats_payload(sample, name=name) for name, sample in rows],
+    }
 
 
 def _busy(before: cgroups.CpuTimes, after: cgroups.CpuTimes) -> float | None:

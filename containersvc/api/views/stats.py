@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from containersvc import stats_selectors
 from containersvc.api.serializers import StrictSerializer
 from containersvc.api.views.base import ScopedApi
+from containersvc.producers import stats_collector
 from containersvc.scopes import Scope
 from containersvc.stats import Bucket
 
@@ -43,30 +44,6 @@ class ListContainerStatsResponseSerializer(serializers.Serializer):
     stats = ContainerStatsSerializer(many=True)
 
 
-def _stats_json(item: stats_selectors.ContainerStatsRow) -> dict:
-    sample, row = item.stats, item.container
-    return {
-        "containerId": row.container_id,
-        "name": row.name,
-        "nodeId": row.node_id,
-        "takenAt": sample.taken_at,
-        "source": sample.source,
-        "cpuPercent": sample.cpu_percent,
-        "memoryBytes": sample.memory_bytes,
-        "memoryLimitBytes": sample.memory_limit_bytes,
-        "memoryPercent": sample.memory_percent,
-        "netRxBytes": sample.net_rx_bytes,
-        "netTxBytes": sample.net_tx_bytes,
-        "netRxBytesPerSecond": sample.net_rx_rate,
-        "netTxBytesPerSecond": sample.net_tx_rate,
-        "blockReadBytes": sample.blk_read_bytes,
-        "blockWriteBytes": sample.blk_write_bytes,
-        "blockReadBytesPerSecond": sample.blk_read_rate,
-        "blockWriteBytesPerSecond": sample.blk_write_rate,
-        "pids": sample.pids,
-    }
-
-
 class ContainerStatsListApi(ScopedApi):
     required_scope = Scope.CONTAINER_VIEW
 
@@ -84,7 +61,8 @@ class ContainerStatsListApi(ScopedApi):
         rows = stats_selectors.container_stats_list(
             actor=request.user, sort=data["sort"], descending=data["order"] == "desc"
         )
-        return Response(ListContainerStatsResponseSerializer({"stats": [_stats_json(row) for row in rows]}).data)
+        shown = [stats_collector.stats_payload(row.stats, name=row.container.name) for row in rows]
+        return Response(ListContainerStatsResponseSerializer({"stats": shown}).data)
 
 
 class ContainerStatsHistoryQuerySerializer(StrictSerializer):

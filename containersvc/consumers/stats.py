@@ -1,0 +1,64 @@
+"""Live resource stats (ws/stats/): container:view, then each round of the collector, one message a round.
+
+A message holds the host's CPU, load and memory and the samples of the running containers this socket's
+user may see (the same shapes as GET containers/stats and node/stats).
+"""
+
+import asyncio
+import time
+
+from channels.db import database_sync_to_async
+
+from containersvc import stats_selectors
+from containersvc.consumers.base import ScopedConsumer
+from containersvc.producers import stats_collector
+from containersvc.scopes import Scope
+
+# Which containers a user may see changes only when an admin grants or revokes: asked again this often.
+VISIBILITY_SECONDS = 30
+
+
+class ContainerStatsConsumer(ScopedConsumer):
+    required_scopes = (Scope.CONTAINER_VIEW,)
+    subscribed = False
+
+    async def connect(self) -> None:
+        if not await self.authorize():
+            return
+        self._visible: set[str] = set()
+        self._hidden: set[str] = set()
+        self._checked_at = 0.0
+        await self.channel_layer.group_add(stats_collector.GROUP, self.channel_name)
+        self.groups.append(stats_collector.GROUP)
+        await self.accept()
+        stats_collector.collector.subscribe(loop=asyncio.get_running_loop())
+        self.subscribed = True
+        # The latest round now, not one interval later.
+        await self.stats_batch(stats_collector.collector.latest_event())
+
+    async def stop(self) -> None:
+        if self.subscribed:
+            self.subscribed = False
+            stats_collector.collector.unsubscribe()
+
+    async def stats_batch(self, event: dict) -> None:
+        rows = event["stats"]
+        user = self.scope["user"]
+        if not user.is_superuser:
+            await self._learn({row["containerId"] for row in rows})
+            rows = [row for row in rows if row["containerId"] in self._visible]
+        await self.send_json({**event, "stats": rows})
+
+    async def _learn(self, container_ids: set[str]) -> None:
+        """Sort ids into visible and hidden: the unknown ones now, all of them again now and then."""
+        if time.monotonic() - self._checked_at > VISIBILITY_SECONDS:
+            self._visible, self._hidden, self._checked_at = set(), set(), time.monotonic()
+        unknown = container_ids - self._visible - self._hidden
+        if unknown:
+            visible = await database_sync_to_async(self._visible_of)(unknown)
+            self._visible |= visible
+            self._hidden |= unknown - visible
+
+    def _visible_of(self, container_ids: set[str]) -> set[str]:
+        rows = stats_selectors.stats_visible_rows(actor=self.scope["user"]).filter(container_id__in=container_ids)
+        return set(rows.values_list("container_id", flat=True))

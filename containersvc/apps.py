@@ -10,11 +10,17 @@ class ContainerSvcConfig(AppConfig):
     verbose_name = "Container Svc"
 
     def ready(self) -> None:
-        from containersvc import checks  # noqa: F401  (registers system checks)
+        from containersvc import (
+            checks,  # noqa: F401  (registers system checks)
+            logins,
+            revocation,
+        )
         from containersvc.api import schema  # noqa: F401  (registers the bearer scheme with the schema)
 
         post_migrate.connect(_create_service_groups, sender=self, dispatch_uid="containersvc-groups")
         post_migrate.connect(_create_admin_from_settings, sender=self, dispatch_uid="containersvc-admin")
+        logins.connect()  # password logins audited, failures counted
+        revocation.connect()  # access taken away ends the user's open sockets at once
 
 
 def _create_service_groups(sender: AppConfig, **kwargs) -> None:

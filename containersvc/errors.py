@@ -49,3 +49,14 @@ class EngineError(ContainerSvcError):
 
     status_code = 502
     default_message = "The Docker engine reported an error."
+
+
+class TooManyRequests(ContainerSvcError):
+    """Too many failed logins or tokens, or requests: refused until `retry_after_seconds` have passed."""
+
+    status_code = 429
+    default_message = "Too many requests. Try again later."
+
+    def __init__(self, message: str | None = None, *, retry_after_seconds: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds

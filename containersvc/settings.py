@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "containersvc.logins.LoginLockoutMiddleware",  # a locked-out login answers 429 with a page
     "whitenoise.middleware.WhiteNoiseMiddleware",
 ]
 
@@ -137,6 +138,24 @@ if REDIS_URL := os.environ.get("REDIS_URL"):
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 500}}}
 
+# Failed-login lockouts and request rates are counted in the "throttle" cache, shared by every process: the
+# database (the table is made by a migration) or Redis when REDIS_URL is set.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "containersvc_throttle_cache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    )
+    # The database cache's incr writes a key again with TIMEOUT: counters then set their own expiry, or are per
+    # window, so it only bounds how long a key is kept.
+    | {"KEY_PREFIX": "containersvc.throttle", "TIMEOUT": 24 * 3600},
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -147,6 +166,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # them, a server started with no superuser prints a one-time setup link instead.
 CONTAINERSVC_ADMIN_USERNAME = os.environ.get("CONTAINERSVC_ADMIN_USERNAME", "").strip()
 CONTAINERSVC_ADMIN_PASSWORD = os.environ.get("CONTAINERSVC_ADMIN_PASSWORD", "")
+# Django's, refusing locked-out usernames and addresses before hashing a password.
+AUTHENTICATION_BACKENDS = ["containersvc.logins.LockoutModelBackend"]
 LOGIN_URL = "/login/"  # the dashboard's own login: the admin one admits staff only
 LOGIN_REDIRECT_URL = "/"
 
@@ -193,6 +214,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "containersvc.api.schema.ContainerSvcSchema",
     "EXCEPTION_HANDLER": "containersvc.api.exceptions.error_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_CLASSES": ["containersvc.api.throttles.TokenRateThrottle"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Container Svc",
@@ -267,6 +289,16 @@ CONTAINERSVC_LOG_RETENTION_CONTAINER_BYTES = env_int("CONTAINERSVC_LOG_RETENTION
 CONTAINERSVC_LOG_RETENTION_TOTAL_BYTES = env_int("CONTAINERSVC_LOG_RETENTION_TOTAL_BYTES", 4 * 1024**3)
 # Seconds between checks of the node-wide bound (the per-container one is checked as lines are stored).
 CONTAINERSVC_LOG_RETENTION_CHECK_SECONDS = env_float("CONTAINERSVC_LOG_RETENTION_CHECK_SECONDS", 60)
+# Failed password logins: after LIMIT failures, each within WINDOW seconds of the one before, the username and
+# the address are refused for COOL_OFF seconds. Wrong bearer tokens likewise, per address. API requests per
+# token (or per session user): "N/s", "N/min", "N/hour". Beyond any of them: 429 with Retry-After.
+CONTAINERSVC_LOGIN_FAILURE_LIMIT = env_int("CONTAINERSVC_LOGIN_FAILURE_LIMIT", 5)
+CONTAINERSVC_LOGIN_FAILURE_WINDOW_SECONDS = env_float("CONTAINERSVC_LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
+CONTAINERSVC_LOGIN_COOL_OFF_SECONDS = env_float("CONTAINERSVC_LOGIN_COOL_OFF_SECONDS", 15 * 60)
+CONTAINERSVC_BEARER_FAILURE_LIMIT = env_int("CONTAINERSVC_BEARER_FAILURE_LIMIT", 20)
+CONTAINERSVC_BEARER_FAILURE_WINDOW_SECONDS = env_float("CONTAINERSVC_BEARER_FAILURE_WINDOW_SECONDS", 5 * 60)
+CONTAINERSVC_BEARER_COOL_OFF_SECONDS = env_float("CONTAINERSVC_BEARER_COOL_OFF_SECONDS", 5 * 60)
+CONTAINERSVC_API_RATE = os.environ.get("CONTAINERSVC_API_RATE", "1200/min")
 # The engine's log of every container the service creates is json-file (never the caller's choice), rotated
 # at this size into at most this many files: a container printing without end holds at most their product.
 CONTAINERSVC_LOG_MAX_SIZE = os.environ.get("CONTAINERSVC_LOG_MAX_SIZE", "10m")

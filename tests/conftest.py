@@ -4,7 +4,9 @@ busybox, the local registry on 127.0.0.1, users holding chosen scopes, and API c
 import os
 import shutil
 import tempfile
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -33,6 +35,18 @@ COPY busybox /bin/busybox
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 CMD ["sleep", "3600"]
 """
+
+
+def wait_for(condition: Callable[[], object], *, timeout: float, what: str, interval: float = 0.05):
+    """Poll until condition() is truthy; returns its value, or fails saying what never happened."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"within {timeout}s: {what}")
+        time.sleep(interval)
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +96,10 @@ def registry_image(docker_client, test_image) -> str:
 def service_settings(settings, tmp_path):
     settings.CONTAINERSVC_NODE_ID = TEST_NODE
     settings.CONTAINERSVC_ALLOWED_REGISTRIES = [REGISTRY]  # the local registry is on loopback
+    # Each test counts failed logins, wrong tokens and request rates afresh (the same cache, a key prefix of
+    # its own): the whole suite comes from 127.0.0.1, more often than the default limits allow.
+    throttle = {**settings.CACHES["throttle"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+    settings.CACHES = {**settings.CACHES, "throttle": throttle}
     settings.DATA_DIR = tmp_path / "data"
     settings.BUILD_ROOT = tmp_path / "builds"
     settings.DATA_DIR.mkdir()

@@ -7,7 +7,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from containersvc.errors import ContainerSvcError, EngineUnavailable
+from containersvc.errors import ContainerSvcError, EngineUnavailable, TooManyRequests
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,8 @@ def error_response(message: str, status_code: int, headers: dict | None = None) 
 
 def error_handler(exc, context) -> Response:
     if isinstance(exc, ContainerSvcError):
-        headers = {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, EngineUnavailable) else None
+        waits = isinstance(exc, (EngineUnavailable, TooManyRequests))
+        headers = {"Retry-After": str(exc.retry_after_seconds)} if waits else None
         return error_response(exc.message, exc.status_code, headers)
     if isinstance(exc, RequestDataTooBig):
         return error_response("The request body is too large.", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)

@@ -1,10 +1,12 @@
 """Channel-layer group names and the payloads producers publish and consumers forward, in one place.
 
-Group names are built from container ids (64 hex) and build ids (integers) only, never from user text, and
-carry this process's token: producers live in one process and fan out to that process's sockets, so with a
-shared Redis layer two processes never receive each other's copy of the same stream.
+Group names are built from container ids (64 hex), build ids and user ids (integers) only, never from user
+text. Stream groups carry this process's token: producers live in one process and fan out to that process's
+sockets, so with a shared Redis layer two processes never receive each other's copy of the same stream. User
+groups do not: a change of access made in one process must reach the user's sockets in all of them.
 """
 
+import hashlib
 import json
 import re
 import secrets
@@ -25,6 +27,7 @@ LOG_ENDED = "log.ended"
 BUILD_OUTPUT = "build.output"
 BUILD_STATUS = "build.status"
 PULL_PROGRESS = "pull.progress"
+ACCESS_CHANGED = "access.changed"
 
 
 def containers_group() -> str:
@@ -39,6 +42,11 @@ def container_logs_group(container_id: str) -> str:
 
 def build_group(build_id: int) -> str:
     return f"containersvc.build.{int(build_id)}.{PROCESS}"
+
+
+def user_group(user_id: int) -> str:
+    """Every socket of one user, in every process (no process token): revocation must reach them all."""
+    return f"containersvc.user.{int(user_id)}"
 
 
 # --- payloads ---------------------------------------------------------------------------------------------
@@ -153,6 +161,16 @@ def build_output_event(*, build_id: int, offset: int, text: str, skipped: int) -
 
 def build_status_event(*, build_id: int, status: str, error: str = "", image_id: str = "") -> dict:
     return {"type": BUILD_STATUS, "build": build_id, "status": status, "error": error, "imageId": image_id}
+
+
+def session_digest(session_key: str) -> str:
+    """A session named without its key (which would log anyone in) in messages between processes."""
+    return hashlib.sha256(session_key.encode()).hexdigest()
+
+
+def access_changed_event(*, session_key: str = "") -> dict:
+    """Sockets of the group's user check their access again; those of `session_key` (logged out) close."""
+    return {"type": ACCESS_CHANGED, "session": session_digest(session_key) if session_key else ""}
 
 
 def pull_group(pull_id: int) -> str:

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from containersvc import engine
 from containersvc.models import Container, LogChunk
 from containersvc.producers import container_status, log_capture
 from containersvc.startup import start_always_on_producers, stop_always_on_producers
-from tests.conftest import TEST_NODE
+from tests.conftest import TEST_NODE, wait_for  # noqa: F401  (wait_for: imported from here too)
 
 START_TIMEOUT = 30
 CONTAINERD_CONFIG = """version = 2
@@ -36,18 +35,6 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [debug]
   level = "warn"
 """
-
-
-def wait_for(condition: Callable[[], object], *, timeout: float, what: str, interval: float = 0.05):
-    """Poll until condition() is truthy; returns its value, or fails saying what never happened."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"within {timeout}s: {what}")
-        time.sleep(interval)
 
 
 class SecondEngine:

@@ -22,7 +22,7 @@ def test_healthz_answers_anonymous_callers_when_all_is_up(client):
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "engine": True, "database": True}
-    assert response.headers["Cache-Control"].startswith("max-age=0")
+    assert {"no-store", "max-age=0"} & {part.strip() for part in response.headers["Cache-Control"].split(",")}
 
 
 @pytest.mark.django_db

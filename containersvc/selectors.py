@@ -205,6 +205,12 @@ def container_gone(*, actor, container_id: str) -> Container:
     return row
 
 
+def container_visible(*, actor, container_id: str) -> bool:
+    """Whether `actor` may see the container of this node with that id, from its mirror row (no engine call)."""
+    row = Container.objects.filter(node_id=this_node(), container_id=container_id).first()
+    return row is not None and access.access_level(actor=actor, container=row) >= access.Level.VIEW
+
+
 def stored_log_chunks(*, container: Container, newest_lines: int | None = None) -> list[LogChunk] | QuerySet[LogChunk]:
     """Stored chunks oldest first: all of them (lazily), or just enough to hold the newest `newest_lines`."""
     if newest_lines is None:

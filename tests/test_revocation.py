@@ -13,9 +13,10 @@ from django.test import Client
 from containersvc import scopes
 from containersvc.asgi import application
 from containersvc.consumers import base
+from containersvc.models import AccessGrant, GrantLevel
 from containersvc.scopes import Scope
 from containersvc.services.accounts import token_issue, token_revoke
-from tests.conftest import ORIGIN, session_headers
+from tests.conftest import ORIGIN, TEST_LABEL, session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PATH = "/ws/containers/"  # container:view
@@ -150,5 +151,21 @@ def test_a_change_that_takes_nothing_away_leaves_the_socket_open(make_user):
         await database_sync_to_async(lambda: user.user_permissions.remove(log_view))()
         assert await still_open(socket)  # checked again (signalled), and it still holds container:view
         await socket.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_deleting_the_grant_closes_the_log_socket_of_a_container_it_showed(make_user, container):
+    viewer = make_user(Scope.LOG_VIEW)
+    key, value = next(iter(TEST_LABEL.items()))
+    grant = AccessGrant.objects.create(user=viewer, level=GrantLevel.VIEW, label_selector=f"{key}={value}")
+    running = container("sleep 600", owner=None)
+    headers = session_headers(viewer)
+
+    async def scenario():
+        socket = WebsocketCommunicator(application, f"/ws/containers/{running.id}/logs/", headers=headers)
+        assert (await socket.connect(timeout=10))[0]
+        await database_sync_to_async(grant.delete)()
+        assert await close_code_within(socket, 1.0) == 4404  # as for a container it cannot see
 
     async_to_sync(scenario)()

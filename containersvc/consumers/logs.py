@@ -16,7 +16,9 @@ import time
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 
+from containersvc import selectors
 from containersvc.consumers.base import (
     CLOSE_BAD_REQUEST,
     CLOSE_ENGINE_UNAVAILABLE,
@@ -201,6 +203,16 @@ class ContainerLogsConsumer(ScopedConsumer):
         except ContainerSvcError:
             return CLOSE_ENGINE_UNAVAILABLE
         return 0
+
+    async def _access_refusal(self, user) -> int:
+        # Sight of the container is checked again too (its mirror row, no engine call): a grant taken back ends
+        # the socket as a scope taken back does.
+        code = await super()._access_refusal(user)
+        if not code and not await database_sync_to_async(selectors.container_visible)(
+            actor=user, container_id=self.container_id
+        ):
+            return CLOSE_NOT_FOUND
+        return code
 
     async def stop(self) -> None:
         if self.history_task is not None:

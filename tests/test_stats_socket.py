@@ -8,9 +8,11 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 
 from containersvc.asgi import application
+from containersvc.models import ContainerStatsSample
 from containersvc.producers.stats_collector import collector
 from containersvc.scopes import Scope
 from tests.conftest import ORIGIN, session_headers
+from tests.reliability.conftest import wait_for
 
 PATH = "/ws/stats/"
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -84,3 +86,29 @@ def test_a_superuser_sees_every_container(make_user, container, stats):
         await socket.disconnect()
 
     async_to_sync(scenario)()
+
+
+def test_without_the_always_on_producers_a_socket_runs_the_collector_while_it_is_open(
+    owner, container, stats, settings
+):
+    settings.CONTAINERSVC_STATS_INTERVAL = 0.2
+    settings.CONTAINERSVC_STATS_FINE_BUCKET_SECONDS = 1
+    mine = container("sleep 3600")
+    headers = session_headers(owner)
+
+    async def scenario():
+        socket = WebsocketCommunicator(application, PATH, headers=headers)
+        assert (await socket.connect())[0]
+        assert collector.running
+        deadline = time.monotonic() + 30
+        while True:  # batches come from the collector's own thread: the test runs no round
+            message = await socket.receive_json_from(timeout=max(0.1, deadline - time.monotonic()))
+            rows = {row["containerId"]: row for row in message["stats"]}
+            if mine.id in rows and rows[mine.id]["cpuPercent"] is not None:
+                break
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+    wait_for(lambda: not collector.running, timeout=10, what="the collector to stop with its last socket")
+    assert not collector.latest()  # nothing kept to be shown as current later
+    assert not ContainerStatsSample.objects.exists()  # history is the always-on collector's to store

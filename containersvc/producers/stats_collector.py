@@ -88,6 +88,7 @@ class StatsCollector:
         self._pool: ThreadPoolExecutor | None = None
         self._subscribers = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._on_demand = False  # the thread runs for sockets only: it stores nothing
 
     # --- control ------------------------------------------------------------------------------------------
     @property
@@ -95,12 +96,17 @@ class StatsCollector:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
+        """Sample for the life of the process, storing history (the server's always-on producers)."""
         with self._lock:
-            if self.running:
-                return
-            self._stop = threading.Event()
-            self._thread = threading.Thread(target=self._run, args=(self._stop,), name="stats-collector", daemon=True)
-            self._thread.start()
+            self._on_demand = False
+            self._start_locked()
+
+    def _start_locked(self) -> None:
+        if self.running and not (self._stop and self._stop.is_set()):
+            return
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(self._stop,), name="stats-collector", daemon=True)
+        self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread, store the buckets still being filled and forget the rest (a restart begins anew)."""
@@ -139,13 +145,22 @@ class StatsCollector:
                 stop.wait(max(0.0, settings.CONTAINERSVC_STATS_INTERVAL - (time.monotonic() - began)))
         finally:
             connection.close()
+            if self._on_demand and not self._subscribers:
+                self.reset()  # nobody watches: samples kept now would be shown as current later
 
     # --- the live stream ---------------------------------------------------------------------------------
     def subscribe(self, *, loop: asyncio.AbstractEventLoop) -> None:
-        """A socket on `loop` wants each round's batch (published to GROUP while anyone subscribes)."""
+        """A socket on `loop` wants each round's batch (published to GROUP while anyone subscribes).
+
+        In a process without the always-on producers the thread runs while someone watches, and stores
+        nothing: history is the always-on collector's.
+        """
         with self._lock:
             self._loop = loop
             self._subscribers += 1
+            if not self.running or (self._stop and self._stop.is_set()):
+                self._on_demand = True
+                self._start_locked()
 
     @property
     def subscribers(self) -> int:
@@ -156,6 +171,9 @@ class StatsCollector:
             self._subscribers = max(0, self._subscribers - 1)
             if not self._subscribers:
                 self._loop = None
+                if self._on_demand and self._stop is not None:
+                    # Not joined: this runs on the sockets' loop, which a round may be publishing to.
+                    self._stop.set()
 
     def latest_event(self) -> dict:
         """The newest samples as one batch event: what a socket is sent when it connects."""
@@ -212,7 +230,8 @@ class StatsCollector:
             for container_id in set(self._tracked) - running:
                 self._forget(container_id, closed)
             self._foreign &= running
-            self._store(closed)
+            if not self._on_demand:
+                self._store(closed)
             self._publish()
             return samples
 

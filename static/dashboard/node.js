@@ -1,5 +1,7 @@
-// The node page: the engine's availability checked every few seconds; the page recovers without a reload.
-import { api, showEngineBanner } from "./lib.js";
+// The node page: the engine's availability checked every few seconds (the page recovers without a reload),
+// and the host's and the containers' resources live.
+import { LineChart } from "./chart.js";
+import { LiveSocket, api, el, showEngineBanner } from "./lib.js";
 
 const availableNode = () => document.getElementById("daemon-available");
 let wasAvailable = availableNode().textContent.trim() === "yes";
@@ -23,3 +25,74 @@ async function check() {
 }
 
 setInterval(check, 5000);
+
+// --- resources: the host and every running container, live from ws/stats/ (one message a sampling round) ---
+const MIB = 1024 ** 2;
+const GIB = 1024 ** 3;
+const resources = document.getElementById("node-resources");
+const readings = document.getElementById("node-readings");
+const statsBody = document.querySelector("#container-stats tbody");
+const noStats = document.getElementById("no-container-stats");
+let charts = null;
+
+const orDash = (value, format) => (value === null || value === undefined ? "-" : format(value));
+const percent = (value) => `${value.toFixed(1)} %`;
+const bytes = (value) => (value >= GIB ? `${(value / GIB).toFixed(2)} GiB` : `${(value / MIB).toFixed(1)} MiB`);
+const rate = (value) => (value >= MIB ? `${(value / MIB).toFixed(1)} MiB/s` : `${(value / 1024).toFixed(1)} KiB/s`);
+
+// The axes need the host's size, which the first message brings.
+function makeCharts(node) {
+  const cores = Math.max(1, node.cpuPercentPerCore.length);
+  charts = {
+    cpu: new LineChart({ label: "Host CPU", max: 100, format: percent }),
+    memory: new LineChart({ label: "Host memory used", max: node.memoryTotalBytes || GIB, format: bytes }),
+    containers: new LineChart({ label: "Containers' CPU (100 % is one core)", max: cores * 100, format: percent }),
+  };
+  document.getElementById("node-charts").append(charts.cpu.root, charts.memory.root, charts.containers.root);
+}
+
+function statsRow(row) {
+  const memory = `${bytes(row.memoryBytes)} (${row.memoryPercent.toFixed(1)} %)`;
+  return el(
+    "tr",
+    { "data-id": row.containerId },
+    el("td", {}, el("a", { href: `/containers/${row.containerId}/`, text: row.name || row.containerId.slice(0, 12) })),
+    el("td", { class: "cpu", text: orDash(row.cpuPercent, percent) }),
+    el("td", { class: "memory", text: memory }),
+    el("td", { text: orDash(row.netRxBytesPerSecond, rate) }),
+    el("td", { text: orDash(row.netTxBytesPerSecond, rate) }),
+    el("td", { text: orDash(row.blockReadBytesPerSecond, rate) }),
+    el("td", { text: orDash(row.blockWriteBytesPerSecond, rate) }),
+    el("td", { text: String(row.pids) }),
+  );
+}
+
+function showStats(batch) {
+  const node = batch.node;
+  if (node.memoryTotalBytes === null) return; // the collector has not read the host yet
+  if (!charts) makeCharts(node);
+  const now = Date.now();
+  const used = node.memoryTotalBytes - node.memoryAvailableBytes;
+  const containersCpu = batch.stats.reduce((sum, row) => sum + (row.cpuPercent || 0), 0);
+  charts.cpu.push(now, node.cpuPercent);
+  charts.memory.push(now, used);
+  charts.containers.push(now, containersCpu);
+  const load = node.load ? `${node.load.one} ${node.load.five} ${node.load.fifteen}` : "-";
+  readings.textContent =
+    `CPU ${orDash(node.cpuPercent, percent)} of ${node.cpuPercentPerCore.length} cores · load ${load} · ` +
+    `memory ${bytes(used)} of ${bytes(node.memoryTotalBytes)} · ${batch.stats.length} running`;
+  const rows = [...batch.stats].sort((a, b) => (b.cpuPercent ?? -1) - (a.cpuPercent ?? -1));
+  statsBody.replaceChildren(...rows.map(statsRow));
+  noStats.hidden = rows.length > 0;
+  resources.dataset.state = "live";
+}
+
+if (resources) {
+  new LiveSocket(() => "/ws/stats/", {
+    onMessage: (message) => message.type === "stats.batch" && showStats(message),
+    onState: (state) => {
+      if (state !== "live") resources.dataset.state = state;
+    },
+  });
+  setInterval(() => charts && Object.values(charts).forEach((chart) => chart.draw()), 1000);
+}

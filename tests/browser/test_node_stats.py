@@ -1,0 +1,30 @@
+"""The node page's resources in a real browser: host charts and the containers' live table from ws/stats/.
+
+The live daphne runs no always-on producers, so the page's socket starts the collector in that process."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_node_page_shows_the_resources_live(page_for, owner, container):
+    burner = container("while :; do :; done")
+    stranger = container("sleep 3600", owner=None)
+    page = page_for(owner)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.goto("/node/")
+
+    row = page.locator(f'#container-stats tr[data-id="{burner.id}"]')
+    expect(row.locator("td.cpu")).to_have_text(re.compile(r"^\d+\.\d %$"), timeout=30000)
+    expect(row.locator("td.memory")).to_contain_text("MiB")
+    expect(page.locator("#node-resources")).to_have_attribute("data-state", "live")
+    expect(page.locator("#node-readings")).to_contain_text("cores")
+    expect(page.locator("#node-charts figure.chart")).to_have_count(3)
+    expect(page.locator("#node-charts svg").first).not_to_have_attribute("data-points", re.compile(r"^[01]$"))
+    expect(page.locator(f'#container-stats tr[data-id="{stranger.id}"]')).to_have_count(0)
+    assert not errors

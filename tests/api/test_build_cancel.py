@@ -7,9 +7,12 @@ import time
 
 import pytest
 from django.db import connections
+from django.test import Client
+from django.utils import timezone
 
 from containersvc.models import AuditEvent, BuildStatus, ImageBuild
 from containersvc.scopes import Scope
+from containersvc.services import builds
 from containersvc.services.builds import MESSAGE_ALREADY_FINISHED
 from tests.reliability.conftest import wait_for
 
@@ -25,10 +28,14 @@ def builder(make_user):
 
 @pytest.fixture
 def endless_context(settings, test_image):
+    """A context whose build never ends by itself; a build a test left running is cancelled afterwards."""
     directory = settings.BUILD_ROOT / "endless"
     directory.mkdir()
     (directory / "Dockerfile").write_text(f"FROM {test_image}\nRUN echo step-started && sleep 100000\n")
-    return "endless"
+    yield "endless"
+    unfinished = ImageBuild.objects.filter(status__in=[BuildStatus.QUEUED, BuildStatus.RUNNING])
+    unfinished.update(cancel_requested_at=timezone.now(), cancel_requested_by="the test's cleanup")
+    wait_for(lambda: not unfinished.exists(), timeout=30, what="the builds a test left running to end")
 
 
 def start_build(client, tag: str, context_path: str) -> tuple[threading.Thread, list]:
@@ -50,13 +57,14 @@ def start_build(client, tag: str, context_path: str) -> tuple[threading.Thread, 
 
 def running_step(tag: str) -> tuple[ImageBuild, str]:
     """Wait until the build's RUN step runs; returns the build and its step container's short id."""
-    build = wait_for(
-        lambda: ImageBuild.objects.filter(tag=tag, output__contains="step-started").first(),
-        timeout=60,
-        what="the build's RUN step to start",
-        interval=0.1,
-    )
-    return build, STEP_CONTAINER.search(build.output)[1]
+
+    def step_running():
+        build = ImageBuild.objects.filter(tag=tag).first()
+        # The echo's own line (the step's header names it too), after the line naming the step container.
+        found = build and re.search(r"Running in ([0-9a-f]{12,64})\n(?:.*\n)*step-started\n", build.output)
+        return found and (build, found[1])
+
+    return wait_for(step_running, timeout=60, what="the build's RUN step to start", interval=0.1)
 
 
 def step_containers(docker_client, short_id: str) -> list:
@@ -146,3 +154,42 @@ def test_whoever_started_a_build_and_superusers_see_it(builder, make_user, beare
         assert finished_build.pk in [
             build["id"] for build in client.get("/container-svc/image/builds").json()["builds"]
         ]
+
+
+# --- the dashboard's Cancel button ------------------------------------------------------------------------
+CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def test_the_build_page_cancels_a_running_build_with_a_post_and_its_csrf_token(
+    builder, endless_context, docker_client, name
+):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(builder)
+    build = builds.build_create(actor=builder, name=f"containersvc-test/endless:{name}", context_path=endless_context,
+                                dockerfile_path=None)  # fmt: skip
+    thread = builds.build_start_in_background(actor=builder, build=build)
+    build, step = running_step(build.tag)
+    page = browser.get(f"/builds/{build.pk}/").content.decode()
+    assert 'id="build-cancel"' in page
+    cancel_url = f"/builds/{build.pk}/cancel/"
+
+    assert browser.post(cancel_url).status_code == 403  # no CSRF token
+    response = browser.post(cancel_url, {"csrfmiddlewaretoken": CSRF_INPUT.search(page)[1]})
+
+    assert response.status_code == 302 and response["Location"] == f"/builds/{build.pk}/"
+    thread.join(timeout=10)
+    build.refresh_from_db()
+    assert (build.status, build.error) == (BuildStatus.FAILED, f"cancelled by {builder.username}")
+    assert not step_containers(docker_client, step)
+    assert 'id="build-cancel"' not in browser.get(f"/builds/{build.pk}/").content.decode()
+
+
+def test_the_build_page_offers_no_cancel_without_the_scope_and_hides_other_accounts_builds(make_user, finished_build):
+    viewer = Client()
+    viewer.force_login(make_user(Scope.CONTAINER_VIEW))
+
+    assert viewer.post(f"/builds/{finished_build.pk}/cancel/").status_code == 403
+    assert viewer.get(f"/builds/{finished_build.pk}/").status_code == 404
+    other = Client()
+    other.force_login(make_user(*Scope))
+    assert other.post(f"/builds/{finished_build.pk}/cancel/").status_code == 404

@@ -122,10 +122,9 @@ def container(docker_client, test_image, request):
     started = []
 
     def start(command: str, labels: dict | None = None, owner=_THE_TEST_ACCOUNT):
-        found = docker_client.containers.run(
+        found = docker_client.containers.create(
             test_image,
             ["sh", "-c", command],
-            detach=True,
             network_mode="none",
             labels=labels if labels is not None else MANAGED_LABELS,
         )
@@ -133,7 +132,10 @@ def container(docker_client, test_image, request):
         if owner is _THE_TEST_ACCOUNT:
             owner = request.getfixturevalue("owner")
         if owner is not None:
+            # Before it starts, as the service records what it runs: its first events already find the owner.
             mirror.mirror_record_owner(container_id=found.id, created_by=owner)
+        found.start()
+        found.reload()
         return found
 
     yield start

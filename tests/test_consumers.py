@@ -51,8 +51,9 @@ async def receive_until(socket: WebsocketCommunicator, predicate, timeout: float
 
 
 @pytest.fixture
-def viewer(make_user):
-    return session_headers(make_user(*Scope))
+def viewer(owner):
+    """A browser of the test's account: the `container` fixture's containers are its own."""
+    return session_headers(owner)
 
 
 # --- authentication, scopes, origin ----------------------------------------------------------------------
@@ -97,13 +98,14 @@ def test_a_foreign_origin_is_refused(make_user):
 
 
 def test_logs_of_a_container_the_service_did_not_create_need_a_superuser(container, make_user):
-    foreign = container("sleep 60", labels=TEST_LABEL)
+    foreign = container("sleep 60", labels=TEST_LABEL, owner=None)
     headers = session_headers(make_user(Scope.LOG_VIEW))
     admin_headers = session_headers(make_user(superuser=True))
 
     async def scenario():
+        # Closed as for an unknown container: the socket does not tell that it exists.
         connected, code = await communicator(f"/ws/containers/{foreign.id}/logs/", headers).connect()
-        assert (connected, code) == (False, 4403)
+        assert (connected, code) == (False, 4404)
         admin = communicator(f"/ws/containers/{foreign.id}/logs/", admin_headers)
         connected, _ = await admin.connect()
         assert connected

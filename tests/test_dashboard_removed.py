@@ -5,8 +5,9 @@ import time
 import pytest
 from django.test import Client
 
+from containersvc.models import AccessGrant, GrantLevel
 from containersvc.scopes import Scope
-from tests.conftest import TEST_LABEL
+from tests.conftest import MANAGED_LABELS
 
 pytestmark = pytest.mark.django_db
 
@@ -33,8 +34,8 @@ def removed(api, run, name, docker_client):
     return container_id
 
 
-def test_the_page_of_a_removed_container_shows_its_stored_logs(removed, make_user, name):
-    response = client_for(make_user(*Scope)).get(f"/containers/{removed}/")
+def test_the_page_of_a_removed_container_shows_its_stored_logs(removed, owner, name):
+    response = client_for(owner).get(f"/containers/{removed}/")
 
     assert response.status_code == 200
     page = response.content.decode()
@@ -42,8 +43,8 @@ def test_the_page_of_a_removed_container_shows_its_stored_logs(removed, make_use
     assert "kept-1" in page and "kept-30" in page and "kept-err" in page
 
 
-def test_the_full_stored_log_downloads_after_removal(removed, make_user):
-    response = client_for(make_user(*Scope)).get(f"/containers/{removed}/logs.txt")
+def test_the_full_stored_log_downloads_after_removal(removed, owner):
+    response = client_for(owner).get(f"/containers/{removed}/logs.txt")
 
     assert response.status_code == 200
     text = b"".join(response.streaming_content).decode()
@@ -53,10 +54,14 @@ def test_the_full_stored_log_downloads_after_removal(removed, make_user):
     assert " stderr kept-err" in text
 
 
-def test_without_log_view_the_stored_logs_are_not_shown(removed, make_user):
-    client = client_for(make_user(Scope.CONTAINER_VIEW))
+def test_without_log_view_the_stored_logs_are_not_shown(removed, make_user, name):
+    viewer = make_user(Scope.CONTAINER_VIEW)
+    AccessGrant.objects.create(user=viewer, level=GrantLevel.VIEW, name_prefix=name)
+    client = client_for(viewer)
 
-    assert "kept-1" not in client.get(f"/containers/{removed}/").content.decode()
+    page = client.get(f"/containers/{removed}/")
+    assert page.status_code == 200 and name in page.content.decode()
+    assert "kept-1" not in page.content.decode()
     assert client.get(f"/containers/{removed}/logs.txt").status_code == 403
 
 
@@ -65,10 +70,19 @@ def test_a_container_never_seen_is_404(make_user):
 
 
 def test_a_removed_container_the_service_did_not_create_needs_a_superuser(docker_client, test_image, api, make_user):
-    foreign = docker_client.containers.run(test_image, ["sleep", "600"], detach=True, labels=TEST_LABEL)
+    """Not even the label the service puts on its containers makes it the service's."""
+    foreign = docker_client.containers.run(test_image, ["sleep", "600"], detach=True, labels=MANAGED_LABELS)
     api.post("/container-svc/containers", {}, format="json")  # the mirror sees it
     foreign.remove(force=True)
     api.post("/container-svc/containers", {}, format="json")  # and marks it removed
 
-    assert client_for(make_user(*Scope)).get(f"/containers/{foreign.id}/").status_code == 403
+    assert client_for(make_user(*Scope)).get(f"/containers/{foreign.id}/").status_code == 404
+    assert client_for(make_user(*Scope)).get(f"/containers/{foreign.id}/logs.txt").status_code == 404
     assert client_for(make_user(superuser=True)).get(f"/containers/{foreign.id}/").status_code == 200
+
+
+def test_another_accounts_removed_container_is_404(removed, make_user):
+    other = client_for(make_user(*Scope))
+
+    assert other.get(f"/containers/{removed}/").status_code == 404
+    assert other.get(f"/containers/{removed}/logs.txt").status_code == 404

@@ -1,17 +1,15 @@
 """Dashboard pages through Django's test client: login, scopes refused by the server, the run form's errors."""
 
-import time
-
-import docker.errors
 import pytest
 from django.test import Client
 
 from containersvc import engine
+from containersvc.models import AccessGrant, GrantLevel
 from containersvc.scopes import Scope
 from tests.conftest import TEST_LABEL
+from tests.reliability.conftest import wait_for
 
 pytestmark = pytest.mark.django_db
-MANAGED = {**TEST_LABEL, "containersvc.managed": "true"}
 
 
 def client_for(user) -> Client:
@@ -21,17 +19,17 @@ def client_for(user) -> Client:
 
 
 @pytest.fixture
-def running(docker_client, test_image):
-    found = docker_client.containers.run(
-        test_image, ["sh", "-c", "echo hello-out; echo hello-err >&2; sleep 600"],
-        detach=True, network_mode="none", labels=MANAGED,
-    )  # fmt: skip
-    time.sleep(0.5)
-    yield found
-    try:
-        found.remove(force=True)
-    except docker.errors.NotFound:
-        pass
+def running(container):
+    """A container of the test's account (`owner`) that has printed to both streams."""
+    found = container("echo hello-out; echo hello-err >&2; sleep 600")
+    wait_for(lambda: b"hello-err" in found.logs(), timeout=10, what="the container printed")
+    return found
+
+
+def view_grant(user) -> None:
+    """`view` on the test's containers (they carry TEST_LABEL), given by an admin."""
+    key, value = next(iter(TEST_LABEL.items()))
+    AccessGrant.objects.create(user=user, level=GrantLevel.VIEW, label_selector=f"{key}={value}")
 
 
 def test_pages_need_a_login():
@@ -79,15 +77,17 @@ def test_run_form_errors_are_shown_next_to_their_field(make_user, test_image, fi
     assert f'id="id_{field}-error"'.encode() in response.content
 
 
-def test_container_page_shows_inspect_data_and_the_log_viewer_only_with_log_view(make_user, running):
-    page = client_for(make_user(*Scope)).get(f"/containers/{running.id}/")
+def test_container_page_shows_inspect_data_and_the_log_viewer_only_with_log_view(owner, make_user, running):
+    page = client_for(owner).get(f"/containers/{running.id}/")
     assert page.status_code == 200 and b'id="log"' in page.content
-    no_logs = client_for(make_user(Scope.CONTAINER_VIEW)).get(f"/containers/{running.id}/")
+    view_only = make_user(Scope.CONTAINER_VIEW)
+    view_grant(view_only)
+    no_logs = client_for(view_only).get(f"/containers/{running.id}/")
     assert no_logs.status_code == 200 and b'id="log"' not in no_logs.content and b'id="no-logs"' in no_logs.content
 
 
-def test_log_download_streams_both_streams_and_needs_log_view(make_user, running):
-    response = client_for(make_user(*Scope)).get(f"/containers/{running.id}/logs.txt")
+def test_log_download_streams_both_streams_and_needs_log_view(owner, make_user, running):
+    response = client_for(owner).get(f"/containers/{running.id}/logs.txt")
     assert response.status_code == 200
     text = b"".join(response.streaming_content).decode()
     assert " stdout hello-out" in text and " stderr hello-err" in text

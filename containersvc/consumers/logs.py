@@ -18,7 +18,8 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 
-from containersvc import selectors
+from containersvc import engine, selectors
+from containersvc.access import Level
 from containersvc.consumers.base import (
     CLOSE_BAD_REQUEST,
     CLOSE_ENGINE_UNAVAILABLE,
@@ -194,8 +195,10 @@ class ContainerLogsConsumer(ScopedConsumer):
     async def _check_container(self) -> int:
         try:
             # An engine call: in a worker thread of its own, not the one the ORM calls share.
-            await sync_to_async(containers.container_for_viewer, thread_sensitive=False)(
-                actor=self.scope["user"], container_id=self.container_id
+            found = await sync_to_async(engine.container_find, thread_sensitive=False)(id_or_name=self.container_id)
+            # The access check reads the database: in that shared thread.
+            await database_sync_to_async(containers.container_reachable)(
+                actor=self.scope["user"], found=found, level=Level.VIEW, reference=self.container_id
             )
         except NotFound:
             # Unknown, or not this user's to see: the same answer either way.

@@ -13,8 +13,8 @@ from containersvc.errors import Conflict, ContainerSvcError, EngineError, Invali
 from containersvc.models import Container
 from containersvc.services import mirror, storage
 from containersvc.services.audit import audited
-from containersvc.services.pulls import pull_ensure
 from containersvc.services.limits import limits_resolve
+from containersvc.services.pulls import pull_ensure
 
 MESSAGE_NO_GPU_RUNTIME = (
     "This node's Docker engine has no NVIDIA runtime, so GPUs cannot be given to containers "
@@ -202,11 +202,18 @@ def container_resolve(
         raise InvalidRequest("Give the container's id or name.")
     reference = container_id or name
     found = engine.container_find(id_or_name=reference)
-    row = mirror.mirror_row(summary=found)
-    access.access_require(actor=actor, container=row, level=level, reference=reference)
+    row = container_reachable(actor=actor, found=found, level=level, reference=reference)
     if container_id and name and name not in found.names:
         raise NotFound(f"Container '{container_id}' is not named '{name}'.")
     return found, row
+
+
+def container_reachable(*, actor, found: EngineContainer, level: Level, reference: str) -> Container:
+    """The mirror row of `found` when `actor` has `level` on it; NotFound as for an unknown `reference`
+    otherwise. Reads the database only (no engine call)."""
+    row = mirror.mirror_row(summary=found)
+    access.access_require(actor=actor, container=row, level=level, reference=reference)
+    return row
 
 
 def stop_timeout(requested: int | None) -> int:

@@ -10,21 +10,25 @@ from django.db.migrations.executor import MigrationExecutor
 
 from containersvc.errors import ContainerSvcError
 from containersvc.services.builds import builds_mark_interrupted
+from containersvc.services.pulls import pulls_mark_interrupted
 
 logger = logging.getLogger(__name__)
 SERVER_PROGRAMS = frozenset({"daphne", "uvicorn", "gunicorn"})
 
 
 def recover_after_restart() -> None:
-    """Builds that a killed process left 'running' are marked interrupted."""
+    """Builds and pulls that a killed process left 'running' are marked interrupted."""
     try:
         count = builds_mark_interrupted()
+        pulls = pulls_mark_interrupted()
     except (DatabaseError, RuntimeError) as error:
         # Not migrated yet, or (while tests import the app) not open to this process: nothing to recover.
         logger.warning("Startup recovery skipped: %s", error)
         return
     if count:
         logger.warning("Marked %d build(s) interrupted by the previous service process.", count)
+    if pulls:
+        logger.warning("Marked %d pull(s) interrupted by the previous service process.", pulls)
 
 
 def is_server_process(argv: list[str] | None = None) -> bool:

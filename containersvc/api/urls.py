@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from containersvc.api.views import containers, docs, gpus, images, logs, node, stats
+from containersvc.api.views import containers, docs, gpus, image_changes, images, logs, node, stats
 
 urlpatterns = [
     path("container", containers.ContainerRunApi.as_view(), name="container-run"),
@@ -25,6 +25,10 @@ urlpatterns = [
     path("images", images.ImageListApi.as_view(), name="image-list"),
     path("image/builds", images.BuildListApi.as_view(), name="build-list"),
     path("image/build/<int:build_id>", images.BuildDetailApi.as_view(), name="build-detail"),
+    path("image/pull", image_changes.ImagePullApi.as_view(), name="image-pull"),
+    path("image/pulls/<int:pull_id>", image_changes.ImagePullDetailApi.as_view(), name="image-pull-detail"),
+    path("image/remove", image_changes.ImageRemoveApi.as_view(), name="image-remove"),
+    path("image/prune", image_changes.ImagePruneApi.as_view(), name="image-prune"),
     path("image/<path:imageName>/pullable", images.ImagePullableApi.as_view(), name="image-pullable"),
     path("openapi.json", docs.OpenApiJsonView.as_view(), name="openapi"),
     path("openapi.yaml", docs.OpenApiYamlView.as_view(), name="openapi-yaml"),

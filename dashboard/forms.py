@@ -205,3 +205,15 @@ class BuildForm(forms.Form):
 class AuditFilterForm(forms.Form):
     action = forms.CharField(max_length=64, required=False)
     actor = forms.CharField(max_length=150, required=False)
+
+
+class PullForm(forms.Form):
+    image = forms.CharField(max_length=512, help_text="e.g. registry:5000/team/app:1.2")
+
+
+class ImageRemoveForm(forms.Form):
+    image = forms.CharField(max_length=512, widget=forms.HiddenInput)
+
+
+class ImagePruneForm(forms.Form):
+    unused = forms.BooleanField(required=False)

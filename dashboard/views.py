@@ -12,15 +12,17 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from containersvc import access, engine, gpu, scopes, selectors
+from containersvc import access, engine, gpu, scopes, selectors, validation
 from containersvc.api.run_spec import run_spec_from
 from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.producers import gpu_sampler, groups
 from containersvc.scopes import Scope
-from containersvc.services import builds, containers, mirror
-from dashboard.forms import AuditFilterForm, BuildForm, RunContainerForm
+from containersvc.services import builds, containers, mirror, pulls
+from containersvc.services import images as image_service
+from dashboard.forms import AuditFilterForm, BuildForm, ImagePruneForm, ImageRemoveForm, PullForm, RunContainerForm
 
 STORED_LINES_SHOWN = 1000
 
@@ -80,7 +82,11 @@ def container_run(request: HttpRequest) -> HttpResponse:
     data = form.api_data() if form.is_valid() else None
     if data is not None:
         try:
-            result = containers.container_run(actor=request.user, spec=run_spec_from(data))
+            spec = run_spec_from(data)
+            pull = _pull_before_run(request, spec)
+            if pull is not None:
+                return redirect("dashboard:pull", pull_id=pull.pk)
+            result = containers.container_run(actor=request.user, spec=spec)
         except ContainerSvcError as error:
             form.add_error(None, error.message)
         else:
@@ -88,6 +94,22 @@ def container_run(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"{verb} {result.name} ({result.container_id[:12]}).")
             return redirect("dashboard:containers")
     return _containers_page(request, form, status=400)
+
+
+def _pull_before_run(request: HttpRequest, spec: containers.RunSpec):
+    """An image the node lacks is pulled first, its progress on the pull's page; the run follows the pull."""
+    reference = validation.image_reference(spec.image)
+    if engine.image_exists(reference=reference.pull_reference):
+        return None
+    pull, new = pulls.pull_create(actor=request.user, image=reference.pull_reference)
+
+    def run() -> str:
+        result = containers.container_run(actor=request.user, spec=spec)
+        verb = "started" if result.started else "found already running:"
+        return f"Then {verb} {result.name} ({result.container_id[:12]})."
+
+    pulls.pull_start_in_background(actor=request.user, pull=pull, new=new, then=run)
+    return pull
 
 
 @login_required
@@ -171,13 +193,17 @@ def images(request: HttpRequest) -> HttpResponse:
             else:
                 builds.build_start_in_background(actor=request.user, build=build)
                 return redirect("dashboard:build", build_id=build.pk)
-    engine_error, image_rows = "", []
+    engine_error, image_rows, usage = "", [], {}
     try:
         image_rows = sorted(engine.image_list(), key=lambda image: image.tags or ("~",))
+        # What removing each frees, and who uses it: for those who may remove.
+        usage = engine.image_usage() if request.user.has_perm(scopes.permission_name(Scope.IMAGE_BUILD)) else {}
     except ContainerSvcError as error:
         engine_error = error.message
     context = {
-        "images": image_rows,
+        "images": [{"image": image, "usage": usage.get(image.id)} for image in image_rows],
+        "pulls": selectors.pull_list(limit=20),
+        "pull_form": PullForm(),
         "builds": selectors.build_list(actor=request.user, limit=50),
         "form": form,
         "can": _can(request),
@@ -265,3 +291,68 @@ def audit(request: HttpRequest) -> HttpResponse:
     filters = form.cleaned_data if form.is_valid() else {}
     events = selectors.audit_list(action=filters.get("action") or None, actor=filters.get("actor") or None)
     return render(request, "dashboard/audit.html", {"events": events, "form": form, "can": _can(request)})
+
+
+@login_required
+@require_POST
+def image_pull(request: HttpRequest) -> HttpResponse:
+    _require(request, Scope.CONTAINER_RUN)
+    form = PullForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give an image to pull.")
+        return redirect("dashboard:images")
+    try:
+        pull, new = pulls.pull_create(actor=request.user, image=form.cleaned_data["image"])
+    except ContainerSvcError as error:
+        messages.error(request, error.message)
+        return redirect("dashboard:images")
+    if new:
+        pulls.pull_start_in_background(actor=request.user, pull=pull)
+    return redirect("dashboard:pull", pull_id=pull.pk)
+
+
+@login_required
+@require_POST
+def image_remove(request: HttpRequest) -> HttpResponse:
+    _require(request, Scope.IMAGE_BUILD)
+    form = ImageRemoveForm(request.POST)
+    if form.is_valid():
+        image = form.cleaned_data["image"]
+        try:
+            removed = image_service.image_remove(actor=request.user, image=image)
+        except ContainerSvcError as error:
+            messages.error(request, error.message)
+        else:
+            done = "Removed" if removed.deleted else "Untagged"
+            messages.success(request, f"{done} {image}: {filesizeformat(removed.space_freed_bytes)} freed.")
+    return redirect("dashboard:images")
+
+
+@login_required
+@require_POST
+def images_prune(request: HttpRequest) -> HttpResponse:
+    _require(request, Scope.IMAGE_BUILD)
+    form = ImagePruneForm(request.POST)
+    unused = form.is_valid() and form.cleaned_data["unused"]
+    try:
+        pruned = image_service.images_prune(actor=request.user, unused=unused)
+    except ContainerSvcError as error:
+        messages.error(request, error.message)
+    else:
+        kind = "unused" if unused else "dangling"
+        freed = filesizeformat(pruned.space_reclaimed_bytes)
+        messages.success(request, f"Pruned {kind} images: {len(pruned.deleted)} deleted, {freed} freed.")
+    return redirect("dashboard:images")
+
+
+@login_required
+@require_GET
+def pull_detail(request: HttpRequest, pull_id: int) -> HttpResponse:
+    if not (request.user.has_perm(scopes.permission_name(Scope.CONTAINER_RUN))):
+        _require(request, Scope.CONTAINER_VIEW)
+    try:
+        pull = selectors.pull_get(pull_id=pull_id)
+    except NotFound as error:
+        raise Http404(error.message) from error
+    context = {"pull": pull, "payload": groups.pull_payload(pull), "can": _can(request)}
+    return render(request, "dashboard/pull_detail.html", context)

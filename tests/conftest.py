@@ -232,3 +232,29 @@ def pytest_collection_modifyitems(config, items) -> None:
     """Browser tests run last: Playwright's sync API holds an event loop in the main thread while the
     session's browser is open, and async_to_sync refuses to run beside it."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture
+def fresh_registry_image(docker_client):
+    """An image only the local registry has, with a layer of its own (12 MiB of random bytes): a pull of it
+    downloads that layer, which takes long enough to be followed."""
+    reference = f"{REGISTRY}/containersvc-test/pulled:p-{uuid.uuid4().hex[:12]}"
+    with tempfile.TemporaryDirectory() as context:
+        shutil.copy(BUSYBOX, Path(context) / "busybox")
+        (Path(context) / "payload").write_bytes(os.urandom(FRESH_LAYER_BYTES))
+        (Path(context) / "Dockerfile").write_text(
+            'FROM scratch\nCOPY busybox /bin/busybox\nCOPY payload /payload\nCMD ["/bin/busybox", "sleep", "3600"]\n'
+        )
+        docker_client.images.build(path=context, tag=reference, rm=True, labels=TEST_LABEL)
+    for line in docker_client.images.push(reference, stream=True, decode=True):
+        if "error" in line:
+            pytest.fail(f"Pushing to the local registry failed: {line['error']}")
+    docker_client.images.remove(reference)
+    yield reference
+    try:
+        docker_client.images.remove(reference, force=True)
+    except docker.errors.NotFound:
+        pass
+
+
+FRESH_LAYER_BYTES = 12 * 1024 * 1024

@@ -145,27 +145,38 @@ def pull_ensure(*, actor, reference: validation.ImageReference) -> ImagePull | N
 
 
 def pull_start_in_background(
-    *, actor, pull: ImagePull, then: Callable[[ImagePull], str] | None = None
+    *, actor, pull: ImagePull, new: bool = True, then: Callable[[], str] | None = None
 ) -> threading.Thread:
-    """Run the pull in its own thread (it goes on when the page that asked is left); `then` runs after a
-    successful pull and what it returns is kept as the pull's note."""
+    """Run the pull in its own thread (or, not new, wait there for the one running): it goes on when the page
+    that asked is left. After a successful pull, `then` runs and what it says is kept as the pull's note."""
 
     def run() -> None:
         try:
-            pull_run(actor=actor, pull=pull)
-            if then is not None:
-                note = then(pull)
-                ImagePull.objects.filter(pk=pull.pk).update(note=note[:512])
-                pull.note = note[:512]
-                _announce(pull)
+            if new:
+                pull_run(actor=actor, pull=pull)
+            else:
+                pull_wait(pull=pull)
         except Exception:  # noqa: BLE001  (pull_run stored the failure on the row)
             logger.info("pull %s of %s failed", pull.pk, pull.image)
+        else:
+            if then is not None:
+                _note(pull, then)
         finally:
             close_old_connections()
 
     thread = threading.Thread(target=run, name=f"pull-{pull.pk}", daemon=True)
     thread.start()
     return thread
+
+
+def _note(pull: ImagePull, then: Callable[[], str]) -> None:
+    try:
+        note = then()
+    except ContainerSvcError as error:
+        note = f"Then: {error.message}"
+    pull.note = note[:512]
+    ImagePull.objects.filter(pk=pull.pk).update(note=pull.note)
+    _announce(pull)
 
 
 def pulls_mark_interrupted() -> int:

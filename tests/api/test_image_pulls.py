@@ -2,14 +2,9 @@
 image, the run path recording its pull, and the endpoints' scopes."""
 
 import asyncio
-import os
-import shutil
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
-import docker.errors
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
@@ -20,10 +15,10 @@ from containersvc.models import AuditEvent, ImagePull
 from containersvc.producers import pull_progress
 from containersvc.scopes import Scope
 from containersvc.services import pulls
-from tests.conftest import BUSYBOX, ORIGIN, REGISTRY, TEST_LABEL, session_headers
+from tests.conftest import FRESH_LAYER_BYTES as LAYER_BYTES
+from tests.conftest import ORIGIN, REGISTRY, session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
-LAYER_BYTES = 12 * 1024 * 1024
 
 
 def wait_for(condition, *, timeout: float, what: str):
@@ -33,28 +28,6 @@ def wait_for(condition, *, timeout: float, what: str):
             pytest.fail(f"Timed out waiting for {what}")
         time.sleep(0.05)
     return value
-
-
-@pytest.fixture
-def fresh_registry_image(docker_client):
-    """An image only the local registry has, with a layer of its own (so the pull downloads it)."""
-    reference = f"{REGISTRY}/containersvc-test/pulled:p-{uuid.uuid4().hex[:12]}"
-    with tempfile.TemporaryDirectory() as context:
-        shutil.copy(BUSYBOX, Path(context) / "busybox")
-        (Path(context) / "payload").write_bytes(os.urandom(LAYER_BYTES))
-        (Path(context) / "Dockerfile").write_text(
-            'FROM scratch\nCOPY busybox /bin/busybox\nCOPY payload /payload\nCMD ["/bin/busybox", "sleep", "3600"]\n'
-        )
-        docker_client.images.build(path=context, tag=reference, rm=True, labels=TEST_LABEL)
-    for line in docker_client.images.push(reference, stream=True, decode=True):
-        if "error" in line:
-            pytest.fail(f"Pushing to the local registry failed: {line['error']}")
-    docker_client.images.remove(reference)
-    yield reference
-    try:
-        docker_client.images.remove(reference, force=True)
-    except docker.errors.NotFound:
-        pass
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
-from containersvc import engine, selectors, validation
+from containersvc import dockerfile, engine, selectors, validation
+from containersvc.egress import egress_check_registry, egress_check_url
 from containersvc.errors import Conflict, ContainerSvcError, EngineTimeout, InvalidRequest, NotFound
 from containersvc.models import BuildStatus, ImageBuild
 from containersvc.services.audit import audited
@@ -25,6 +26,8 @@ MESSAGE_CONTEXT_OUTSIDE = "contextPath must be a directory inside the build root
 MESSAGE_DOCKERFILE_OUTSIDE = "dockerfilePath must be a file inside the build context."
 MESSAGE_INTERRUPTED = "The service stopped during the build; its output up to then is kept."
 MESSAGE_REMOTE_CONTEXT = "contextPath must be a directory under the build root, not a URL or a git remote."
+MESSAGE_DOCKERFILE_TOO_LARGE = "The Dockerfile is larger than 1 MiB."
+MAX_DOCKERFILE_BYTES = 1024 * 1024
 MESSAGE_CANCELLED = "cancelled by {user}"
 MESSAGE_TIMED_OUT = "timed out after {seconds} s"
 MESSAGE_ALREADY_FINISHED = "Build {build_id} has already ended ({status}): there is nothing to cancel."
@@ -131,9 +134,26 @@ class _OutputRecorder:
         self.flush()
 
 
+def build_check_fetches(*, paths: BuildPaths) -> None:
+    """The engine fetches what the Dockerfile names (base images, ADD's URLs): never from a refused address,
+    as for run and pullable."""
+    with open(paths.context_dir / paths.dockerfile, "rb") as file:
+        text = file.read(MAX_DOCKERFILE_BYTES + 1)
+    if len(text) > MAX_DOCKERFILE_BYTES:
+        raise InvalidRequest(MESSAGE_DOCKERFILE_TOO_LARGE)
+    fetches = dockerfile.dockerfile_fetches(text.decode(errors="replace"))
+    for image in fetches.images:
+        reference = validation.image_reference(image)
+        if reference.registry and not engine.image_exists(reference=reference.pull_reference):
+            egress_check_registry(reference.registry)
+    for url in fetches.urls:
+        egress_check_url(url, what="ADD")
+
+
 def build_create(*, actor, name: str, context_path: str, dockerfile_path: str | None) -> ImageBuild:
     validation.image_reference(name)
     paths = build_paths(context_path=context_path, dockerfile_path=dockerfile_path)
+    build_check_fetches(paths=paths)
     return ImageBuild.objects.create(
         node_id=settings.CONTAINERSVC_NODE_ID,
         tag=name,
@@ -221,6 +241,7 @@ def build_run(*, actor, build: ImageBuild) -> ImageBuild:
                 raise Conflict(MESSAGE_CANCELLED.format(user=cancelled_by))
             # The paths are checked again: the tree may have changed since the request was accepted.
             paths = build_paths(context_path=build.context_path, dockerfile_path=build.dockerfile_path)
+            build_check_fetches(paths=paths)
             stream = engine.image_build_open(
                 context_dir=str(paths.context_dir), dockerfile=paths.dockerfile, tag=build.tag
             )

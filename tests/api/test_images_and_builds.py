@@ -182,6 +182,31 @@ def test_context_escapes_are_refused(api, context, settings, tmp_path, context_p
     assert not ImageBuild.objects.exists()
 
 
+def test_a_build_whose_base_image_is_on_a_loopback_registry_is_refused_before_the_engine_connects(
+    api, context, loopback_listener
+):
+    port, connections = loopback_listener
+    (context / "Dockerfile").write_text(f"ARG HOST=127.0.0.1:{port}\nFROM $HOST/x:1\nRUN true\n")
+
+    response = build(api, name="containersvc-test/refused:x", contextPath="app")
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(f"{REFUSED_PREFIX}'127.0.0.1:{port}'")
+    assert connections() == 0
+    assert not ImageBuild.objects.exists()
+
+
+def test_a_build_adding_a_url_on_a_metadata_address_is_refused(api, context, test_image):
+    (context / "Dockerfile").write_text(f"FROM {test_image}\nADD http://169.254.169.254/latest/meta-data /m\n")
+
+    response = build(api, name="containersvc-test/refused:x", contextPath="app")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == (
+        "ADD host '169.254.169.254' resolves to a non-public address (169.254.169.254), which is refused."
+    )
+
+
 def test_build_needs_a_valid_tag(api, context):
     response = build(api, name="Not Valid", contextPath="app")
 

@@ -8,6 +8,11 @@ and either ends (stopped: one last read from the cursor drains it; removed) or f
 cursor with backoff (still running, engine unreachable). Resuming from the cursor is exact, so a restart
 of the engine or of the service loses and repeats nothing.
 
+The engine's json-file follow (dockerd 20.10) silently skips whatever its log rotates past while the reader
+is behind, where a read from a `since` is exact. So a follower that falls behind the live output (its
+newest line FOLLOW_LAG_LIMIT_SECONDS old), or sees a stream step back (the engine reopened a file), follows
+again from the cursor at once: lines rotated away meanwhile are then marked as a gap, never lost silently.
+
 Followers start for the running managed containers of this node when capture starts, and when the
 events follower reports such a container starting or the event stream reopening after a gap.
 """
@@ -29,6 +34,8 @@ from containersvc.services import logs, mirror
 logger = logging.getLogger(__name__)
 
 BACKOFF_MIN_SECONDS = 0.25
+# Well within one rotation of a flooding container's log: `yes` writes some 50 MB/s to json-file.
+FOLLOW_LAG_LIMIT_SECONDS = 0.25
 BACKOFF_MAX_SECONDS = 10.0
 TICK_SECONDS = 0.1
 SCAN_RETRY_SECONDS = 1.0
@@ -51,6 +58,7 @@ class CaptureFollower:
         self._follow: LogFollow | None = None
         self._row: Container | None = None
         self._bytes_since_retention = 0
+        self._behind = False  # the last follow ended behind the engine's live output: follow again at once
         self._chunk_lines = settings.CONTAINERSVC_LOG_CHUNK_LINES  # read once: a settings lookup per line costs
         self.thread = threading.Thread(target=self._run, name=f"log-capture-{container_id[:12]}", daemon=True)
 
@@ -104,6 +112,9 @@ class CaptureFollower:
                     if self._follow_once() and self._manager.retire(self):
                         return
                     backoff = BACKOFF_MIN_SECONDS
+                    if self._behind:
+                        self._behind = False
+                        continue  # from the cursor at once: the engine rotates on meanwhile
                 except AWAY_ERRORS as error:
                     engine_away.away(error)
                 except ContainerSvcError as error:
@@ -128,25 +139,34 @@ class CaptureFollower:
             self._row = self._row or _container_row(self.container_id)
             since_ns = logs.logs_resume_point(container=self._row)
             gaps = logs.logs_gap_check(container=self._row)
+            opened_ns = time.time_ns()  # before the engine opens its files: older lines are in its exact read
             follow = engine.log_follow_open(container_id=self.container_id, since_ns=since_ns, tail=None)
         except NotFound:
             return True
         engine_away.back()
         with self._lock:
             self._follow = follow
-        placer = logs.LinePlacer()
+        placer, reached = logs.LinePlacer(), {}
+        lag_limit_ns = int(FOLLOW_LAG_LIMIT_SECONDS * 1e9)
         try:
             if self._stopping.is_set():
                 follow.close()
             for line in follow.lines():
-                if (placed := placer.place(line)) is not None:
-                    self._add(gaps.see(placed))
+                if (placed := placer.place(line)) is None:
+                    continue
+                stepped_back = placed.position < reached.get(line.stream, (0, 0))
+                live = line.timestamp_ns >= opened_ns
+                if stepped_back or (live and time.time_ns() - line.timestamp_ns > lag_limit_ns):
+                    self._behind = True
+                    break
+                reached[line.stream] = placed.position
+                self._add(gaps.see(placed))
         finally:
             with self._lock:
                 self._follow = None
             follow.release()
             self.flush()
-        if self._stopping.is_set():
+        if self._stopping.is_set() or self._behind:
             return False
         return self._container_done()
 

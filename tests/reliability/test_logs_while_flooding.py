@@ -68,3 +68,36 @@ def test_a_capture_resuming_past_rotated_lines_stores_a_gap_marker(producers, on
     assert first.content == "first" and gap.gap and gap.first_line_at == first.last_line_at
     assert "\n".join(chunk.content for chunk in rest).split("\n") == kept_by_engine
     assert not any(chunk.gap for chunk in rest) and "first" not in kept_by_engine
+
+
+def numbered_lines_and_gaps(name: str) -> list[int | str]:
+    """The stored stdout in order: numbers, and "gap" for each gap marker."""
+    shown: list[int | str] = []
+    for chunk in stored(name):
+        shown += ["gap"] if chunk.gap else [int(line) for line in chunk.content.split("\n") if line.isdigit()]
+    return shown
+
+
+@pytest.mark.parametrize(("max_size", "gaps_expected"), [("10m", False), ("1k", True)])
+def test_a_follower_behind_the_live_output_resumes_from_its_cursor_and_marks_what_rotated_away(
+    producers, on_second_engine, run, name, settings, monkeypatch, max_size, gaps_expected
+):
+    settings.CONTAINERSVC_LOG_MAX_SIZE, settings.CONTAINERSVC_LOG_MAX_FILES = max_size, 2
+    monkeypatch.setattr(log_capture, "FOLLOW_LAG_LIMIT_SECONDS", 0.0)  # any live line is 'behind'
+    gated = "echo first; while [ ! -e /go ]; do sleep 0.05; done; seq 1 3000; echo done; sleep 3600"
+    container_id = run(name, command=["sh", "-c", gated]).json()["id"]
+    wait_for(lambda: stored(name), timeout=30, what="the first line")
+
+    with closing(on_second_engine.client()) as client:
+        client.containers.get(container_id).exec_run(["touch", "/go"])
+    wait_for(lambda: "done" in stored(name)[-1].content, timeout=60, what="capture to reach the last line")
+
+    shown = numbered_lines_and_gaps(name)
+    numbers = [item for item in shown if item != "gap"]
+    assert numbers == sorted(set(numbers)) and numbers[-1] == 3000  # in order, none twice
+    # Every number missing lies in a span the store marks as a gap.
+    for before, after in zip([0, *numbers], numbers, strict=False):
+        if after != before + 1:
+            position = shown.index(after)
+            assert shown[position - 1] == "gap", f"{before + 1}..{after - 1} lost without a marker"
+    assert ("gap" in shown) == gaps_expected

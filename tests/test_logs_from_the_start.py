@@ -8,7 +8,6 @@ from asgiref.sync import async_to_sync
 
 from containersvc.consumers import flow
 from containersvc.producers.log_followers import RECENT_LINES, followers
-from containersvc.scopes import Scope
 from tests.conftest import session_headers
 from tests.test_consumers import communicator, wait_until
 
@@ -16,8 +15,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def viewer(make_user):
-    return session_headers(make_user(*Scope))
+def viewer(owner):
+    """A browser of the test's account: the `container` fixture's containers are its own."""
+    return session_headers(owner)
 
 
 async def read_to_end(socket, *, ack: bool = True, until=None, timeout: float = 30) -> list[dict]:

@@ -37,12 +37,38 @@ function actionButtons(c) {
   return cell;
 }
 
+// The latest resource sample of each running container, from ws/stats/ (one message a sampling round).
+const stats = new Map();
+const MIB = 1024 ** 2;
+
+function cpuText(id) {
+  const sample = stats.get(id);
+  return sample && sample.cpuPercent !== null ? `${sample.cpuPercent.toFixed(1)} %` : "-";
+}
+
+function memoryText(id) {
+  const sample = stats.get(id);
+  return sample ? `${(sample.memoryBytes / MIB).toFixed(1)} MiB` : "-";
+}
+
+function showStats(batch) {
+  stats.clear();
+  for (const sample of batch.stats) stats.set(sample.containerId, sample);
+  // In place: the rest of the table (and a button being clicked) stays as it is.
+  for (const tr of body.rows) {
+    tr.querySelector("td.cpu").textContent = cpuText(tr.dataset.id);
+    tr.querySelector("td.memory").textContent = memoryText(tr.dataset.id);
+  }
+}
+
 function row(c) {
   return el(
     "tr",
     { "data-id": c.id, "data-state": c.state },
     el("td", {}, el("a", { href: `/containers/${c.id}/`, text: c.name || c.id.slice(0, 12) })),
     el("td", {}, el("span", { class: "state", "data-state": c.state, text: c.state })),
+    el("td", { class: "cpu", text: cpuText(c.id) }),
+    el("td", { class: "memory", text: memoryText(c.id) }),
     el("td", { text: c.image }),
     el("td", { text: ports(c.ports) }),
     el("td", { text: age(c.createdAt), title: c.createdAt || "" }),
@@ -96,6 +122,7 @@ new LiveSocket(() => "/ws/containers/", {
     render();
   },
 });
+new LiveSocket(() => "/ws/stats/", { onMessage: (message) => message.type === "stats.batch" && showStats(message) });
 render();
 setInterval(render, 30000); // ages
 

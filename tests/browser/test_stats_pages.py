@@ -43,3 +43,16 @@ def test_the_container_page_charts_its_resources(page_for, owner, container):
     expect(page.locator("#container-charts figure.chart")).to_have_count(2)
     expect(page.locator("#container-charts svg").first).not_to_have_attribute("data-points", re.compile(r"^[01]$"))
     assert not errors
+
+
+def test_the_containers_page_has_live_cpu_and_memory_columns(page_for, owner, container):
+    burner = container("while :; do :; done")
+    page = page_for(owner)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto("/")
+
+    row = page.locator(f'#containers tr[data-id="{burner.id}"]')
+    expect(row.locator("td.cpu")).to_have_text(re.compile(r"^\d+\.\d %$"), timeout=30000)
+    expect(row.locator("td.memory")).to_have_text(re.compile(r"^\d+\.\d MiB$"))
+    assert not errors

@@ -1,6 +1,8 @@
 """Stored logs while the engine's log rotates: lines rotated away before capture leave a gap marker, and a logs
 request reads the engine for a bounded time only, answering from the store while a container floods."""
 
+from pathlib import Path
+
 import pytest
 
 from containersvc.models import LogChunk
@@ -75,3 +77,16 @@ def test_a_flooding_container_is_read_for_a_bounded_time_and_answers_from_the_st
     assert docker_client.containers.get(name).status == "running"
     assert first and second and len(second) > len(first)
     assert {line for chunk in second for line in chunk["content"].split("\n") if not chunk["gap"]} == {"flood"}
+
+
+def test_a_flooding_containers_engine_log_stays_within_its_rotation(run, name, docker_client, settings):
+    settings.CONTAINERSVC_LOG_MAX_SIZE, settings.CONTAINERSVC_LOG_MAX_FILES = "100k", 2
+    assert run(name, command=["yes", "flood"]).status_code == 200
+    log = Path(docker_client.containers.get(name).attrs["LogPath"])
+    rotated = log.with_name(log.name + ".1")
+    first = wait_for(lambda: rotated.exists() and rotated.stat().st_ino, timeout=20, what="a rotation")
+    wait_for(lambda: rotated.exists() and rotated.stat().st_ino != first, timeout=20, what="another rotation")
+
+    files = sorted(log.parent.glob(log.name + "*"))
+
+    assert len(files) <= 2 and all(path.stat().st_size <= 100 * 1024 for path in files)

@@ -25,6 +25,7 @@ urlpatterns = [
     path("images", images.ImageListApi.as_view(), name="image-list"),
     path("image/builds", images.BuildListApi.as_view(), name="build-list"),
     path("image/build/<int:build_id>", images.BuildDetailApi.as_view(), name="build-detail"),
+    path("image/build/<int:build_id>/cancel", images.BuildCancelApi.as_view(), name="build-cancel"),
     path("image/pull", image_changes.ImagePullApi.as_view(), name="image-pull"),
     path("image/pulls/<int:pull_id>", image_changes.ImagePullDetailApi.as_view(), name="image-pull-detail"),
     path("image/remove", image_changes.ImageRemoveApi.as_view(), name="image-remove"),

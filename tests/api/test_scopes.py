@@ -32,6 +32,10 @@ ENDPOINTS = [
     ("get", "/container-svc/image/builds", None, Scope.CONTAINER_VIEW),
     ("get", "/container-svc/image/build/999999", None, Scope.CONTAINER_VIEW),
     ("put", "/container-svc/image/build/999999/cancel", None, Scope.IMAGE_BUILD),
+    ("put", "/container-svc/image/pull", {"image": "containersvc-test/busybox:latest"}, Scope.CONTAINER_RUN),
+    ("get", "/container-svc/image/pulls/999999", None, Scope.CONTAINER_VIEW),
+    ("put", "/container-svc/image/remove", {"image": "containersvc-test/no-such:x"}, Scope.IMAGE_BUILD),
+    ("put", "/container-svc/image/prune", {"labels": [{"key": "cst-none", "value": "x"}]}, Scope.IMAGE_BUILD),
 ]
 IDS = [f"{method} {path}" for method, path, _, _ in ENDPOINTS]
 

@@ -112,16 +112,13 @@ def egress_check_url(url: str, *, allow_private: bool = False, what: str = "url"
     """Check an http(s) URL for an outbound request; connect with egress_request(target)."""
     parts = urlsplit(url)
     try:
-        port = parts.port
-    except ValueError:
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:  # a port that is not a number, or out of range
         port = None
-        parts = parts._replace(scheme="")
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname or port is None:
         raise InvalidRequest(MESSAGE_URL_INVALID.format(what=what, url=url[:200]))
     address = egress_resolve(parts.hostname, allow_private=allow_private, what=what)
-    return ResolvedTarget(
-        url=url, scheme=parts.scheme, host=parts.hostname, port=port or DEFAULT_PORTS[parts.scheme], address=address
-    )
+    return ResolvedTarget(url=url, scheme=parts.scheme, host=parts.hostname, port=port, address=address)
 
 
 def egress_check_registry(registry: str | None) -> None:

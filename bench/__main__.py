@@ -9,7 +9,7 @@ import time
 
 from bench import environment
 
-BENCHMARKS = ("run", "list", "logs", "ws")
+BENCHMARKS = ("run", "list", "logs", "ws", "stats")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -25,6 +25,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--ws-latency-lines", type=int, default=1000, help="lines of the latency run, 1 per 10 ms")
     parser.add_argument("--ws-clients", type=int, default=200, help="websocket clients of the fan-out")
     parser.add_argument("--ws-fan-out-lines", type=int, default=10_000, help="lines of the fan-out, 10 per 10 ms")
+    parser.add_argument("--stats-containers", type=int, default=50, help="running containers of the stats benchmark")
+    parser.add_argument("--stats-rounds", type=int, default=10, help="timed sampling rounds (the engine's: half)")
     parser.add_argument(
         "--no-daphne", action="store_true", help="only drive the API in-process, not through daphne (and leave out ws)"
     )
@@ -55,7 +57,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     run_id, workdir = environment.prepare()
     # Only now may Django models be imported.
-    from bench import container_run_stop, containers_list, logs_live, logs_stored
+    from bench import container_run_stop, containers_list, logs_live, logs_stored, stats_sampling
     from bench.served import Served
     from bench.timing import Row, table
 
@@ -93,6 +95,10 @@ def main(argv: list[str]) -> int:
             attempt("ws", lambda: logs_live.run(
                 bench, serve=served, lines=args.ws_lines, rounds=args.ws_rounds, latency_lines=args.ws_latency_lines,
                 fan_out_clients=args.ws_clients, fan_out_lines=args.ws_fan_out_lines, progress=progress))  # fmt: skip
+        if "stats" in args.only:
+            attempt("stats", lambda: stats_sampling.run(
+                bench, containers=args.stats_containers, rounds=args.stats_rounds, progress=progress))  # fmt: skip
+            environment.containers_remove(bench)
     finally:
         removed = environment.containers_remove(bench)
         progress(f"removed {removed} remaining container(s) of run {run_id}")

@@ -1121,7 +1121,13 @@ def container_stats(*, container_id: str, timeout: float) -> EngineStats:
             timeout=timeout,
         )
         client._raise_for_status(response)
+    if not response.content:
+        # The engine ends the answer without a body when the container stops during the call.
+        raise NotFound(f"No running container with id '{container_id}'.")
+    try:
         return _stats_from(orjson.loads(response.content))
+    except orjson.JSONDecodeError as error:
+        raise EngineError("The engine's stats could not be read.") from error
 
 
 def daemon_disk_usage() -> DiskUsage:

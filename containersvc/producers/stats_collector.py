@@ -344,6 +344,10 @@ class StatsCollector:
         except ContainerSvcError as error:
             logger.info("stats of %s not read: %s", container_id[:12], error.message)
             return None
+        except Exception:
+            # One container's odd answer must not cost the others their sample this round.
+            logger.exception("stats of %s not read", container_id[:12])
+            return None
 
     def _record(
         self, source: str, tracked: _Tracked, reading: Reading, closed: list[tuple[int, Bucket]]

@@ -213,14 +213,13 @@ def _remove_step_containers(output: str) -> None:
     deadline = time.monotonic() + STEP_CONTAINER_CLEANUP_SECONDS
     try:
         while prefixes:
-            left = {prefix for prefix in prefixes if engine.container_ids_by_prefix(prefix=prefix)}
-            for prefix in left:
-                for container_id in engine.container_ids_by_prefix(prefix=prefix):
-                    try:
-                        engine.container_remove(container_id=container_id, force=True)
-                    except (NotFound, Conflict):
-                        pass  # gone already, or the engine is removing it
-            prefixes = left
+            found = {prefix: engine.container_ids_by_prefix(prefix=prefix) for prefix in prefixes}
+            prefixes = {prefix for prefix, container_ids in found.items() if container_ids}
+            for container_id in {container_id for container_ids in found.values() for container_id in container_ids}:
+                try:
+                    engine.container_remove(container_id=container_id, force=True)
+                except (NotFound, Conflict):
+                    pass  # gone already, or the engine is removing it
             if not prefixes or time.monotonic() > deadline:
                 break
             time.sleep(0.2)

@@ -13,7 +13,7 @@ from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model, user_logged_out
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 
 from containersvc.models import ServiceToken
 from containersvc.producers import groups
@@ -83,9 +83,20 @@ def group_deleting(sender, instance: Group, **kwargs) -> None:
     users_notify(_members([instance.pk]))
 
 
+def _grantees(user_id: int | None, group_id: int | None) -> list[int]:
+    return [user_id] if user_id else _members([group_id])
+
+
+def grant_saving(sender, instance, **kwargs) -> None:
+    """pre_save of an access grant: whom it showed containers to before (an edit may give it to others)."""
+    if instance.pk is not None:
+        before = sender.objects.filter(pk=instance.pk).values_list("user_id", "group_id").first()
+        setattr(instance, PENDING, _grantees(*before) if before else [])
+
+
 def grant_changed(sender, instance, **kwargs) -> None:
-    """An access grant (post_save and post_delete): its user, or its group's members."""
-    users_notify([instance.user_id] if instance.user_id else _members([instance.group_id]))
+    """post_save and post_delete of an access grant: its user or its group's members, now and before."""
+    users_notify([*instance.__dict__.pop(PENDING, []), *_grantees(instance.user_id, instance.group_id)])
 
 
 def _affected(sender, instance, reverse: bool, pk_set: set | None) -> list[int]:
@@ -125,5 +136,6 @@ def connect() -> None:
     pre_delete.connect(group_deleting, sender=Group, dispatch_uid="revocation-group-deleting")
     for through in (user_model.user_permissions.through, user_model.groups.through, Group.permissions.through):
         m2m_changed.connect(scopes_changed, sender=through, dispatch_uid=f"revocation-{through._meta.label}")
+    pre_save.connect(grant_saving, sender="containersvc.AccessGrant", dispatch_uid="revocation-grant-saving")
     post_save.connect(grant_changed, sender="containersvc.AccessGrant", dispatch_uid="revocation-grant-saved")
     post_delete.connect(grant_changed, sender="containersvc.AccessGrant", dispatch_uid="revocation-grant-deleted")

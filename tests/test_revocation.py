@@ -155,7 +155,7 @@ def test_a_change_that_takes_nothing_away_leaves_the_socket_open(make_user):
     async_to_sync(scenario)()
 
 
-def test_deleting_the_grant_closes_the_log_socket_of_a_container_it_showed(make_user, container):
+def grant_taken_back_closes_the_log_socket(make_user, container, take_back) -> None:
     viewer = make_user(Scope.LOG_VIEW)
     key, value = next(iter(TEST_LABEL.items()))
     grant = AccessGrant.objects.create(user=viewer, level=GrantLevel.VIEW, label_selector=f"{key}={value}")
@@ -165,7 +165,21 @@ def test_deleting_the_grant_closes_the_log_socket_of_a_container_it_showed(make_
     async def scenario():
         socket = WebsocketCommunicator(application, f"/ws/containers/{running.id}/logs/", headers=headers)
         assert (await socket.connect(timeout=10))[0]
-        await database_sync_to_async(grant.delete)()
+        await database_sync_to_async(take_back)(grant)
         assert await close_code_within(socket, 1.0) == 4404  # as for a container it cannot see
 
     async_to_sync(scenario)()
+
+
+def test_deleting_the_grant_closes_the_log_socket_of_a_container_it_showed(make_user, container):
+    grant_taken_back_closes_the_log_socket(make_user, container, lambda grant: grant.delete())
+
+
+def test_giving_the_grant_to_someone_else_closes_the_log_socket(make_user, container):
+    someone = make_user()
+
+    def give_away(grant: AccessGrant) -> None:
+        grant.user = someone
+        grant.save()
+
+    grant_taken_back_closes_the_log_socket(make_user, container, give_away)

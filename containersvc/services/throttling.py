@@ -140,7 +140,6 @@ def rate_parse(rate: str) -> tuple[int, int]:
 
 @dataclass(slots=True)
 class _Window:
-    index: int
     shared: int = 0  # the shared count as of this process's last flush
     pending: int = 0  # requests of this process not yet added to it
 
@@ -164,10 +163,10 @@ def request_rate_take(*, subject: str, rate: str) -> None:
     local = caches[CACHE].make_key(key)  # the cache's prefix too: tests give each test its own
     with _windows_lock:
         window = _windows.get(local)
-        if window is None or window.index != index:
-            if len(_windows) >= _WINDOWS_KEPT:
+        if window is None:
+            if len(_windows) >= _WINDOWS_KEPT:  # past windows: what they held no longer counts
                 _windows.clear()
-            window = _windows[local] = _Window(index)
+            window = _windows[local] = _Window()
         window.pending += 1
         if window.pending >= max(1, limit // 50):
             delta, window.pending = window.pending, 0

@@ -6,6 +6,7 @@
     url: root.dataset.schemaUrl,
     dom_id: "#swagger-ui",
     deepLinking: true,
+    displayOperationId: true, // the 1Backend method names a generated client has
     persistAuthorization: true,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
     layout: "BaseLayout",

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
 # switch threads for every process_request/process_response (16 switches per API request instead of 6).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "containersvc.security_headers.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

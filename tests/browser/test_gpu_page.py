@@ -94,7 +94,10 @@ def samples(page: Page) -> int:
 
 
 def wait_for_samples(page: Page, count: int) -> None:
-    page.wait_for_function(f"Number(document.getElementById('gpu-page').dataset.samples || 0) >= {count}")
+    # A function, not an expression string: the page's CSP forbids the eval a string predicate needs.
+    page.wait_for_function(
+        "count => Number(document.getElementById('gpu-page').dataset.samples || 0) >= count", arg=count
+    )
 
 
 def last_point_y(path: str) -> float:

@@ -7,6 +7,7 @@ from contextlib import closing
 
 import pytest
 
+from containersvc import engine
 from containersvc.models import LogChunk
 from containersvc.producers import log_capture
 from containersvc.startup import start_always_on_producers, stop_always_on_producers
@@ -19,13 +20,21 @@ def stored(name: str) -> list[LogChunk]:
     return list(LogChunk.objects.filter(container__name=name).order_by("id"))
 
 
+@pytest.fixture
+def patient_engine(on_second_engine, settings):
+    """Engine calls wait up to 30 s: a request that waited on the frozen engine would answer no sooner."""
+    settings.CONTAINERSVC_ENGINE_TIMEOUT = 30
+    engine.reset_clients()
+    return on_second_engine
+
+
 def test_stored_logs_answer_while_a_flooding_containers_engine_is_frozen(
-    producers, on_second_engine, run, api, name, settings
+    patient_engine, producers, run, api, name, settings
 ):
     settings.CONTAINERSVC_LOGS_CAPTURE_WAIT_SECONDS = 600  # were the engine read, the request would hang
     assert run(name, command=["yes", "flood"]).status_code == 200
     wait_for(lambda: len(stored(name)) > 2, timeout=30, what="capture to store the flood")
-    dockerd = on_second_engine.dockerd
+    dockerd = patient_engine.dockerd
     with open(f"/proc/{dockerd.pid}/comm") as comm:
         assert comm.read().strip() == "dockerd"  # the process frozen is the engine itself, not a wrapper
     answers = []

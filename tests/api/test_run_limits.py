@@ -2,6 +2,7 @@
 never above the node's maximums (superusers excepted)."""
 
 import pytest
+from django.core.checks import run_checks
 
 from containersvc import scopes, validation
 from containersvc.services.limits import MESSAGE_OVER_NODE_MAXIMUM
@@ -9,6 +10,7 @@ from containersvc.services.limits import MESSAGE_OVER_NODE_MAXIMUM
 pytestmark = pytest.mark.django_db
 
 MiB = 1024**2
+ROTATION_CHECKS = {"containersvc.E001", "containersvc.E002"}
 
 
 def host_config(docker_client, name: str) -> dict:
@@ -142,3 +144,19 @@ def test_the_openapi_document_describes_the_limits(client):
     components = schema["components"]["schemas"]
     assert set(components["ResourcesRequest"]["properties"]) == {"cpus", "memoryBytes", "pidsLimit"}
     assert "resources" in components["RunContainerRequest"]["properties"]
+
+
+@pytest.mark.parametrize(
+    ("size", "files", "ids"),
+    [
+        ("10m", 3, []),
+        ("1g", 1, []),
+        ("10x", 3, ["containersvc.E001"]),
+        ("", 3, ["containersvc.E001"]),
+        ("5m", 0, ["containersvc.E002"]),
+    ],
+)
+def test_log_rotation_settings_the_engine_would_refuse_fail_the_system_checks(settings, size, files, ids):
+    settings.CONTAINERSVC_LOG_MAX_SIZE, settings.CONTAINERSVC_LOG_MAX_FILES = size, files
+
+    assert [message.id for message in run_checks() if message.id in ROTATION_CHECKS] == ids

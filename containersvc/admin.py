@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from containersvc.models import AccessGrant, AuditEvent, Container, ImageBuild, LogChunk, ServiceToken
+from containersvc.models import AccessGrant, AuditEvent, Container, ImageBuild, ImagePull, LogChunk, ServiceToken
 from containersvc.services.accounts import token_issue
 
 
@@ -56,6 +56,13 @@ class ImageBuildAdmin(ReadOnlyAdmin):
     list_display = ["tag", "status", "requested_by", "created_at", "finished_at"]
     list_filter = ["status", "node_id"]
     search_fields = ["tag", "image_id"]
+
+
+@admin.register(ImagePull)
+class ImagePullAdmin(ReadOnlyAdmin):
+    list_display = ["image", "status", "requested_by", "started_at", "finished_at"]
+    list_filter = ["status", "node_id"]
+    search_fields = ["image"]
 
 
 @admin.register(LogChunk)

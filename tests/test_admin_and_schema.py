@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from containersvc.models import AuditEvent, Container, ImageBuild, LogChunk, ServiceToken
+from containersvc.models import AuditEvent, Container, ImageBuild, ImagePull, LogChunk, ServiceToken
 
 pytestmark = pytest.mark.django_db
 
@@ -14,14 +14,14 @@ def admin_client_logged_in(client, make_user):
     return client
 
 
-@pytest.mark.parametrize("model", [Container, ImageBuild, LogChunk, AuditEvent, ServiceToken])
+@pytest.mark.parametrize("model", [Container, ImageBuild, ImagePull, LogChunk, AuditEvent, ServiceToken])
 def test_admin_lists_each_model(admin_client_logged_in, model):
     url = reverse(f"admin:containersvc_{model._meta.model_name}_changelist")
 
     assert admin_client_logged_in.get(url).status_code == 200
 
 
-@pytest.mark.parametrize("model", [Container, ImageBuild, LogChunk, AuditEvent])
+@pytest.mark.parametrize("model", [Container, ImageBuild, ImagePull, LogChunk, AuditEvent])
 def test_the_mirror_cannot_be_edited_in_the_admin(admin_client_logged_in, model):
     assert admin_client_logged_in.get(reverse(f"admin:containersvc_{model._meta.model_name}_add")).status_code == 403
 

@@ -117,22 +117,34 @@ def _container_dir(parent: Path, container_id: str) -> Path:
 
 
 # --- file formats -----------------------------------------------------------------------------------------
-def _read(path: Path) -> str:
+def _read(path: str | Path) -> str:
+    # os.open/os.read: a sampling round reads a handful of tiny files per container, and the io stack's
+    # text layers cost more than the read itself (docs/stats.md, "What it costs").
     try:
-        with open(path, encoding="ascii") as file:
-            return file.read()
+        fd = os.open(path, os.O_RDONLY)
     except OSError as error:
         raise CgroupUnreadable(str(path)) from error
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except OSError as error:
+        raise CgroupUnreadable(str(path)) from error
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("ascii", errors="replace")
 
 
-def _int(path: Path) -> int:
+def _int(path: str) -> int:
     return int(_read(path).strip())
 
 
-def _optional_int(path: Path, default: int = 0) -> int:
+def _optional_int(path: str, default: int = 0) -> int:
+    if not path:
+        return default
     try:
         return _int(path)
-    except CgroupUnreadable:
+    except (CgroupUnreadable, ValueError):
         return default
 
 
@@ -144,6 +156,17 @@ def parse_flat_keyed(text: str) -> dict[str, int]:
         if value:
             values[key] = int(value)
     return values
+
+
+def flat_keyed_value(text: str, key: str, default: int = 0) -> int:
+    """One key of a flat keyed file, without parsing the other lines."""
+    at = text.find(f"{key} ")
+    while at > 0 and text[at - 1] != "\n":
+        at = text.find(f"{key} ", at + 1)
+    if at < 0:
+        return default
+    end = text.find("\n", at)
+    return int(text[at + len(key) + 1 : end if end >= 0 else None])
 
 
 def parse_v1_blkio(text: str) -> tuple[int, int]:
@@ -183,61 +206,85 @@ def _limit(value: str) -> int | None:
 
 
 # --- containers -------------------------------------------------------------------------------------------
-def _read_v1(root: Path, container_id: str) -> ContainerCounters:
-    cpu = _container_dir(_v1_controller_dir(root, "cpuacct"), container_id)
-    memory = _container_dir(root / "memory", container_id)
-    memory_stat = parse_flat_keyed(_read(memory / "memory.stat"))
+@dataclass(frozen=True, slots=True)
+class ContainerFiles:
+    """Where one container's counters are, found once; "" for a controller that is not there."""
+
+    version: CgroupVersion
+    cpu: str
+    memory_usage: str
+    memory_stat: str
+    memory_limit: str
+    blkio: str
+    pids: str
+
+
+def _optional_dir(parent: Path, container_id: str) -> Path | None:
     try:
-        blkio = _container_dir(_v1_controller_dir(root, "blkio"), container_id)
-        blk_text = _read(blkio / "blkio.throttle.io_service_bytes_recursive")
+        return _container_dir(parent, container_id)
+    except CgroupUnreadable:
+        return None
+
+
+def container_files(*, root: Path, version: CgroupVersion, container_id: str) -> ContainerFiles:
+    """The files of one container's cgroup; CgroupUnreadable when it has none (it stopped, or another host)."""
+    if version == CgroupVersion.V2:
+        directory = _container_dir(root, container_id)
+        return ContainerFiles(
+            version=version,
+            cpu=str(directory / "cpu.stat"),
+            memory_usage=str(directory / "memory.current"),
+            memory_stat=str(directory / "memory.stat"),
+            memory_limit=str(directory / "memory.max"),
+            blkio=str(directory / "io.stat") if (directory / "io.stat").is_file() else "",
+            pids=str(directory / "pids.current") if (directory / "pids.current").is_file() else "",
+        )
+    if version == CgroupVersion.V1:
+        cpu = _container_dir(_v1_controller_dir(root, "cpuacct"), container_id)
+        memory = _container_dir(root / "memory", container_id)
+        blkio = _optional_dir(_v1_controller_dir(root, "blkio"), container_id)
+        pids = _optional_dir(root / "pids", container_id)
+        return ContainerFiles(
+            version=version,
+            cpu=str(cpu / "cpuacct.usage"),
+            memory_usage=str(memory / "memory.usage_in_bytes"),
+            memory_stat=str(memory / "memory.stat"),
+            memory_limit=str(memory / "memory.limit_in_bytes"),
+            blkio=str(blkio / "blkio.throttle.io_service_bytes_recursive") if blkio else "",
+            pids=str(pids / "pids.current") if pids else "",
+        )
+    raise CgroupUnreadable(container_id)
+
+
+def read_counters(files: ContainerFiles) -> ContainerCounters:
+    """One read of a container's counters; CgroupUnreadable when its cgroup has gone meanwhile."""
+    v2 = files.version == CgroupVersion.V2
+    try:
+        blk_text = _read(files.blkio) if files.blkio else ""
     except CgroupUnreadable:
         blk_text = ""
     try:
-        pids = _optional_int(_container_dir(root / "pids", container_id) / "pids.current")
+        limit = _limit(_read(files.memory_limit))
     except CgroupUnreadable:
-        pids = 0
-    blk_read, blk_write = parse_v1_blkio(blk_text)
-    return ContainerCounters(
-        cpu_usage_ns=_int(cpu / "cpuacct.usage"),
-        memory_usage_bytes=_int(memory / "memory.usage_in_bytes"),
-        memory_inactive_file_bytes=memory_stat.get("total_inactive_file", 0),
-        memory_limit_bytes=_limit(_read(memory / "memory.limit_in_bytes")),
-        blk_read_bytes=blk_read,
-        blk_write_bytes=blk_write,
-        pids=pids,
-    )
-
-
-def _read_v2(root: Path, container_id: str) -> ContainerCounters:
-    directory = _container_dir(root, container_id)
-    cpu_stat = parse_flat_keyed(_read(directory / "cpu.stat"))
-    memory_stat = parse_flat_keyed(_read(directory / "memory.stat"))
-    try:
-        blk_read, blk_write = parse_v2_io_stat(_read(directory / "io.stat"))
-    except CgroupUnreadable:
-        blk_read = blk_write = 0  # the io controller is not enabled for the group
-    try:
-        limit = _limit(_read(directory / "memory.max"))
-    except CgroupUnreadable:
+        if not v2:
+            raise
         limit = None
+    memory_stat = _read(files.memory_stat)
+    blk_read, blk_write = parse_v2_io_stat(blk_text) if v2 else parse_v1_blkio(blk_text)
     return ContainerCounters(
-        cpu_usage_ns=cpu_stat["usage_usec"] * 1000,
-        memory_usage_bytes=_int(directory / "memory.current"),
-        memory_inactive_file_bytes=memory_stat.get("inactive_file", 0),
+        cpu_usage_ns=flat_keyed_value(_read(files.cpu), "usage_usec") * 1000 if v2 else _int(files.cpu),
+        memory_usage_bytes=_int(files.memory_usage),
+        memory_inactive_file_bytes=flat_keyed_value(memory_stat, "inactive_file" if v2 else "total_inactive_file"),
         memory_limit_bytes=limit,
         blk_read_bytes=blk_read,
         blk_write_bytes=blk_write,
-        pids=_optional_int(directory / "pids.current"),
+        pids=_optional_int(files.pids),
     )
 
 
 def container_counters(*, root: Path, version: CgroupVersion, container_id: str) -> ContainerCounters:
     """The counters of one container; CgroupUnreadable when its cgroup is gone or unreadable."""
-    if version == CgroupVersion.V2:
-        return _read_v2(root, container_id)
-    if version == CgroupVersion.V1:
-        return _read_v1(root, container_id)
-    raise CgroupUnreadable(container_id)
+    return read_counters(container_files(root=root, version=version, container_id=container_id))
 
 
 def parse_net_dev(text: str) -> NetCounters:
@@ -256,13 +303,13 @@ def parse_net_dev(text: str) -> NetCounters:
 
 def net_counters(*, pid: int) -> NetCounters:
     """Network bytes of the namespace the process `pid` (a container's init process) lives in."""
-    return parse_net_dev(_read(PROC / str(pid) / "net" / "dev"))
+    return parse_net_dev(_read(f"{PROC}/{pid}/net/dev"))
 
 
 def pid_in_container(*, pid: int, container_id: str) -> bool:
     """Whether `pid` still belongs to the container (a pid is reused once its process ends)."""
     try:
-        return container_id in _read(PROC / str(pid) / "cgroup")
+        return container_id in _read(f"{PROC}/{pid}/cgroup")
     except CgroupUnreadable:
         return False
 

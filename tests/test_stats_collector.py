@@ -38,7 +38,13 @@ def stats(settings):
 
 
 @pytest.fixture
-def started(docker_client, test_image):
+def ours() -> set[str]:
+    """The ids of the test's containers: rounds sample only these (the engine is shared with other tests)."""
+    return set()
+
+
+@pytest.fixture
+def started(docker_client, test_image, ours):
     """Start a container of the test image (no network unless given); removed afterwards."""
     containers = []
 
@@ -49,6 +55,7 @@ def started(docker_client, test_image):
             test_image, ["sh", "-c", command], detach=True, labels=MANAGED_LABELS, **options
         )
         containers.append(found)
+        ours.add(found.id)
         return found
 
     yield start
@@ -63,7 +70,7 @@ def samples_of(stats_collector, container_id: str, *, count: int, what: str, tim
     """Collect rounds until the container has `count` samples with CPU and rates; returns them."""
 
     def enough():
-        stats_collector.collect_once()
+        stats_collector.collect_once(only={container_id})
         measured = [s for s in stats_collector.history(container_id) if s.cpu_percent is not None]
         return measured[-count:] if len(measured) >= count else None
 
@@ -76,11 +83,13 @@ def _engine_cpu(docker_client, container_id: str) -> tuple[int, int, int]:
 
 
 @pytest.mark.parametrize("source", ["cgroup", "engine"])
-def test_a_cpu_burner_reads_what_docker_stats_reads(stats, started, docker_client, source):
+def test_a_cpu_burner_reads_what_docker_stats_reads(stats, ours, started, docker_client, source):
     stats_collector = stats(source)
     burner = started(BURN)
     wait_for(
-        lambda: stats_collector.collect_once() and burner.id in stats_collector.latest(), timeout=10, what="a read"
+        lambda: stats_collector.collect_once(only=ours) and burner.id in stats_collector.latest(),
+        timeout=10,
+        what="a read",
     )
     used_before, system_before, _ = _engine_cpu(docker_client, burner.id)
     measured = samples_of(stats_collector, burner.id, count=4, what="four CPU samples of the burner")
@@ -96,12 +105,12 @@ def test_a_cpu_burner_reads_what_docker_stats_reads(stats, started, docker_clien
 
 
 @pytest.mark.parametrize("source", ["cgroup", "engine"])
-def test_a_memory_holder_reads_its_64_mib(stats, started, source):
+def test_a_memory_holder_reads_its_64_mib(stats, ours, started, source):
     stats_collector = stats(source)
     holder = started(HOLD_64_MIB, shm_size="128m")
 
     def held():
-        stats_collector.collect_once()
+        stats_collector.collect_once(only=ours)
         latest = stats_collector.latest().get(holder.id)
         return latest if latest and latest.memory_bytes >= 60 * MIB else None
 
@@ -111,12 +120,12 @@ def test_a_memory_holder_reads_its_64_mib(stats, started, source):
     assert 0 < sample.memory_percent < 100
 
 
-def test_the_cgroup_path_reads_what_the_engine_reports_for_memory(stats, started, docker_client):
+def test_the_cgroup_path_reads_what_the_engine_reports_for_memory(stats, ours, started, docker_client):
     stats_collector = stats("cgroup")
     holder = started(HOLD_64_MIB, shm_size="128m")
     wait_for(
         lambda: (
-            stats_collector.collect_once()
+            stats_collector.collect_once(only=ours)
             and (stats_collector.latest().get(holder.id) or 0)
             and stats_collector.latest()[holder.id].memory_bytes >= 60 * MIB
         ),
@@ -131,7 +140,7 @@ def test_the_cgroup_path_reads_what_the_engine_reports_for_memory(stats, started
 
 
 @pytest.mark.parametrize("source", ["cgroup", "engine"])
-def test_network_bytes_between_two_containers(stats, started, docker_client, source):
+def test_network_bytes_between_two_containers(stats, ours, started, docker_client, source):
     stats_collector = stats(source)
     network = docker_client.networks.create(f"cst-net-{uuid.uuid4().hex[:8]}", driver="bridge", labels=TEST_LABEL)
     try:
@@ -146,7 +155,7 @@ def test_network_bytes_between_two_containers(stats, started, docker_client, sou
         sender = started(f"head -c 4194304 /dev/zero | nc {server_name} 5000; sleep 3600", network=network.name)
 
         def moved():
-            stats_collector.collect_once()
+            stats_collector.collect_once(only=ours)
             latest = stats_collector.latest()
             received, sent = latest.get(server.id), latest.get(sender.id)
             done = received and sent and received.net_rx_bytes >= 4 * MIB and sent.net_tx_bytes >= 4 * MIB
@@ -161,14 +170,14 @@ def test_network_bytes_between_two_containers(stats, started, docker_client, sou
         network.remove()
 
 
-def test_buckets_are_stored_kept_after_removal_and_pruned(stats, started, settings):
+def test_buckets_are_stored_kept_after_removal_and_pruned(stats, ours, started, settings):
     settings.CONTAINERSVC_STATS_FINE_BUCKET_SECONDS = 1
     settings.CONTAINERSVC_STATS_COARSE_BUCKET_SECONDS = 2
     stats_collector = stats("cgroup")
     sleeper = started("sleep 3600")
 
     def stored_both():
-        stats_collector.collect_once()
+        stats_collector.collect_once(only=ours)
         resolutions = set(
             ContainerStatsSample.objects.filter(container__container_id=sleeper.id).values_list("resolution", flat=True)
         )
@@ -180,7 +189,7 @@ def test_buckets_are_stored_kept_after_removal_and_pruned(stats, started, settin
 
     sleeper.remove(force=True)
     wait_for(
-        lambda: stats_collector.collect_once() is not None and sleeper.id not in stats_collector.latest(),
+        lambda: stats_collector.collect_once(only=ours) is not None and sleeper.id not in stats_collector.latest(),
         timeout=10,
         what="the collector to forget the removed container",
     )
@@ -203,7 +212,7 @@ def test_buckets_are_stored_kept_after_removal_and_pruned(stats, started, settin
     assert row.stats_samples.count() == kept + 1
 
 
-def test_one_insert_per_round_whatever_the_number_of_containers(stats, started, settings):
+def test_a_round_stores_every_closed_bucket_in_one_insert(stats, ours, started, settings):
     settings.CONTAINERSVC_STATS_FINE_BUCKET_SECONDS = 1
     settings.CONTAINERSVC_STATS_COARSE_BUCKET_SECONDS = 1
     stats_collector = stats("cgroup")
@@ -211,7 +220,7 @@ def test_one_insert_per_round_whatever_the_number_of_containers(stats, started, 
 
     def a_round_storing_all_three():
         with CaptureQueriesContext(connection) as captured:
-            stats_collector.collect_once()
+            stats_collector.collect_once(only=ours)
         stored = set(
             ContainerStatsSample.objects.filter(container__container_id__in=ids)
             .values_list("container__container_id", flat=True)
@@ -244,7 +253,7 @@ def test_the_host_is_sampled():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_thread_samples_every_interval_until_stopped(stats, started, settings):
+def test_the_thread_samples_every_interval_until_stopped(stats, ours, started, settings):
     settings.CONTAINERSVC_STATS_INTERVAL = 0.2
     stats_collector = stats("cgroup")
     sleeper = started("sleep 3600")

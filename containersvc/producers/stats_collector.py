@@ -65,6 +65,7 @@ class _Tracked:
     builders: list[BucketBuilder]
     previous: Reading | None = None
     latest: ContainerStats | None = None
+    files: cgroups.ContainerFiles | None = None  # found on the first cgroup read, again after a failed one
 
 
 class _Foreign(Exception):
@@ -215,14 +216,17 @@ class StatsCollector:
         return self._data_root
 
     # --- a round ------------------------------------------------------------------------------------------
-    def collect_once(self) -> list[ContainerStats]:
-        """Sample every running container and the host once; store the buckets this round closed."""
+    def collect_once(self, *, only: set[str] | None = None) -> list[ContainerStats]:
+        """Sample every running container (or `only` these: tests, benches) and the host once; store the
+        buckets this round closed."""
         with self._round_lock:
             source = self._choose_source()
             closed: list[tuple[int, Bucket]] = []
             samples: list[ContainerStats] = []
             self._sample_host()  # first: an unlimited container's memory limit is the host's memory
             running = set(self._running_ids(source))
+            if only is not None:
+                running &= only
             tracked = self._track_all(running - self._foreign)
             for (_, entry), reading in zip(tracked, self._read_all(source, tracked), strict=True):
                 if reading is not None:
@@ -387,8 +391,14 @@ class StatsCollector:
                 blk_write_bytes=raw.blk_write_bytes,
                 pids=raw.pids,
             )
-        root = Path(settings.CONTAINERSVC_CGROUP_ROOT)
-        counters = cgroups.container_counters(root=root, version=self._cgroup_version, container_id=container_id)
+        if tracked.files is None:
+            root = Path(settings.CONTAINERSVC_CGROUP_ROOT)
+            tracked.files = cgroups.container_files(root=root, version=self._cgroup_version, container_id=container_id)
+        try:
+            counters = cgroups.read_counters(tracked.files)
+        except CgroupUnreadable:
+            tracked.files = None  # gone, or made again (a restart): looked up afresh next round
+            raise
         net = self._net(container_id, tracked)
         host_memory = self.host.counters.memory_total_bytes if self.host else 0
         limit = counters.memory_limit_bytes

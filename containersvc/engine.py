@@ -995,9 +995,9 @@ class BuildStream:
                     if "aux" in event and "ID" in event["aux"]:
                         image_id = event["aux"]["ID"]
                     if "error" in event:
-                        message = event["error"].strip()
-                        on_output(message + "\n")
-                        raise InvalidRequest(message)
+                        error = InvalidRequest(event["error"].strip())  # its message names no host details
+                        on_output(error.message + "\n")
+                        raise error
         except (ContainerSvcError, urllib3.exceptions.HTTPError, OSError, ValueError, AttributeError):
             if not self.closed:
                 raise

@@ -38,15 +38,26 @@ def build(api, **body):
     return api.put("/container-svc/image", body, format="json")
 
 
+def test_a_failing_build_names_no_host_path(api, context, name, test_image):
+    (context / "Dockerfile").write_text(f"FROM {test_image}\nCOPY missing /missing\n")
+    tag = f"containersvc-test/broken:{name}"
+
+    response = build(api, name=tag, contextPath="team/app")
+
+    assert response.status_code == 400
+    record = ImageBuild.objects.get(tag=tag)
+    assert record.status == "failed" and "missing" in record.error
+    assert host_details_in(response.json()["error"] + record.error + record.output) == []
+
+
 def test_a_build_from_an_unknown_registry_names_no_resolver(api, context, name):
     (context / "Dockerfile").write_text("FROM registry.nosuch.invalid/team/base:1\n")
 
     response = build(api, name=f"containersvc-test/broken:{name}", contextPath="team/app")
 
     assert response.status_code == 400
-    record = ImageBuild.objects.get(tag=f"containersvc-test/broken:{name}")
-    assert record.status == "failed" and "registry.nosuch.invalid" in record.error
-    assert host_details_in(response.json()["error"]) == [] and host_details_in(record.error) == []
+    assert "registry.nosuch.invalid" in response.json()["error"]
+    assert host_details_in(response.json()["error"]) == []
 
 
 def test_build_history_shows_context_paths_relative_to_the_build_root(api, context, name, test_image):

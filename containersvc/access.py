@@ -147,6 +147,5 @@ def envs_masked(envs: list[dict]) -> list[dict]:
 def logs_visible(*, actor, container: Container) -> bool:
     """Log lines need the log:view scope and sight of the container."""
     return _is_active(actor) and (
-        actor.has_perm(scopes.permission_name(Scope.LOG_VIEW))
-        and access_level(actor=actor, container=container) >= Level.VIEW
+        scopes.scope_held(actor, Scope.LOG_VIEW) and access_level(actor=actor, container=container) >= Level.VIEW
     )

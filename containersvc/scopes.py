@@ -3,6 +3,8 @@
 from enum import StrEnum
 
 APP_LABEL = "containersvc"
+# The one wording of a refusal for a missing scope (API 403 body, dashboard 403).
+MESSAGE_SCOPE_MISSING = "Missing scope {scope}."
 
 
 class Scope(StrEnum):
@@ -46,5 +48,23 @@ def model_permissions() -> list[tuple[str, str]]:
     return [(code, f"{scope.value} — {description}") for scope, (code, description) in PERMISSIONS.items()]
 
 
+def _is_active(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+def scope_held(user, scope: Scope) -> bool:
+    """The one scope check: an active, authenticated user holding the scope's permission (superusers hold all)."""
+    return _is_active(user) and user.has_perm(permission_name(scope))
+
+
+async def ascope_held(user, scope: Scope) -> bool:
+    """scope_held for async callers (websockets): the permission read runs off the event loop."""
+    return _is_active(user) and await user.ahas_perm(permission_name(scope))
+
+
+def scope_missing_message(scope: Scope) -> str:
+    return MESSAGE_SCOPE_MISSING.format(scope=scope.value)
+
+
 def scopes_of(user) -> set[Scope]:
-    return {scope for scope in Scope if user.has_perm(permission_name(scope))}
+    return {scope for scope in Scope if scope_held(user, scope)}

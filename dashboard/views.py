@@ -28,8 +28,8 @@ STORED_LINES_SHOWN = 1000
 
 
 def _require(request: HttpRequest, scope: Scope) -> None:
-    if not request.user.has_perm(scopes.permission_name(scope)):
-        raise PermissionDenied(f"This needs the {scope.value} scope.")
+    if not scopes.scope_held(request.user, scope):
+        raise PermissionDenied(scopes.scope_missing_message(scope))
 
 
 def _can(request: HttpRequest) -> dict[str, bool]:
@@ -47,7 +47,7 @@ def _can(request: HttpRequest) -> dict[str, bool]:
 
 def _run_form(request: HttpRequest, data=None) -> RunContainerForm:
     """The run form; its GPU choice is read from NVML only for those who may run containers."""
-    if not request.user.has_perm(scopes.permission_name(Scope.CONTAINER_RUN)):
+    if not scopes.scope_held(request.user, Scope.CONTAINER_RUN):
         return RunContainerForm(data)
     inventory = gpu.gpu_inventory()
     # A stale inventory means NVML hangs or fails: a sample would only wait for it again.
@@ -197,7 +197,7 @@ def images(request: HttpRequest) -> HttpResponse:
     try:
         image_rows = sorted(engine.image_list(), key=lambda image: image.tags or ("~",))
         # What removing each frees, and who uses it: for those who may remove.
-        usage = engine.image_usage() if request.user.has_perm(scopes.permission_name(Scope.IMAGE_BUILD)) else {}
+        usage = engine.image_usage() if scopes.scope_held(request.user, Scope.IMAGE_BUILD) else {}
     except ContainerSvcError as error:
         engine_error = error.message
     context = {
@@ -215,7 +215,7 @@ def images(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def build_detail(request: HttpRequest, build_id: int) -> HttpResponse:
-    if not (request.user.has_perm(scopes.permission_name(Scope.IMAGE_BUILD))):
+    if not scopes.scope_held(request.user, Scope.IMAGE_BUILD):
         _require(request, Scope.CONTAINER_VIEW)
     try:
         build = selectors.build_get(build_id=build_id, actor=request.user)
@@ -348,7 +348,7 @@ def images_prune(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def pull_detail(request: HttpRequest, pull_id: int) -> HttpResponse:
-    if not (request.user.has_perm(scopes.permission_name(Scope.CONTAINER_RUN))):
+    if not scopes.scope_held(request.user, Scope.CONTAINER_RUN):
         _require(request, Scope.CONTAINER_VIEW)
     try:
         pull = selectors.pull_get(pull_id=pull_id)

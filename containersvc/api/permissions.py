@@ -10,5 +10,5 @@ class HasRequiredScope(BasePermission):
         scope: scopes.Scope = view.required_scope
         if not (request.user and request.user.is_authenticated):
             return False
-        self.message = f"Missing scope {scope.value}."
-        return request.user.has_perm(scopes.permission_name(scope))
+        self.message = scopes.scope_missing_message(scope)
+        return scopes.scope_held(request.user, scope)

@@ -59,7 +59,7 @@ class ScopedConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated or not user.is_active:
             return CLOSE_UNAUTHENTICATED
         for scope in self.required_scopes:
-            if await user.ahas_perm(scopes.permission_name(scope)):
+            if await scopes.ascope_held(user, scope):
                 return 0
         return CLOSE_FORBIDDEN
 

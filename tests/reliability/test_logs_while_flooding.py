@@ -33,7 +33,7 @@ def test_stored_logs_answer_while_a_flooding_containers_engine_is_frozen(
 ):
     settings.CONTAINERSVC_LOGS_CAPTURE_WAIT_SECONDS = 600  # were the engine read, the request would hang
     assert run(name, command=["yes", "flood"]).status_code == 200
-    wait_for(lambda: len(stored(name)) > 2, timeout=30, what="capture to store the flood")
+    wait_for(lambda: len(stored(name)) >= 3, timeout=30, what="capture to store the flood")
     dockerd = patient_engine.dockerd
     with open(f"/proc/{dockerd.pid}/comm") as comm:
         assert comm.read().strip() == "dockerd"  # the process frozen is the engine itself, not a wrapper
@@ -54,7 +54,7 @@ def test_stored_logs_answer_while_a_flooding_containers_engine_is_frozen(
     [response] = answers
     assert response.status_code == 200
     logs = response.json()["logs"]
-    assert len(logs) == 5 and {line for chunk in logs for line in chunk["content"].split("\n")} == {"flood"}
+    assert len(logs) >= 3 and {line for chunk in logs for line in chunk["content"].split("\n")} == {"flood"}
 
 
 def test_a_capture_resuming_past_rotated_lines_stores_a_gap_marker(producers, on_second_engine, run, name, settings):

@@ -20,6 +20,7 @@ from containersvc.engine import LogFollow, LogLine
 from containersvc.errors import ContainerSvcError
 from containersvc.producers import groups
 from containersvc.producers.publish import Publisher
+from containersvc.services.logs import RepeatFilter
 
 logger = logging.getLogger(__name__)
 
@@ -37,20 +38,6 @@ class Snapshot:
     last: int  # the number of the newest line the follower had: later batches start after it
     gap: bool  # lines the viewer asked for were already pushed out of the recent window
     end: groups.LinePosition | None  # where that newest line stands (None: the follower has no line yet)
-
-
-class RepeatFilter:
-    """The engine may send a line twice (the one at `since`, the one at a log-file rotation), with the very
-    same timestamp; two lines printed never share a nanosecond timestamp in one stream."""
-
-    def __init__(self) -> None:
-        self._last_by_stream: dict[str, tuple[int, str]] = {}
-
-    def repeated(self, line: LogLine) -> bool:
-        if self._last_by_stream.get(line.stream) == (line.timestamp_ns, line.text):
-            return True
-        self._last_by_stream[line.stream] = (line.timestamp_ns, line.text)
-        return False
 
 
 @dataclass(frozen=True, slots=True)

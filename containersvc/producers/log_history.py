@@ -13,7 +13,7 @@ from itertools import islice
 from containersvc import engine
 from containersvc.engine import LogLine
 from containersvc.producers.groups import LinePosition
-from containersvc.producers.log_followers import RepeatFilter
+from containersvc.services.logs import RepeatFilter
 
 BATCH_LINES = 1000  # lines per read (and per message): fewer, larger messages cost the loop less
 

@@ -48,23 +48,35 @@ class PlacedLine:
         return self.line.timestamp_ns, self.ordinal
 
 
-class LinePlacer:
-    """Numbers the lines of one engine read, in the engine's order; one placer per read.
-
-    The engine's json-file follow sends the line at which the file rotates twice, with the very same
-    timestamp (dockerd 20.10): a line equal to the one before it in its stream, timestamp included, is
-    that repeat and gets no place (two lines printed never share a nanosecond timestamp).
-    """
+class RepeatFilter:
+    """The one repeat-line rule: the engine may send a line twice (the one at `since`, the one at a json-file
+    rotation, dockerd 20.10) with the very same timestamp; a line equal to the one before it in its stream,
+    timestamp included, is that repeat (two lines printed never share a nanosecond timestamp)."""
 
     def __init__(self) -> None:
-        self._last: dict[str, tuple[int, int, str]] = {}
+        self._last_by_stream: dict[str, tuple[int, str]] = {}
+
+    def repeated(self, line: LogLine) -> bool:
+        if self._last_by_stream.get(line.stream) == (line.timestamp_ns, line.text):
+            return True
+        self._last_by_stream[line.stream] = (line.timestamp_ns, line.text)
+        return False
+
+
+class LinePlacer:
+    """Numbers the lines of one engine read, in the engine's order; one placer per read. A repeat
+    (RepeatFilter) gets no place."""
+
+    def __init__(self) -> None:
+        self._repeats = RepeatFilter()
+        self._last: dict[str, tuple[int, int]] = {}  # stream -> (timestamp, ordinal) of its last placed line
 
     def place(self, line: LogLine) -> PlacedLine | None:
-        timestamp_ns, count, text = self._last.get(line.stream, (-1, 0, ""))
-        if timestamp_ns == line.timestamp_ns and text == line.text:
+        if self._repeats.repeated(line):
             return None
+        timestamp_ns, count = self._last.get(line.stream, (-1, 0))
         ordinal = count + 1 if timestamp_ns == line.timestamp_ns else 1
-        self._last[line.stream] = (line.timestamp_ns, ordinal, line.text)
+        self._last[line.stream] = (line.timestamp_ns, ordinal)
         return PlacedLine(line, ordinal)
 
 

@@ -48,7 +48,11 @@ def optional_list(child, max_length: int, **kwargs):
 class PortSerializer(StrictSerializer):
     internal = serializers.IntegerField(min_value=1, max_value=65535)
     host = serializers.IntegerField(
-        min_value=0, max_value=65535, required=False, default=0, help_text="0 picks a free port."
+        min_value=0,
+        max_value=65535,
+        required=False,
+        default=0,
+        help_text="0 picks a free port. Below 1024 only for superusers (unless the node allows low ports).",
     )
 
 

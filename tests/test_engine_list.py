@@ -3,6 +3,7 @@
 import dataclasses
 
 from containersvc import engine
+from containersvc.engine import containers
 from tests.conftest import TEST_LABEL
 
 
@@ -40,7 +41,7 @@ def test_a_removed_container_is_forgotten(container, docker_client):
     docker_client.api.remove_container(started.id, force=True)
 
     assert listed(started.id) is None
-    assert started.id not in engine._parsed_list._parsed  # it holds the latest full list only
+    assert started.id not in containers._parsed_list.held_ids()  # it holds the latest full list only
 
 
 def test_filtered_lists_and_find(container, docker_client):

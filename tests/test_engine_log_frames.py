@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from containersvc import engine
+from containersvc.engine import logstream
 from containersvc.errors import EngineUnavailable
 
 
@@ -51,7 +52,7 @@ def test_frames_split_anywhere_give_the_same_lines(step):
     frames = [frame(1, STAMP + b"one\n"), frame(2, STAMP + b"two\n"), frame(1, STAMP + b"thr"), frame(1, b"ee\n")]
     body = chunked(frames[0], frames[1] + frames[2], frames[3])
     response = FakeResponse(body, step)
-    lines = list(engine._log_lines(response))
+    lines = list(logstream.log_lines(response))
     assert [(line.stream, line.text) for line in lines] == [("stdout", "one"), ("stderr", "two"), ("stdout", "three")]
     assert lines[0].timestamp_ns == engine.timestamp_ns("2026-11-28T12:00:00.000000001Z")
     assert response.closed
@@ -59,12 +60,12 @@ def test_frames_split_anywhere_give_the_same_lines(step):
 
 def test_a_tty_body_is_stdout_text():
     response = FakeResponse(chunked(STAMP + b"plain text\n"), 5)
-    assert [(line.stream, line.text) for line in engine._log_lines(response)] == [("stdout", "plain text")]
+    assert [(line.stream, line.text) for line in logstream.log_lines(response)] == [("stdout", "plain text")]
 
 
 def test_a_body_cut_off_mid_chunk_is_the_engine_going_away():
     body = chunked(frame(1, STAMP + b"whole\n"), frame(1, STAMP + b"cut\n"))[:-20]
-    lines = engine._log_lines(FakeResponse(body, 16))
+    lines = logstream.log_lines(FakeResponse(body, 16))
     assert next(lines).text == "whole"
     with pytest.raises(EngineUnavailable):
         list(lines)

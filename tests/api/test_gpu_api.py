@@ -148,12 +148,12 @@ def communicator_for(cookie: bytes | None = None) -> WebsocketCommunicator:
 
 
 def test_the_stream_sends_live_samples_and_stops_the_sampler_after_the_last_viewer(
-    fake_nvml, make_user, docker_client, run, name
+    fake_nvml, owner, docker_client, run, name
 ):
     assert run(name).status_code == 200
     container_id, pid = pid_of(docker_client, name)
     fake_nvml.gpus[0].processes = [(pid, 1024**3)]
-    viewer = session_cookie(make_user(Scope.CONTAINER_VIEW))
+    viewer = session_cookie(owner)  # the container's owner: its name is shown
 
     async def watch() -> tuple[list[dict], bool, int]:
         first, second = communicator_for(viewer), communicator_for(viewer)

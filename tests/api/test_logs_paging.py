@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from containersvc import labels
 from containersvc.models import Container, ContainerState, LogChunk
+from containersvc.services import mirror
 from tests.conftest import TEST_LABEL, TEST_NODE
 
 pytestmark = pytest.mark.django_db
@@ -41,11 +42,13 @@ def stored_chunk(container: Container, content: str) -> LogChunk:
     )
 
 
-def removed_container(container_id: str, name: str, node_id: str = TEST_NODE) -> Container:
-    return Container.objects.create(node_id=node_id, container_id=container_id, name=name, state=ContainerState.REMOVED)
+def removed_container(container_id: str, name: str, owner, node_id: str = TEST_NODE) -> Container:
+    return Container.objects.create(
+        node_id=node_id, container_id=container_id, name=name, state=ContainerState.REMOVED, created_by=owner
+    )
 
 
-def test_paging_back_reads_every_captured_line_once_newest_first(api, docker_client, test_image, name, settings):
+def test_paging_back_reads_every_captured_line_once_newest_first(api, owner, docker_client, test_image, name, settings):
     settings.CONTAINERSVC_LOG_CHUNK_LINES = 3
     # No network: this test is about logs, and needs nothing from the engine's bridge.
     container = docker_client.containers.run(
@@ -56,6 +59,7 @@ def test_paging_back_reads_every_captured_line_once_newest_first(api, docker_cli
         network_mode="none",
         labels={**TEST_LABEL, labels.MANAGED: "true", labels.NODE: TEST_NODE},
     )
+    mirror.mirror_record_owner(container_id=container.id, created_by=owner)  # as if it ran it
     wait_for_output(container, "20")
     assert api.post("/container-svc/containers", {}, format="json").status_code == 200  # the service sees it
 
@@ -68,10 +72,10 @@ def test_paging_back_reads_every_captured_line_once_newest_first(api, docker_cli
     assert lines == [str(number) for number in range(1, 21)]
 
 
-def test_paging_back_by_name_spans_every_container_that_had_the_name(api):
-    old = removed_container("a" * 64, "cst-paging")
-    new = removed_container("b" * 64, "cst-paging")
-    other = removed_container("c" * 64, "cst-other")
+def test_paging_back_by_name_spans_every_container_that_had_the_name(api, owner):
+    old = removed_container("a" * 64, "cst-paging", owner)
+    new = removed_container("b" * 64, "cst-paging", owner)
+    other = removed_container("c" * 64, "cst-other", owner)
     made = [stored_chunk(row, f"line {number}") for number, row in enumerate([old, other, old, new, other, new, new])]
 
     pages = all_pages(api, limit=2, containerId="cst-paging")
@@ -82,9 +86,9 @@ def test_paging_back_by_name_spans_every_container_that_had_the_name(api):
     ]
 
 
-def test_paging_back_over_the_whole_node_leaves_other_nodes_out(api):
-    here = removed_container("d" * 64, "cst-here")
-    elsewhere = removed_container("e" * 64, "cst-elsewhere", node_id="another-node")
+def test_paging_back_over_the_whole_node_leaves_other_nodes_out(api, owner):
+    here = removed_container("d" * 64, "cst-here", owner)
+    elsewhere = removed_container("e" * 64, "cst-elsewhere", owner, node_id="another-node")
     made = [stored_chunk(row, "x") for row in [here, elsewhere, here, here, elsewhere]]
 
     pages = all_pages(api, limit=2, nodeId=TEST_NODE)

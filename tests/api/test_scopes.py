@@ -4,15 +4,18 @@ import pytest
 from rest_framework.test import APIClient
 
 from containersvc.scopes import Scope
+from tests.conftest import TEST_NODE
 
 pytestmark = pytest.mark.django_db
 
+# Per test session: a name held by another session's account would be a conflict (409), not a probe.
+PROBE = f"cst-scope-probe-{TEST_NODE}"
 # (method, path, body, scope); bodies are valid but name nothing that exists, so success is a 2xx or 404.
 ENDPOINTS = [
     (
         "put",
         "/container-svc/container",
-        {"image": "containersvc-test/busybox:latest", "names": ["cst-scope-probe"]},
+        {"image": "containersvc-test/busybox:latest", "names": [PROBE]},
         Scope.CONTAINER_RUN,
     ),
     ("put", "/container-svc/container/stop", {"name": "cst-no-such"}, Scope.CONTAINER_STOP),
@@ -49,7 +52,7 @@ def call(client: APIClient, method: str, path: str, body):
 @pytest.fixture(autouse=True)
 def remove_probe(docker_client):
     yield
-    for container in docker_client.containers.list(all=True, filters={"name": "^/cst-scope-probe$"}):
+    for container in docker_client.containers.list(all=True, filters={"name": f"^/{PROBE}$"}):
         container.remove(force=True)
 
 

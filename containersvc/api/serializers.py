@@ -1,22 +1,23 @@
 """Request validation and response shapes of the API (camelCase, as the 1Backend clients send them)."""
 
-from django.core.validators import URLValidator
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from containersvc import validation
 from containersvc.errors import InvalidRequest
+from containersvc.list_caches import Representations
 from containersvc.models import Container, ImageBuild, PullStatus
 from containersvc.services.builds import build_context_shown
+from containersvc.services.run_spec import (
+    MAX_ASSETS,
+    MAX_COMMAND_ARGS,
+    MAX_ENV_VALUE_BYTES,
+    MAX_ENVS,
+    MAX_KEEPS,
+    MAX_LABELS,
+    MAX_PORTS,
+)
 
-MAX_PORTS = 64
-MAX_LABELS = 64
-MAX_ENVS = 256
-MAX_ENV_VALUE_BYTES = 32 * 1024
-MAX_ENV_TOTAL_BYTES = 128 * 1024
-MAX_KEEPS = 32
-MAX_ASSETS = 32
-MAX_COMMAND_ARGS = 128
 MAX_LIST_LIMIT = 1000
 MAX_SUMMARY_LINES = 10000
 
@@ -67,18 +68,10 @@ class KeepSerializer(StrictSerializer):
     path = serializers.CharField(max_length=1024)
     readOnly = serializers.BooleanField(required=False, default=False)
 
-    def validate_path(self, value: str) -> str:
-        return _check(validation.container_path, value)
-
 
 class AssetSerializer(StrictSerializer):
     envVarKey = serializers.CharField(max_length=255)
-    url = serializers.CharField(
-        max_length=2048, validators=[URLValidator(schemes=["http", "https"], message="Enter an http or https URL.")]
-    )
-
-    def validate_envVarKey(self, value: str) -> str:
-        return _check(validation.env_key, value)
+    url = serializers.CharField(max_length=2048)
 
 
 class CapabilitiesSerializer(StrictSerializer):
@@ -89,11 +82,6 @@ class CapabilitiesSerializer(StrictSerializer):
     gpuCount = serializers.IntegerField(
         min_value=1, max_value=64, required=False, allow_null=True, help_text="Extension: this many GPUs, any of them."
     )
-
-    def validate(self, attrs):
-        if attrs.get("gpuCount") and attrs.get("gpuIds"):
-            raise serializers.ValidationError("Give gpuCount or gpuIds, not both.")
-        return attrs
 
 
 class ResourcesSerializer(StrictSerializer):
@@ -108,19 +96,9 @@ class ResourcesSerializer(StrictSerializer):
     )  # fmt: skip
     pidsLimit = serializers.IntegerField(required=False, allow_null=True, help_text="Most processes, at least 1.")
 
-    def validate_cpus(self, value):
-        if value is not None:
-            _check(validation.cpus, value)  # at most the node's CPUs is checked on run
-        return value
-
-    def validate_memoryBytes(self, value):
-        return value if value is None else _check(validation.memory_bytes, value)
-
-    def validate_pidsLimit(self, value):
-        return value if value is None else _check(validation.pids_limit, value)
-
 
 class RunContainerRequestSerializer(StrictSerializer):
+    # The wire shape only: services.run_spec.run_spec_parse validates the values and makes the RunSpec.
     image = serializers.CharField(max_length=validation.MAX_REFERENCE_LENGTH, allow_blank=True)
     # Not trimmed: "web\n" is refused, never quietly taken for "web".
     names = optional_list(
@@ -143,44 +121,6 @@ class RunContainerRequestSerializer(StrictSerializer):
         required=False, allow_null=True,
         help_text="Extension: resource limits; what is not given is the node's default, never above its maximum.",
     )  # fmt: skip
-
-    def validate_image(self, value: str) -> str:
-        _check(validation.image_reference, value)
-        return value
-
-    def validate_names(self, value):
-        return [_check(validation.container_name, name) for name in value or []]
-
-    def validate_ports(self, value):
-        value = value or []
-        internals = [port["internal"] for port in value]
-        if len(set(internals)) != len(internals):
-            raise serializers.ValidationError("Each internal port may be published once.")
-        hosts = [port["host"] for port in value if port["host"]]
-        if len(set(hosts)) != len(hosts):
-            raise serializers.ValidationError("Each host port may be used once.")
-        return value
-
-    def validate_labels(self, value):
-        value = value or []
-        for item in value:
-            _check(validation.label_key, item["key"])
-        return value
-
-    def validate_envs(self, value):
-        value = value or []
-        for item in value:
-            _check(validation.env_key, item["key"])
-        if sum(len(item["key"]) + len(item["value"].encode()) for item in value) > MAX_ENV_TOTAL_BYTES:
-            raise serializers.ValidationError(f"The environment may hold at most {MAX_ENV_TOTAL_BYTES // 1024} KiB.")
-        return value
-
-    def validate_keeps(self, value):
-        value = value or []
-        paths = [keep["path"] for keep in value]
-        if len(set(paths)) != len(paths):
-            raise serializers.ValidationError("Each path may be kept once.")
-        return value
 
 
 class RunContainerResponseSerializer(serializers.Serializer):
@@ -279,30 +219,12 @@ class ContainerSerializer(serializers.Serializer):
         }
 
 
-class ContainerRepresentations:
-    """Listed rows in the API's shape, each reused from the previous list while the row's stored version
-    (`updated_at`) is the same: every write to a row moves it, and a row the list merge did not write differs
-    from what is stored at most in its status line's time count ("Up 5 seconds"), taken afresh. Holds the
-    rows of the latest list only. DRF's ListSerializer is left out too: it costs as much as the rows.
-    """
+class ContainerRepresentations(Representations):
+    """The list cache (list_caches.Representations) of rows in ContainerSerializer's shape; DRF's ListSerializer
+    is left out too: it costs as much as the rows."""
 
     def __init__(self) -> None:
-        self._serializer = ContainerSerializer()
-        self._by_pk: dict[int, tuple[object, dict]] = {}
-
-    def of(self, rows: list[Container]) -> list[dict]:
-        previous, current, shown = self._by_pk, {}, []
-        for row in rows:
-            held = previous.get(row.pk)
-            if held is not None and held[0] == row.updated_at:
-                representation = {**held[1], "statusText": row.status}
-            else:
-                representation = self._serializer.to_representation(row)
-            if row.pk is not None:
-                current[row.pk] = (row.updated_at, representation)
-            shown.append(representation)
-        self._by_pk = current  # replaced whole: lists made at once each read a whole one
-        return shown
+        super().__init__(represent=ContainerSerializer().to_representation)
 
 
 class ListLogsRequestSerializer(ListContainersRequestSerializer):

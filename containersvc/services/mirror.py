@@ -6,20 +6,18 @@ marked removed, never reported running.
 
 import operator
 import re
-import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import CharField
 from django.db.models.base import ModelState
-from django.db.models.functions import Cast
 from django.utils import timezone
 
 from containersvc import labels
 from containersvc.engine import ContainerDetails, EngineContainer, PortBinding
+from containersvc.list_caches import HeldRow, RowCache
 from containersvc.models import Container, ContainerState
 
 EXIT_CODE_IN_STATUS = re.compile(r"^Exited \((-?\d+)\)")
@@ -98,17 +96,7 @@ def _same_but_status_time(merged_from: EngineContainer | None, summary: EngineCo
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Held:
-    """A row as this process last merged it: the engine summary it was merged from (None when just read from the
-    database) and its `updated_at` as the database's own text."""
-
-    row: Container
-    merged_from: EngineContainer | None
-    version: str
-
-
-def _merged(held: _Held, summary: EngineContainer) -> tuple[Container, bool]:
+def _merged(held: HeldRow, summary: EngineContainer) -> tuple[Container, bool]:
     """The held row with `summary` merged in, and whether that needs a write.
 
     Held rows are shared (with the callers of earlier lists, and threads listing at once), so they are never
@@ -130,7 +118,11 @@ def mirror_sync_list(*, engine_containers: list[EngineContainer], listed_at: dat
     """
     node = settings.CONTAINERSVC_NODE_ID
     with transaction.atomic():
-        known = {held.row.container_id: held for held in _rows.load(node=node)}
+        # No ORDER BY: the merge goes by the engine's order.
+        held_rows = _rows.load(
+            live=Container.objects.filter(node_id=node).exclude(state=ContainerState.REMOVED).order_by()
+        )
+        known = {held.row.container_id: held for held in held_rows}
         live, unwritten, to_create, to_update = [], [], [], []
         for summary in engine_containers:
             held = known.pop(summary.id, None)
@@ -143,7 +135,7 @@ def mirror_sync_list(*, engine_containers: list[EngineContainer], listed_at: dat
                 if write:
                     to_update.append(row)
                 else:
-                    unwritten.append(held if row is held.row else _Held(row, summary, held.version))
+                    unwritten.append(held if row is held.row else HeldRow(row, summary, held.version))
             live.append(row)
         if to_create:
             Container.objects.bulk_create(to_create, ignore_conflicts=True)
@@ -160,48 +152,6 @@ def mirror_sync_list(*, engine_containers: list[EngineContainer], listed_at: dat
     return live
 
 
-class _RowCache:
-    """The rows of this process's last merge, reused while their `updated_at` says nobody has written them since.
-
-    Loading hundreds of rows with their JSON fields costs more than the engine's own list; reading each row's
-    version is cheap. Every write to a Container row moves its `updated_at` (save() by auto_now, the merge and
-    the removal by hand), so a stale row is never used. The version is compared as the text the database
-    holds, not parsed into a datetime per row (which cost as much as the rest of the merge). Each row comes
-    with the engine summary it was merged from, so that an unchanged summary need not be merged again. Held
-    rows are only read, by everyone: the merge changes copies.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._held: dict[int, _Held] = {}
-
-    def load(self, *, node: str) -> list[_Held]:
-        """The node's live rows: those held and unchanged since, the others read from the database."""
-        # No ORDER BY: the merge goes by the engine's order.
-        live = Container.objects.filter(node_id=node).exclude(state=ContainerState.REMOVED).order_by()
-        versions = live.values_list("pk", "container_id", Cast("updated_at", output_field=CharField()))
-        with self._lock:
-            held = self._held
-        rows, missing = [], {}
-        for pk, container_id, version in versions:
-            kept = held.get(pk)
-            if kept is not None and kept.row.container_id == container_id and kept.version == version:
-                rows.append(kept)
-            else:
-                missing[pk] = version
-        if missing:
-            # Within the merge's transaction; should a row still change in between, its newer copy is read
-            # again next time (the version taken here no longer matches).
-            rows.extend(_Held(row, None, missing[row.pk]) for row in Container.objects.filter(pk__in=list(missing)))
-        return rows
-
-    def keep(self, held: Iterable[_Held]) -> None:
-        """Remember rows a merge returned; they are only read from now on."""
-        kept = {each.row.pk: each for each in held}
-        with self._lock:
-            self._held = kept
-
-
 def _copy(row: Container) -> Container:
     """A shallow copy (the merge assigns new values, it never changes a field's value in place).
 
@@ -214,7 +164,7 @@ def _copy(row: Container) -> Container:
     return clone
 
 
-_rows = _RowCache()
+_rows = RowCache()
 
 
 def _mark_removed(rows) -> int:

@@ -1,5 +1,8 @@
 """Fixtures: a real Docker engine (required, never skipped), test images built FROM scratch with static
-busybox, the local registry on 127.0.0.1, users holding chosen scopes, and API clients for them."""
+busybox, the local registry on 127.0.0.1, users holding chosen scopes, and API clients for them.
+
+Two tiers: tests under tests/unit/ run with no engine at all (`make test-unit`); every other test gets the
+engine and the test image before it starts (`engine_tier`), and fails, never skips, when no engine answers."""
 
 import os
 import shutil
@@ -69,7 +72,17 @@ def _remove_test_containers(client) -> None:
         container.remove(force=True)
 
 
-@pytest.fixture(scope="session", autouse=True)
+UNIT_TIER = Path(__file__).resolve().parent / "unit"
+
+
+@pytest.fixture(autouse=True)
+def engine_tier(request) -> None:
+    """Outside tests/unit/, the engine and the test image (built once a session) before every test."""
+    if UNIT_TIER not in request.path.resolve().parents:
+        request.getfixturevalue("test_image")
+
+
+@pytest.fixture(scope="session")
 def test_image(docker_client) -> str:
     """The test image, FROM scratch with static busybox: sh, sleep, httpd, seq... all there."""
     _remove_test_containers(docker_client)

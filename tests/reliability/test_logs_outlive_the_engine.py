@@ -6,6 +6,7 @@ import pytest
 
 from containersvc import labels
 from containersvc.producers import log_capture
+from containersvc.services import mirror
 from tests.conftest import TEST_NODE
 from tests.reliability.conftest import wait_for
 
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 LINES = 150
 
 
-def test_lines_rotated_away_and_a_removed_container_are_kept(producers, on_second_engine, api, test_image):
+def test_lines_rotated_away_and_a_removed_container_are_kept(producers, on_second_engine, api, owner, test_image):
     with closing(on_second_engine.client()) as client:
         container = client.containers.run(
             test_image,
@@ -24,6 +25,7 @@ def test_lines_rotated_away_and_a_removed_container_are_kept(producers, on_secon
             # About 50 lines a file and two files: the engine keeps at most some 100 of the 150.
             log_config={"Type": "json-file", "Config": {"max-size": "4k", "max-file": "2"}},
         )
+        mirror.mirror_record_owner(container_id=container.id, created_by=owner)  # as if the service ran it
         wait_for(lambda: container.reload() or container.status == "exited", timeout=30, what="the container's end")
         wait_for(lambda: container.id not in log_capture.capture.following(), timeout=10, what="capture to end")
         kept_by_engine = container.logs().decode().splitlines()

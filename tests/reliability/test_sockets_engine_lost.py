@@ -12,6 +12,7 @@ from containersvc import labels
 from containersvc.asgi import application
 from containersvc.producers.container_status import producer
 from containersvc.scopes import Scope
+from containersvc.services import mirror
 from tests.conftest import TEST_NODE, session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,7 +30,8 @@ async def receive_until(socket: WebsocketCommunicator, predicate, timeout: float
 
 
 def test_viewers_are_told_when_the_engine_dies_and_status_resumes(producers, on_second_engine, make_user, test_image):
-    viewer = session_headers(make_user(*Scope))
+    user = make_user(*Scope)
+    viewer = session_headers(user)
     with closing(on_second_engine.client()) as client:
         printing = client.containers.run(
             test_image,
@@ -37,6 +39,7 @@ def test_viewers_are_told_when_the_engine_dies_and_status_resumes(producers, on_
             detach=True,
             labels={labels.MANAGED: "true", labels.NODE: TEST_NODE},
         )
+    mirror.mirror_record_owner(container_id=printing.id, created_by=user)  # as if the service ran it for the user
 
     async def scenario():
         status = WebsocketCommunicator(application, "/ws/containers/", headers=viewer)

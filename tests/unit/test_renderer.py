@@ -1,4 +1,5 @@
-"""The API's orjson renderer writes what DRF's JSONRenderer writes, byte for byte."""
+"""The API's orjson renderer writes what DRF's JSONRenderer writes, byte for byte (no engine, no database;
+tests/api/test_renderer_in_use.py checks the API answers with it)."""
 
 import datetime
 import decimal
@@ -10,8 +11,6 @@ from rest_framework.exceptions import ErrorDetail
 from rest_framework.renderers import JSONRenderer
 
 from containersvc.api.renderers import OrjsonRenderer
-
-pytestmark = pytest.mark.django_db
 
 UTC = datetime.UTC
 PLUS_TWO = datetime.timezone(datetime.timedelta(hours=2))
@@ -55,16 +54,3 @@ def test_what_drf_cannot_render_fails_as_in_drf():
             JSONRenderer().render(data)
         with pytest.raises(type(drf.value)):
             OrjsonRenderer().render(data)
-
-
-def test_the_api_answers_with_it(api, run, name):
-    run(name)
-
-    listed = api.post("/container-svc/containers", {}, format="json")
-    refused = api.post("/container-svc/containers", {"limit": 0}, format="json")
-
-    for response in (listed, refused):
-        assert isinstance(response.accepted_renderer, OrjsonRenderer)
-        assert response["Content-Type"] == "application/json"
-        assert response.content == JSONRenderer().render(response.data)
-    assert refused.status_code == 400 and set(refused.json()) == {"error"}

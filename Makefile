@@ -1,10 +1,13 @@
-.PHONY: run test lint bench
+.PHONY: run test test-unit lint bench
 
 run:
 	scripts/run
 
 test:
 	scripts/test
+
+test-unit:
+	scripts/test-unit
 
 lint:
 	scripts/bootstrap-venv requirements-dev.txt

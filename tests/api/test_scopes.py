@@ -35,7 +35,8 @@ ENDPOINTS = [
     ("get", "/container-svc/image/builds", None, Scope.CONTAINER_VIEW),
     ("get", "/container-svc/image/build/999999", None, Scope.CONTAINER_VIEW),
     ("put", "/container-svc/image/build/999999/cancel", None, Scope.IMAGE_BUILD),
-    ("put", "/container-svc/image/pull", {"image": "containersvc-test/busybox:latest"}, Scope.CONTAINER_RUN),
+    # Refused before any pull starts (400): a pull thread would outlive the test (tests/api/test_image_pulls.py).
+    ("put", "/container-svc/image/pull", {"image": ""}, Scope.CONTAINER_RUN),
     ("get", "/container-svc/image/pulls/999999", None, Scope.CONTAINER_VIEW),
     ("put", "/container-svc/image/remove", {"image": "containersvc-test/no-such:x"}, Scope.IMAGE_BUILD),
     ("put", "/container-svc/image/prune", {"labels": [{"key": "cst-none", "value": "x"}]}, Scope.IMAGE_BUILD),

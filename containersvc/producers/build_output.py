@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from containersvc.models import ImageBuild
 from containersvc.producers import groups
 from containersvc.producers.publish import Publisher
+from containersvc.producers.worker import Worker
 from containersvc.services import builds
 
 BATCH_SECONDS = 0.1
@@ -38,13 +39,13 @@ class Snapshot:
     tail: str
 
 
-class BuildOutputRelay:
+class BuildOutputRelay(Worker):
+    thread_name = "build-output"
+
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        super().__init__()
         self._builds: dict[int, _Build] = {}
         self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._publisher: Publisher | None = None
 
     # --- listeners (called from build threads; never block) ------------------------------------------------
@@ -85,40 +86,39 @@ class BuildOutputRelay:
             state = self._builds.get(build_id)
             snapshot = Snapshot(total=state.total, tail=state.tail) if state else None
             self._track(build_id).watchers += 1
-            if self._thread is None or not self._thread.is_alive() or self._stop.is_set():
-                self._stop = threading.Event()
+            if not self.running:
                 self._publisher = Publisher(loop)
-                self._thread = threading.Thread(
-                    target=self._run, args=(self._stop, self._publisher), name="build-output", daemon=True
-                )
-                self._thread.start()
+            self._subscribe_locked()
             return snapshot
 
     def unwatch(self, *, build_id: int) -> None:
         with self._lock:
             state = self._builds.get(build_id)
+            if state is not None and state.watchers:
+                self._unsubscribe_locked()
             if state is not None:
                 state.watchers = max(0, state.watchers - 1)
                 if not state.watchers:
                     state.pending, state.skipped, state.statuses = "", 0, []
                     if state.finished:
                         del self._builds[build_id]
-            if not any(state.watchers for state in self._builds.values()):
-                self._stop.set()
-                self._wake.set()
 
     def thread(self) -> threading.Thread | None:
         return self._thread if self._thread and self._thread.is_alive() else None
 
-    def _run(self, stop: threading.Event, publisher: Publisher) -> None:
-        while not stop.is_set():
-            self._wake.wait(BATCH_SECONDS)
-            self._wake.clear()
-            for event in self._take():
-                group = groups.build_group(event["build"])
-                if not publisher.send(group, event):
-                    return
-            stop.wait(BATCH_SECONDS)  # batch what arrives meanwhile
+    def on_stopping(self) -> None:
+        self._wake.set()
+
+    def perform_work(self, stop: threading.Event) -> bool:
+        publisher = self._publisher
+        self._wake.wait(BATCH_SECONDS)
+        self._wake.clear()
+        for event in self._take():
+            group = groups.build_group(event["build"])
+            if publisher is None or not publisher.send(group, event):
+                return False
+        stop.wait(BATCH_SECONDS)  # batch what arrives meanwhile
+        return True
 
     def _take(self) -> list[dict]:
         events: list[dict] = []

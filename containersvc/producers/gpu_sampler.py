@@ -17,6 +17,7 @@ from containersvc import access, gpu
 from containersvc.models import Container
 from containersvc.producers import groups
 from containersvc.producers.publish import Publisher
+from containersvc.producers.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -135,60 +136,37 @@ def _publish(event: dict, loop: asyncio.AbstractEventLoop | None) -> None:
         async_to_sync(get_channel_layer().group_send)(GROUP, event)
 
 
-class GpuSampler:
+class GpuSampler(Worker):
+    thread_name = "gpu-sampler"
+
     def __init__(
         self,
         *,
         interval: Callable[[], float] = lambda: settings.CONTAINERSVC_GPU_SAMPLE_SECONDS,
         read: Callable[[], dict] = gpu_sample_payload,
     ) -> None:
+        super().__init__()
         self._interval = interval
         self._read = read
-        self._lock = threading.Lock()
-        self._subscribers = 0
-        self._stop: threading.Event | None = None
-        self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.latest: dict | None = None
-
-    @property
-    def subscribers(self) -> int:
-        return self._subscribers
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and not (self._stop and self._stop.is_set())
 
     def subscribe(self, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """`loop`: the event loop the subscribing sockets live on; None publishes through async_to_sync."""
         with self._lock:
             self._loop = loop
-            self._subscribers += 1
-            if self._subscribers == 1:
-                self._stop = threading.Event()
-                self._thread = threading.Thread(target=self._run, args=(self._stop,), name="gpu-sampler", daemon=True)
-                self._thread.start()
+            self._subscribe_locked()
 
-    def unsubscribe(self) -> None:
-        with self._lock:
-            self._subscribers = max(0, self._subscribers - 1)
-            if self._subscribers == 0 and self._stop is not None:
-                self._stop.set()
-                # Nobody watches: a reading kept now would be shown as current to the next viewer.
-                self.latest = None
+    def on_stopping(self) -> None:
+        # Nobody watches: a reading kept now would be shown as current to the next viewer.
+        self.latest = None
 
-    def join(self, timeout: float) -> None:
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
+    def perform_work(self, stop: threading.Event) -> None:
+        self._sample_once(stop)
+        stop.wait(self._interval())
 
-    def _run(self, stop: threading.Event) -> None:
-        try:
-            while not stop.is_set():
-                self._sample_once(stop)
-                stop.wait(self._interval())
-        finally:
-            close_old_connections()
+    def on_stop(self) -> None:
+        close_old_connections()
 
     def _sample_once(self, stop: threading.Event) -> None:
         try:

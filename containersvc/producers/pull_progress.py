@@ -11,21 +11,23 @@ import threading
 from containersvc.models import ImagePull
 from containersvc.producers import groups
 from containersvc.producers.publish import Publisher
+from containersvc.producers.worker import Worker
 from containersvc.services import pulls
 
 BATCH_SECONDS = 0.2
 MAX_TRACKED_PULLS = 64
 
 
-class PullProgressRelay:
+class PullProgressRelay(Worker):
+    thread_name = "pull-progress"
+
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        super().__init__()
         self._latest: dict[int, dict] = {}  # pull id -> its newest event, while it runs or is watched
         self._changed: set[int] = set()
         self._watchers: dict[int, int] = {}
         self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._publisher: Publisher | None = None
 
     def on_change(self, pull: ImagePull) -> None:
         """Called from pull threads: never blocks on the loop."""
@@ -45,16 +47,15 @@ class PullProgressRelay:
         """Count a viewer in; returns the newest state the relay holds (None: none, read the row)."""
         with self._lock:
             self._watchers[pull_id] = self._watchers.get(pull_id, 0) + 1
-            if self._thread is None or not self._thread.is_alive() or self._stop.is_set():
-                self._stop = threading.Event()
-                self._thread = threading.Thread(
-                    target=self._run, args=(self._stop, Publisher(loop)), name="pull-progress", daemon=True
-                )
-                self._thread.start()
+            if not self.running:
+                self._publisher = Publisher(loop)
+            self._subscribe_locked()
             return self._latest.get(pull_id)
 
     def unwatch(self, *, pull_id: int) -> None:
         with self._lock:
+            if pull_id in self._watchers:
+                self._unsubscribe_locked()
             left = self._watchers.get(pull_id, 1) - 1
             if left > 0:
                 self._watchers[pull_id] = left
@@ -64,21 +65,22 @@ class PullProgressRelay:
                 event = self._latest.get(pull_id)
                 if event is not None and event["pull"]["finishedAt"]:
                     del self._latest[pull_id]
-            if not self._watchers:
-                self._stop.set()
-                self._wake.set()
 
-    def _run(self, stop: threading.Event, publisher: Publisher) -> None:
-        while not stop.is_set():
-            self._wake.wait(BATCH_SECONDS)
-            self._wake.clear()
-            with self._lock:
-                events = [self._latest[pull_id] for pull_id in self._changed if pull_id in self._latest]
-                self._changed.clear()
-            for event in events:
-                if not publisher.send(groups.pull_group(event["pull"]["id"]), event):
-                    return
-            stop.wait(BATCH_SECONDS)  # gather what arrives meanwhile
+    def on_stopping(self) -> None:
+        self._wake.set()
+
+    def perform_work(self, stop: threading.Event) -> bool:
+        publisher = self._publisher
+        self._wake.wait(BATCH_SECONDS)
+        self._wake.clear()
+        with self._lock:
+            events = [self._latest[pull_id] for pull_id in self._changed if pull_id in self._latest]
+            self._changed.clear()
+        for event in events:
+            if publisher is None or not publisher.send(groups.pull_group(event["pull"]["id"]), event):
+                return False
+        stop.wait(BATCH_SECONDS)  # gather what arrives meanwhile
+        return True
 
 
 relay = PullProgressRelay()

@@ -28,6 +28,7 @@ from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.producers import groups
 from containersvc.producers.engine_away import AWAY_ERRORS, engine_away
 from containersvc.producers.publish import Publisher
+from containersvc.producers.worker import Worker
 from containersvc.services import mirror
 from containersvc.services.stats import stats_prune, stats_retentions, stats_store_buckets
 from containersvc.stats import Bucket, BucketBuilder, ContainerStats, Reading, busy_percent, container_stats_from
@@ -72,51 +73,36 @@ class _Foreign(Exception):
     """A cgroup whose container this engine does not know (another engine on the host)."""
 
 
-class StatsCollector:
+class StatsCollector(Worker):
+    thread_name = "stats-collector"
+
     def __init__(self) -> None:
-        self._lock = threading.Lock()  # guards _tracked against readers in request threads
+        super().__init__()  # its lock also guards _tracked against readers in request threads
         self._round_lock = threading.Lock()  # one round at a time (the thread, or a test calling directly)
         self._tracked: dict[str, _Tracked] = {}
         self._foreign: set[str] = set()
         self._source: str | None = None
         self._cgroup_version = CgroupVersion.NONE
-        self._stop: threading.Event | None = None
-        self._thread: threading.Thread | None = None
         self._last_prune = 0.0
         self.host: HostSample | None = None
         self._data_root: str | None = None
         self._data_root_checked = 0.0
         self._pool: ThreadPoolExecutor | None = None
-        self._subscribers = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_demand = False  # the thread runs for sockets only: it stores nothing
 
-    # --- control ------------------------------------------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
+    # --- control (see Worker) -----------------------------------------------------------------------------
     def start(self) -> None:
         """Sample for the life of the process, storing history (the server's always-on producers)."""
-        with self._lock:
-            self._on_demand = False
-            self._start_locked()
+        self._on_demand = False
+        super().start()
 
-    def _start_locked(self) -> None:
-        if self.running and not (self._stop and self._stop.is_set()):
-            return
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(self._stop,), name="stats-collector", daemon=True)
-        self._thread.start()
+    def on_start(self) -> None:
+        self._on_demand = not self._always
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread, store the buckets still being filled and forget the rest (a restart begins anew)."""
-        thread, stop = self._thread, self._stop
-        if stop is not None:
-            stop.set()
-        if thread is not None:
-            thread.join(timeout)
-        self._thread = None
+        super().stop(timeout)
         try:
             self.flush()
         except Exception:
@@ -133,21 +119,20 @@ class StatsCollector:
             self._data_root = None
             self._data_root_checked = 0.0
 
-    def _run(self, stop: threading.Event) -> None:
+    def perform_work(self, stop: threading.Event) -> None:
+        began = time.monotonic()
         try:
-            while not stop.is_set():
-                began = time.monotonic()
-                try:
-                    close_old_connections()
-                    self.collect_once()
-                except Exception:
-                    # One failed round must not end sampling; the next tick tries again.
-                    logger.exception("stats round failed")
-                stop.wait(max(0.0, settings.CONTAINERSVC_STATS_INTERVAL - (time.monotonic() - began)))
-        finally:
-            connection.close()
-            if self._on_demand and not self._subscribers:
-                self.reset()  # nobody watches: samples kept now would be shown as current later
+            close_old_connections()
+            self.collect_once()
+        except Exception:
+            # One failed round must not end sampling; the next tick tries again.
+            logger.exception("stats round failed")
+        stop.wait(max(0.0, settings.CONTAINERSVC_STATS_INTERVAL - (time.monotonic() - began)))
+
+    def on_stop(self) -> None:
+        connection.close()
+        if self._on_demand and not self._subscribers:
+            self.reset()  # nobody watches: samples kept now would be shown as current later
 
     # --- the live stream ---------------------------------------------------------------------------------
     def subscribe(self, *, loop: asyncio.AbstractEventLoop) -> None:
@@ -158,23 +143,14 @@ class StatsCollector:
         """
         with self._lock:
             self._loop = loop
-            self._subscribers += 1
-            if not self.running or (self._stop and self._stop.is_set()):
-                self._on_demand = True
-                self._start_locked()
-
-    @property
-    def subscribers(self) -> int:
-        return self._subscribers
+            self._subscribe_locked()
 
     def unsubscribe(self) -> None:
+        # The thread is not joined: this runs on the sockets' loop, which a round may be publishing to.
         with self._lock:
-            self._subscribers = max(0, self._subscribers - 1)
+            self._unsubscribe_locked()
             if not self._subscribers:
                 self._loop = None
-                if self._on_demand and self._stop is not None:
-                    # Not joined: this runs on the sockets' loop, which a round may be publishing to.
-                    self._stop.set()
 
     def latest_event(self) -> dict:
         """The newest samples as one batch event: what a socket is sent when it connects."""

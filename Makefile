@@ -13,6 +13,7 @@ lint:
 	scripts/bootstrap-venv requirements-dev.txt
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 
 bench:
 	scripts/bench

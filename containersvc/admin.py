@@ -1,9 +1,20 @@
 """The Django admin: the mirror, builds, logs and audit read-only; tokens issued and revoked here."""
 
 from django.contrib import admin, messages
+from django.db import models
 from django.utils import timezone
 
-from containersvc.models import AccessGrant, AuditEvent, Container, ImageBuild, ImagePull, LogChunk, ServiceToken
+from containersvc.models import (
+    AccessGrant,
+    AlertEvent,
+    AlertRule,
+    AuditEvent,
+    Container,
+    ImageBuild,
+    ImagePull,
+    LogChunk,
+    ServiceToken,
+)
 from containersvc.services.accounts import token_issue
 
 
@@ -49,6 +60,35 @@ class AccessGrantAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "group__name", "label_selector", "name_prefix", "note"]
     autocomplete_fields = ["user", "group"]
     fields = ["user", "group", "level", "label_selector", "name_prefix", "note"]
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    """Alerts on resource use and exits (see docs/alerts.md); the model's clean() checks the target and webhook."""
+
+    list_display = ["name", "kind", "threshold", "for_seconds", "target_kind", "target", "cooldown_seconds", "enabled"]
+    list_filter = ["kind", "target_kind", "enabled"]
+    search_fields = ["name", "target", "webhook_url"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    fields = [
+        "name",
+        "enabled",
+        "kind",
+        "threshold",
+        "for_seconds",
+        "target_kind",
+        "target",
+        "cooldown_seconds",
+        "webhook_url",
+    ]
+
+
+@admin.register(AlertEvent)
+class AlertEventAdmin(ReadOnlyAdmin):
+    list_display = ["rule", "container", "value", "fired_at", "resolved_at"]
+    list_filter = ["rule", "resolved_at"]
+    list_select_related = ["rule", "container"]
+    search_fields = ["rule__name", "container__name", "container__container_id"]
 
 
 @admin.register(ImageBuild)

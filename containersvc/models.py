@@ -341,3 +341,66 @@ class ImagePull(models.Model):
                 current += layer["current"]
             done += layer["status"] in LAYER_DONE
         return {"layers": len(self.layers), "layersDone": done, "currentBytes": current, "totalBytes": total}
+
+
+class AlertKind(models.TextChoices):
+    CPU_PERCENT = "cpu_percent", "CPU % above"
+    MEMORY_PERCENT = "memory_percent", "Memory % of limit above"
+    RESTARTS = "restarts", "Restarts at least"
+    OOM_KILLED = "oom_killed", "Killed for lack of memory"
+
+
+class AlertTarget(models.TextChoices):
+    ALL = "all", "Every container"
+    CONTAINER = "container", "One container (exact name or full id)"
+    LABEL = "label", "Containers with a label (key=value, or key)"
+
+
+class AlertRule(models.Model):
+    """When to raise an alert on a container's resource use or exits; edited in the Django admin."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=16, choices=AlertKind.choices)
+    threshold = models.FloatField(
+        default=0, help_text="CPU % (100 is one core), memory % of the limit, or restarts; unused for OOM kills."
+    )
+    for_seconds = models.PositiveIntegerField(default=0, help_text="How long the condition must hold before firing.")
+    target_kind = models.CharField(max_length=16, choices=AlertTarget.choices, default=AlertTarget.ALL)
+    target = models.CharField(max_length=512, blank=True, help_text="The container's name or id, or the selector.")
+    cooldown_seconds = models.PositiveIntegerField(
+        default=300, help_text="After firing on a container, it does not fire again on it for this long."
+    )
+    webhook_url = models.URLField(max_length=1000, blank=True, help_text="Firing and resolving are POSTed here.")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from containersvc.services import alerts  # the rule's grammar lives with the evaluator
+
+        alerts.alert_rule_clean(rule=self)
+
+
+class AlertEvent(models.Model):
+    """One firing of a rule on a container; open (active) until resolved_at is set."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="events")
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="alert_events")
+    value = models.FloatField(help_text="The measured value when it fired.")
+    fired_at = models.DateTimeField(db_index=True)
+    resolved_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-fired_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.rule} on {self.container.name or self.container.container_id[:12]}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.resolved_at is None

@@ -107,6 +107,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "dashboard.context_processors.engine_banner",
+                "dashboard.context_processors.alert_banner",
             ],
         },
     },
@@ -266,6 +267,11 @@ CONTAINERSVC_HOST_ADDRESS = os.environ.get("CONTAINERSVC_HOST_ADDRESS", "")
 CONTAINERSVC_ASSETS_ALLOW_PRIVATE = env_bool("CONTAINERSVC_ASSETS_ALLOW_PRIVATE")
 CONTAINERSVC_ASSET_MAX_BYTES = env_int("CONTAINERSVC_ASSET_MAX_BYTES", 20 * 1024**3)
 CONTAINERSVC_ASSET_TIMEOUT = env_float("CONTAINERSVC_ASSET_TIMEOUT", 60)
+# Alert webhooks: the same address rules as asset downloads (loopback and private refused unless allowed);
+# seconds one POST may take, and how many may wait to be sent (more are dropped, and the audit trail says so).
+CONTAINERSVC_ALERT_WEBHOOK_ALLOW_PRIVATE = env_bool("CONTAINERSVC_ALERT_WEBHOOK_ALLOW_PRIVATE")
+CONTAINERSVC_ALERT_WEBHOOK_TIMEOUT = env_float("CONTAINERSVC_ALERT_WEBHOOK_TIMEOUT", 10)
+CONTAINERSVC_ALERT_WEBHOOK_QUEUE = env_int("CONTAINERSVC_ALERT_WEBHOOK_QUEUE", 100)
 # Registry hosts (host[:port] as written in image references) pulled from even on loopback or private
 # addresses; any other registry on such an address is refused before the engine is asked.
 CONTAINERSVC_ALLOWED_REGISTRIES = env_list("CONTAINERSVC_ALLOWED_REGISTRIES", "")

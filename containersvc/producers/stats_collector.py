@@ -29,7 +29,7 @@ from containersvc.producers import groups
 from containersvc.producers.engine_away import AWAY_ERRORS, engine_away
 from containersvc.producers.publish import Publisher
 from containersvc.producers.worker import Worker
-from containersvc.services import mirror
+from containersvc.services import alerts, mirror
 from containersvc.services.stats import stats_prune, stats_retentions, stats_store_buckets
 from containersvc.stats import Bucket, BucketBuilder, ContainerStats, Reading, busy_percent, container_stats_from
 
@@ -212,6 +212,7 @@ class StatsCollector(Worker):
             self._foreign &= running
             if not self._on_demand:
                 self._store(closed)
+                alerts.alerts_evaluate(samples=samples, now=timezone.now())  # the always-on collector alone alerts
             self._publish()
             return samples
 

@@ -9,12 +9,15 @@ from containersvc.errors import ContainerSvcError
 from containersvc.models import AuditEvent, AuditOutcome
 
 
-def audit_record(*, actor, action: str, target: str, outcome: AuditOutcome, detail: str = "") -> AuditEvent:
+def audit_record(
+    *, actor, action: str, target: str, outcome: AuditOutcome, detail: str = "", actor_name: str = ""
+) -> AuditEvent:
+    """`actor_name` names what acted when no user did (the alerts)."""
     user = actor if getattr(actor, "is_authenticated", False) else None
     return AuditEvent.objects.create(
         node_id=settings.CONTAINERSVC_NODE_ID,
         actor=user,
-        actor_name=user.get_username() if user else "anonymous",
+        actor_name=user.get_username() if user else (actor_name or "anonymous"),
         action=action,
         target=target[:512],
         outcome=outcome,

@@ -7,7 +7,7 @@ from django.test import Client
 from containersvc.access import MASKED_VALUE
 from containersvc.models import AccessGrant, GrantLevel
 from containersvc.scopes import Scope
-from tests.reliability.conftest import wait_for
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,7 @@ from django.test import Client
 from containersvc import engine
 from containersvc.models import AccessGrant, GrantLevel
 from containersvc.scopes import Scope
-from tests.conftest import TEST_LABEL
-from tests.reliability.conftest import wait_for
+from tests.conftest import TEST_LABEL, wait_for
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,7 @@ from containersvc import cgroups
 from containersvc.models import Container, ContainerStatsSample
 from containersvc.producers.stats_collector import collector
 from containersvc.services.stats import stats_prune
-from tests.conftest import MANAGED_LABELS, TEST_LABEL
-from tests.reliability.conftest import wait_for
+from tests.conftest import MANAGED_LABELS, TEST_LABEL, wait_for
 
 MIB = 1024 * 1024
 BURN = "while :; do :; done"

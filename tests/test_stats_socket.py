@@ -11,8 +11,7 @@ from containersvc.asgi import application
 from containersvc.models import ContainerStatsSample
 from containersvc.producers.stats_collector import collector
 from containersvc.scopes import Scope
-from tests.conftest import ORIGIN, session_headers
-from tests.reliability.conftest import wait_for
+from tests.conftest import ORIGIN, session_headers, wait_for
 
 PATH = "/ws/stats/"
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -14,7 +14,7 @@ from containersvc.models import AuditEvent, BuildStatus, ImageBuild
 from containersvc.scopes import Scope
 from containersvc.services import builds
 from containersvc.services.builds import MESSAGE_ALREADY_FINISHED
-from tests.reliability.conftest import wait_for
+from tests.conftest import wait_for
 
 # Builds save their output from a flusher thread, which needs committed rows.
 pytestmark = pytest.mark.django_db(transaction=True)

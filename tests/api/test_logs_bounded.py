@@ -7,7 +7,7 @@ import pytest
 
 from containersvc.models import LogChunk
 from containersvc.services.logs import MESSAGE_GAP
-from tests.reliability.conftest import wait_for
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db
 

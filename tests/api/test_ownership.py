@@ -11,8 +11,7 @@ from containersvc import labels
 from containersvc.access import MASKED_VALUE
 from containersvc.models import AccessGrant, Container, GrantLevel
 from containersvc.scopes import Scope
-from tests.conftest import MANAGED_LABELS, TEST_LABEL
-from tests.reliability.conftest import wait_for
+from tests.conftest import MANAGED_LABELS, TEST_LABEL, wait_for
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from containersvc import scopes
 from containersvc.producers.stats_collector import collector
-from tests.reliability.conftest import wait_for
+from tests.conftest import wait_for
 
 BURN = "while :; do :; done"
 LIST = "/container-svc/containers/stats"

@@ -3,6 +3,7 @@ chromium driven by Playwright (never a downloaded browser)."""
 
 import os
 from functools import partial
+from pathlib import Path
 
 import pytest
 from channels.testing.live import make_application, set_database_connection
@@ -21,6 +22,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PASSWORD = "pw-for-tests"
+# Screenshots are kept as test artifacts, from which docs/screenshots/ is refreshed.
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
 class LiveServer:
@@ -108,3 +111,22 @@ def page_for(browser, live_server_url):
     yield open_page
     for context in contexts:
         context.close()
+
+
+def open_page(browser, live_server_url, user, scheme: str):
+    """A page logged in as `user` in the colour scheme, and the list its script errors and failed requests go to."""
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(
+        base_url=live_server_url, color_scheme=scheme, viewport={"width": 1280, "height": 800}
+    )
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server_url}])
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on(
+        "response", lambda response: response.status >= 400 and problems.append(f"{response.status} {response.url}")
+    )
+    return context, page, problems

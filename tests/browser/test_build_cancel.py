@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from containersvc.models import BuildStatus, ImageBuild
 from containersvc.scopes import Scope
 from containersvc.services import builds
-from tests.reliability.conftest import wait_for
+from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

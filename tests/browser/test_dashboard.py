@@ -65,7 +65,7 @@ def test_a_user_without_log_view_sees_no_logs(page_for, make_user, container):
     page.goto(f"/containers/{running.id}/")
     expect(page.locator("#no-logs")).to_be_visible()
     assert page.locator("#log").count() == 0
-    time.sleep(1)
+    time.sleep(1)  # no log line for a second: an absence, so time itself is what this checks
     assert "private-42" not in page.content()
     assert page.request.get(f"/containers/{running.id}/logs.txt").status == 403
 
@@ -102,7 +102,7 @@ def test_a_200000_line_burst_leaves_the_page_responsive(page_for, owner, contain
             arg=not checked,
             polling=50,
         )
-        time.sleep(0.2)
+        time.sleep(0.2)  # clicks spread over the burst, as a person makes them: the spacing is the test
     expect(page.locator("#log")).to_contain_text("burst-done", timeout=60000)
     input_lags = page.evaluate("window.inputLags")
     assert len(input_lags) == 5 and max(input_lags) < 1000, input_lags
@@ -138,7 +138,7 @@ def test_the_log_viewer_shows_log_text_as_text_colours_search_filters_and_counts
     log.evaluate("node => { node.scrollTop = 0; }")
     expect(page.locator("#log-new")).to_contain_text("new line", timeout=10000)
     top_text = log.locator(".line").first.text_content()
-    time.sleep(1)
+    time.sleep(1)  # lines keep coming for a second: what stays put over time is what this checks
     assert log.locator(".line").first.text_content() == top_text, "the text stays put while scrolled up"
     page.click("#log-live")
     expect(log).to_contain_text("later-400", timeout=20000)

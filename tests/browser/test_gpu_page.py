@@ -16,7 +16,7 @@ from containersvc import gpu
 from containersvc.scopes import Scope
 from containersvc.services import containers
 from containersvc.services.containers import RunSpec
-from tests.browser.test_pages import ARTIFACTS, open_page
+from tests.browser.conftest import ARTIFACTS, open_page
 from tests.conftest import TEST_LABEL
 from tests.fake_nvml import FakeNvml, NVMLError_LibraryNotFound
 
@@ -149,7 +149,7 @@ def test_the_charts_draw_live_samples_and_the_table_maps_processes_to_containers
     expect(page.locator("#gpu-stale")).to_contain_text("NVML")
     expect(page.locator('.gpu[data-index="0"]')).to_have_class(re.compile(r"\bstale\b"))
     frozen = samples(page)
-    time.sleep(1)
+    time.sleep(1)  # no point for a second: an absence, so time itself is what this checks
     assert samples(page) == frozen
     gpu_node.fake.hang_flag.unlink()
     expect(page.locator("#gpu-page")).to_have_attribute("data-state", "live", timeout=20000)

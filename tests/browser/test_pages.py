@@ -8,16 +8,15 @@ from pathlib import Path
 import docker.errors
 import pytest
 from django.conf import settings
-from django.test import Client
 from playwright.sync_api import expect
 
 from containersvc.scopes import Scope
 from containersvc.services import containers
 from containersvc.services.containers import RunSpec
+from tests.browser.conftest import ARTIFACTS, open_page
 from tests.conftest import TEST_LABEL
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 COLOURFUL = (
     "printf 'plain line\\n\\033[32mgreen ok\\033[0m and \\033[1;31mbold red\\033[0m\\n'; "
     "for i in $(seq 1 40); do echo request $i served in $((i * 3)) ms; echo warning $i >&2; done; sleep 600"
@@ -37,24 +36,6 @@ def scene(make_user, name, test_image, docker_client):
         docker_client.containers.get(result.container_id).remove(force=True)
     except docker.errors.NotFound:
         pass
-
-
-def open_page(browser, live_server_url, user, scheme: str):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(
-        base_url=live_server_url, color_scheme=scheme, viewport={"width": 1280, "height": 800}
-    )
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server_url}])
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    page.on(
-        "response", lambda response: response.status >= 400 and problems.append(f"{response.status} {response.url}")
-    )
-    return context, page, problems
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

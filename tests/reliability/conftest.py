@@ -23,7 +23,7 @@ from containersvc import engine
 from containersvc.models import Container, LogChunk
 from containersvc.producers import container_status, log_capture
 from containersvc.startup import start_always_on_producers, stop_always_on_producers
-from tests.conftest import TEST_NODE, wait_for  # noqa: F401  (wait_for: imported from here too)
+from tests.conftest import TEST_NODE
 
 START_TIMEOUT = 30
 CONTAINERD_CONFIG = """version = 2

@@ -4,7 +4,7 @@ import pytest
 
 from containersvc.models import BuildStatus, ImageBuild
 from containersvc.services import builds
-from tests.reliability.conftest import wait_for
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

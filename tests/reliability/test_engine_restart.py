@@ -7,7 +7,8 @@ import pytest
 
 from containersvc.models import ContainerState
 from containersvc.producers import log_capture
-from tests.reliability.conftest import gated_printer, open_gate, row, stored_lines, wait_for
+from tests.conftest import wait_for
+from tests.reliability.conftest import gated_printer, open_gate, row, stored_lines
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,8 +7,7 @@ import pytest
 from containersvc import labels
 from containersvc.producers import log_capture
 from containersvc.services import mirror
-from tests.conftest import TEST_NODE
-from tests.reliability.conftest import wait_for
+from tests.conftest import TEST_NODE, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,7 +11,7 @@ from containersvc import engine
 from containersvc.models import LogChunk
 from containersvc.producers import log_capture
 from containersvc.startup import start_always_on_producers, stop_always_on_producers
-from tests.reliability.conftest import wait_for
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,7 +7,8 @@ import pytest
 
 from containersvc.models import ContainerState
 from containersvc.producers import container_status
-from tests.reliability.conftest import row, wait_for
+from tests.conftest import wait_for
+from tests.reliability.conftest import row
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

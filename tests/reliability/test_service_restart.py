@@ -9,8 +9,8 @@ from contextlib import closing
 import pytest
 from django.db import connection
 
-from tests.conftest import TEST_NODE
-from tests.reliability.conftest import gated_printer, open_gate, stored_lines, wait_for
+from tests.conftest import TEST_NODE, wait_for
+from tests.reliability.conftest import gated_printer, open_gate, stored_lines
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -36,7 +36,7 @@ class Level(IntEnum):
     OWNER = 3
 
 
-_GRANT_LEVELS = {GrantLevel.VIEW: Level.VIEW, GrantLevel.OPERATE: Level.OPERATE}
+_GRANT_LEVELS: dict[str, Level] = {GrantLevel.VIEW: Level.VIEW, GrantLevel.OPERATE: Level.OPERATE}
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,7 +57,7 @@ class ResolvedTarget:
 
 
 def _system_resolver(host: str) -> list[str]:
-    return [info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)]
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)]
 
 
 _resolver: Resolver = _system_resolver
@@ -149,7 +149,7 @@ def egress_request(
     """
     pool_options: dict = {"timeout": urllib3.Timeout(connect=timeout, read=timeout), "retries": False, "maxsize": 1}
     if target.scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(
+        pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
             target.address,
             target.port,
             ssl_context=ssl.create_default_context(),  # the system's trust store

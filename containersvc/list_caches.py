@@ -98,7 +98,8 @@ class Representations:
         self._by_pk: dict[int, tuple[object, dict]] = {}
 
     def of(self, rows: list[Container]) -> list[dict]:
-        previous, current, shown = self._by_pk, {}, []
+        previous, shown = self._by_pk, []
+        current: dict[int, tuple[object, dict]] = {}
         for row in rows:
             held = previous.get(row.pk)
             if held is not None and held[0] == row.updated_at:

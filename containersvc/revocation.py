@@ -84,7 +84,9 @@ def group_deleting(sender, instance: Group, **kwargs) -> None:
 
 
 def _grantees(user_id: int | None, group_id: int | None) -> list[int]:
-    return [user_id] if user_id else _members([group_id])
+    if user_id:
+        return [user_id]
+    return _members([group_id]) if group_id else []
 
 
 def grant_saving(sender, instance, **kwargs) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +91,10 @@ def cpu_percent(previous: Reading, current: Reading) -> float | None:
 def container_stats_from(*, previous: Reading | None, current: Reading) -> ContainerStats:
     memory = memory_used(usage=current.memory_usage_bytes, inactive_file=current.memory_inactive_file_bytes)
     limit = current.memory_limit_bytes
-    usable = previous is not None and not is_restart(previous, current)
-    seconds = (current.monotonic_ns - previous.monotonic_ns) / 1e9 if usable else 0.0
-    usable = usable and seconds > 0
+    seconds = 0.0
+    if previous is not None and not is_restart(previous, current):
+        seconds = (current.monotonic_ns - previous.monotonic_ns) / 1e9
+    usable = previous is not None and seconds > 0
 
     def rate(field: str) -> float | None:
         return _rate(getattr(previous, field), getattr(current, field), seconds) if usable else None
@@ -101,7 +103,7 @@ def container_stats_from(*, previous: Reading | None, current: Reading) -> Conta
         container_id=current.container_id,
         taken_at=current.at,
         source=current.source,
-        cpu_percent=cpu_percent(previous, current) if usable else None,
+        cpu_percent=cpu_percent(previous, current) if usable and previous is not None else None,
         memory_bytes=memory,
         memory_limit_bytes=limit,
         memory_percent=memory / limit * 100.0 if limit > 0 else 0.0,
@@ -188,19 +190,8 @@ def bucket_of_sample(sample: ContainerStats, seconds: int = 1) -> Bucket | None:
 
 def downsample(buckets: Iterable[Bucket], seconds: int) -> list[Bucket]:
     """Buckets (oldest first) merged into buckets of `seconds`, weighted by their sample counts."""
-    merged: list[Bucket] = []
-    group: list[Bucket] = []
-    group_start: datetime | None = None
-    for bucket in buckets:
-        start = bucket_start(bucket.start, seconds)
-        if group and start != group_start:
-            merged.append(_merged(group_start, seconds, group))
-            group = []
-        group_start = start
-        group.append(bucket)
-    if group:
-        merged.append(_merged(group_start, seconds, group))
-    return merged
+    groups = groupby(buckets, key=lambda bucket: bucket_start(bucket.start, seconds))
+    return [_merged(start, seconds, list(group)) for start, group in groups]
 
 
 class BucketBuilder:
@@ -226,7 +217,7 @@ class BucketBuilder:
         """The bucket being filled, ended now (the container stopped, or the collector does)."""
         if not self._parts:
             return None
-        bucket = _merged(self._start, self.seconds, self._parts)
+        bucket = _merged(self._parts[0].start, self.seconds, self._parts)  # every part starts at self._start
         self._parts = []
         self._start = None
         return bucket

@@ -29,8 +29,9 @@ def error_response(message: str, status_code: int, headers: dict | None = None) 
 
 def error_handler(exc, context) -> Response:
     if isinstance(exc, ContainerSvcError):
-        waits = isinstance(exc, (EngineUnavailable, TooManyRequests))
-        headers = {"Retry-After": str(exc.retry_after_seconds)} if waits else None
+        headers = None
+        if isinstance(exc, (EngineUnavailable, TooManyRequests)):
+            headers = {"Retry-After": str(exc.retry_after_seconds)}
         return error_response(exc.message, exc.status_code, headers)
     if isinstance(exc, RequestDataTooBig):
         return error_response("The request body is too large.", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)

@@ -378,7 +378,8 @@ class InspectedPortSerializer(serializers.Serializer):
 
 
 class MountSerializer(serializers.Serializer):
-    source = serializers.CharField()
+    # The stubs type Serializer.source (a Field attribute); a declared field of that name is fine in DRF.
+    source = serializers.CharField()  # type: ignore[assignment]
     destination = serializers.CharField()
     readOnly = serializers.BooleanField()
 

@@ -42,7 +42,7 @@ def _epoch_seconds(stamp: str, offset: str) -> int:
     return int(datetime.fromisoformat(stamp + (offset or "+00:00")).timestamp())
 
 
-def _ports_from_list(entries: list[dict]) -> tuple[PortBinding, ...]:
+def _ports_from_list(entries: list[dict] | None) -> tuple[PortBinding, ...]:
     seen: dict[tuple[int, str], PortBinding] = {}
     for entry in entries or []:
         internal, protocol = entry.get("PrivatePort", 0), entry.get("Type", "tcp")
@@ -65,7 +65,7 @@ def _ports_from_inspect(network_settings: dict) -> tuple[PortBinding, ...]:
     return tuple(sorted(bindings, key=lambda port: (port.internal, port.protocol)))
 
 
-def _first_network(networks: dict) -> tuple[str, str]:
+def _first_network(networks: dict | None) -> tuple[str, str]:
     for network in (networks or {}).values():
         return network.get("IPAddress", ""), network.get("MacAddress", "")
     return "", ""

@@ -17,8 +17,14 @@ def _node_bounds() -> dict[str, tuple[int, int]]:
     """(default, maximum) of each limit, 0 for none: each stands in for the other when only one is set."""
     bounds = {
         "cpus": (_nano(settings.CONTAINERSVC_DEFAULT_CPUS), _nano(settings.CONTAINERSVC_MAX_CPUS)),
-        "memoryBytes": (settings.CONTAINERSVC_DEFAULT_MEMORY_BYTES or 0, settings.CONTAINERSVC_MAX_MEMORY_BYTES or 0),
-        "pidsLimit": (settings.CONTAINERSVC_DEFAULT_PIDS_LIMIT or 0, settings.CONTAINERSVC_MAX_PIDS_LIMIT or 0),
+        "memoryBytes": (
+            int(settings.CONTAINERSVC_DEFAULT_MEMORY_BYTES or 0),
+            int(settings.CONTAINERSVC_MAX_MEMORY_BYTES or 0),
+        ),
+        "pidsLimit": (
+            int(settings.CONTAINERSVC_DEFAULT_PIDS_LIMIT or 0),
+            int(settings.CONTAINERSVC_MAX_PIDS_LIMIT or 0),
+        ),
     }
     resolved = {}
     for field, (default, maximum) in bounds.items():

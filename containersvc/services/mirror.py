@@ -76,7 +76,9 @@ def _apply_summary(row: Container, summary: EngineContainer) -> bool:
         current = getattr(row, field)
         if current != value:
             setattr(row, field, value)
-            changed = changed or field != "status" or _status_without_time(current) != _status_without_time(value)
+            changed = (
+                changed or field != "status" or _status_without_time(str(current)) != _status_without_time(str(value))
+            )
     return changed
 
 

@@ -24,7 +24,8 @@ class ContainerStatsSerializer(serializers.Serializer):
     name = serializers.CharField()
     nodeId = serializers.CharField()
     takenAt = serializers.DateTimeField()
-    source = serializers.ChoiceField(choices=["cgroup", "engine"])
+    # The stubs type Serializer.source (a Field attribute); a declared field of that name is fine in DRF.
+    source = serializers.ChoiceField(choices=["cgroup", "engine"])  # type: ignore[assignment]
     cpuPercent = serializers.FloatField(allow_null=True, help_text="100 is one core, as docker stats.")
     memoryBytes = serializers.IntegerField(help_text="Usage without inactive page cache, as docker stats.")
     memoryLimitBytes = serializers.IntegerField(help_text="The container's limit, or the host's memory.")
@@ -182,7 +183,8 @@ class ContainersTotalSerializer(serializers.Serializer):
 class NodeStatsSerializer(serializers.Serializer):
     nodeId = serializers.CharField()
     takenAt = serializers.DateTimeField()
-    source = serializers.CharField(allow_null=True, help_text="Where container stats come from: cgroup or engine.")
+    # The stubs type Serializer.source (a Field attribute); a declared field of that name is fine in DRF.
+    source = serializers.CharField(allow_null=True, help_text="Where container stats come from: cgroup or engine.")  # type: ignore[assignment]
     cpuCount = serializers.IntegerField()
     cpuPercent = serializers.FloatField(allow_null=True, help_text="Of all CPUs (100 is every CPU busy).")
     cpuPercentPerCore = serializers.ListField(child=serializers.FloatField(allow_null=True))

@@ -4,6 +4,7 @@ busybox, the local registry on 127.0.0.1, users holding chosen scopes, and API c
 Two tiers: tests under tests/unit/ run with no engine at all (`make test-unit`); every other test gets the
 engine and the test image before it starts (`engine_tier`), and fails, never skips, when no engine answers."""
 
+import asyncio
 import os
 import shutil
 import tempfile
@@ -168,6 +169,16 @@ def session_headers(user) -> list[tuple[bytes, bytes]]:
     client = Client()
     client.force_login(user)
     return [ORIGIN, (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+
+
+async def wait_until(predicate: Callable[[], object], timeout: float = 10) -> bool:
+    """wait_for inside a test's event loop: polls without blocking it; says whether predicate() came true."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return bool(predicate())
 
 
 @pytest.fixture

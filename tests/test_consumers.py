@@ -15,7 +15,6 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 
 from containersvc import engine
-from containersvc.asgi import application
 from containersvc.consumers import base, flow
 from containersvc.consumers import logs as logs_consumer
 from containersvc.models import ImageBuild
@@ -24,22 +23,10 @@ from containersvc.producers.log_followers import followers
 from containersvc.scopes import Scope
 from containersvc.services import builds
 from containersvc.services.accounts import token_issue, token_revoke
-from tests.conftest import ORIGIN, TEST_LABEL, session_headers
+from tests.conftest import ORIGIN, TEST_LABEL, session_headers, wait_for, wait_until
+from tests.sockets import communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def communicator(path: str, headers) -> WebsocketCommunicator:
-    return WebsocketCommunicator(application, path, headers=headers)
-
-
-async def wait_until(predicate, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.05)
-    return predicate()
 
 
 async def receive_until(socket: WebsocketCommunicator, predicate, timeout: float = 10) -> dict:
@@ -168,7 +155,7 @@ def test_logs_send_the_tail_then_live_lines_in_batches_with_streams_apart(viewer
     running = container(
         "seq 1 300; sleep 0.3; echo oops >&2; sleep 3; for i in $(seq 1 200); do echo live-$i; done; sleep 60"
     )
-    time.sleep(1.2)
+    wait_for(lambda: b"oops" in running.logs(), timeout=15, what="the container printed the numbers and oops")
 
     async def scenario():
         socket = communicator(f"/ws/containers/{running.id}/logs/?tail=50", viewer)
@@ -227,8 +214,8 @@ def test_a_slow_client_gets_skip_markers_and_server_memory_stays_bounded(viewer,
         await asyncio.to_thread(running.wait, timeout=60)
         # The follower has handed on everything once its output ended and its threads are gone.
         assert await wait_until(lambda: not followers.threads(), timeout=60)
-        await asyncio.sleep(0.5)
-        assert await socket.receive_nothing(timeout=0.5)
+        # Nothing more for a second: an absence, so time itself is what this checks.
+        assert await socket.receive_nothing(timeout=1)
         received = sum(len(message["lines"]) for message in unacked)
         held_back, skipped, last = 0, 0, unacked[-1]
         await socket.send_json_to({"type": "ack", "seq": last["seq"]})
@@ -263,7 +250,13 @@ def test_reconnecting_with_generation_and_after_resumes_without_duplicates(viewe
             await first.send_json_to({"type": "ack", "seq": message["seq"]})
             seen += message["lines"]
         await first.disconnect()
-        await asyncio.sleep(0.5)
+        assert await wait_until(lambda: followers.subscribers(running.id) == 1)  # only the keeper
+        await asyncio.to_thread(
+            wait_for,
+            lambda: len(running.logs().splitlines()) >= min(len(seen) + 5, 40),
+            timeout=15,
+            what="lines printed while no socket of this client was open",
+        )
         again = communicator(f"{path}?generation={generation}&after={seen[-1][0]}", viewer)
         assert (await again.connect())[0]
         await again.receive_json_from(timeout=10)
@@ -470,7 +463,7 @@ def test_a_client_that_never_acknowledges_is_closed_4408(viewer, container, monk
 
 def test_no_line_is_sent_twice_where_the_tail_meets_the_follow(viewer, container):
     running = container("i=0; while true; do i=$((i + 1)); echo n-$i; sleep 0.002; done")
-    time.sleep(1)
+    wait_for(lambda: running.logs(tail=100).count(b"\n") == 100, timeout=15, what="a tail of 100 lines to read")
 
     async def scenario():
         for _ in range(3):  # each connect after the last one left starts a fresh follower, a fresh boundary

@@ -8,15 +8,11 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 
-from containersvc.asgi import application
 from containersvc.scopes import Scope
 from tests.conftest import session_headers
+from tests.sockets import communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def communicator(path: str, headers) -> WebsocketCommunicator:
-    return WebsocketCommunicator(application, path, headers=headers)
 
 
 async def receive_until(socket: WebsocketCommunicator, predicate, seen: list, timeout: float = 15) -> dict:

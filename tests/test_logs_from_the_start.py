@@ -8,8 +8,8 @@ from asgiref.sync import async_to_sync
 
 from containersvc.consumers import flow
 from containersvc.producers.log_followers import RECENT_LINES, followers
-from tests.conftest import session_headers
-from tests.test_consumers import communicator, wait_until
+from tests.conftest import session_headers, wait_until
+from tests.sockets import communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,7 +39,9 @@ async def read_to_end(socket, *, ack: bool = True, until=None, timeout: float = 
 async def burst_read_slowly(socket, running, lines: int) -> list[dict]:
     """Start the container's burst (it waits for /go), lag behind it for a while, then read `lines` lines."""
     await asyncio.to_thread(running.exec_run, ["touch", "/go"])
-    await asyncio.sleep(3)  # slower than the burst: the follower's lines outgrow the socket's queue meanwhile
+    # The client's lag is what this tests (time itself): slower than the burst, so that the follower's lines
+    # outgrow the socket's queue meanwhile.
+    await asyncio.sleep(3)
     messages, received = [], 0
     while received < lines:
         message = await socket.receive_json_from(timeout=30)

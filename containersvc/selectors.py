@@ -1,13 +1,22 @@
 """Reads: what the API and the dashboard show, from the engine merged into the mirror."""
 
+import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.utils import timezone
 
 from containersvc import access, engine, labels
-from containersvc.engine import EngineContainer
+from containersvc.engine import (
+    ContainerDetails,
+    DaemonInfo,
+    DiskUsage,
+    EngineContainer,
+    EngineImage,
+    ImageUsage,
+    LogLine,
+)
 from containersvc.errors import InvalidRequest, NotFound
 from containersvc.models import AuditEvent, Container, ContainerState, ImageBuild, ImagePull, LogChunk
 from containersvc.services import mirror
@@ -22,29 +31,34 @@ def _is_this_node(node_id: str | None) -> bool:
 
 
 def container_list(
-    *, node_id: str | None = None, container_id: str | None = None, limit: int | None = None
+    *,
+    live: list[Container] | None = None,
+    node_id: str | None = None,
+    container_id: str | None = None,
+    limit: int | None = None,
 ) -> list[Container]:
-    """Live containers of this node (the engine's list merged into the mirror); other nodes from the mirror.
-
-    This node's rows may be shared with other lists (see mirror._RowCache): read them, never change them.
-    """
-    if not _is_this_node(node_id):
-        rows = Container.objects.filter(node_id=node_id).exclude(state=ContainerState.REMOVED)
+    """A node's containers: this node's are `live`, what services.containers.container_list_refresh returned
+    (read them, never change them); another node's, or this node's without `live`, come from the mirror."""
+    if not _is_this_node(node_id) or live is None:
+        rows = Container.objects.filter(node_id=node_id or this_node()).exclude(state=ContainerState.REMOVED)
         if container_id:
             rows = rows.filter(container_id=container_id) | rows.filter(name=container_id)
         return list(rows[:limit] if limit else rows)
-    listed_at = timezone.now()
-    live = mirror.mirror_sync_list(engine_containers=engine.container_list(), listed_at=listed_at)
     if container_id:
         live = [row for row in live if container_id in (row.container_id, row.name)]
     return live[:limit] if limit else live
 
 
 def container_list_for(
-    *, actor, node_id: str | None = None, container_id: str | None = None, limit: int | None = None
+    *,
+    actor,
+    live: list[Container] | None = None,
+    node_id: str | None = None,
+    container_id: str | None = None,
+    limit: int | None = None,
 ) -> list[Container]:
     """container_list as `actor` may see it: the limit counts visible rows only."""
-    rows = container_list(node_id=node_id, container_id=container_id)
+    rows = container_list(live=live, node_id=node_id, container_id=container_id)
     if not getattr(actor, "is_superuser", False):
         ids = {row.container_id for row in rows}
         nodes = {row.node_id for row in rows}
@@ -233,3 +247,40 @@ def pull_get(*, pull_id: int) -> ImagePull:
         return ImagePull.objects.select_related("requested_by").get(pk=pull_id)
     except ImagePull.DoesNotExist as error:
         raise NotFound(f"No pull with id {pull_id}.") from error
+
+
+def container_details(*, actor, container_id: str) -> ContainerDetails:
+    """The engine's inspect of a container the caller resolved for `actor`; env values masked unless `actor`
+    may see them."""
+    details = engine.container_inspect(container_id=container_id)
+    if not access.env_visible(actor=actor, container=mirror.mirror_row(summary=details.summary)):
+        details = dataclasses.replace(details, envs=tuple((key, access.MASKED_VALUE) for key, _ in details.envs))
+    return details
+
+
+def container_log_lines(*, container_id: str) -> Iterator[LogLine]:
+    """A container's whole log as the engine has it, streamed (never held in memory)."""
+    return engine.container_logs(container_id=container_id)
+
+
+def image_present(*, reference: str) -> bool:
+    return engine.image_exists(reference=reference)
+
+
+def image_list(*, with_usage: bool) -> list[tuple[EngineImage, ImageUsage | None]]:
+    """The node's images (tagged first, by tag), each with what removing it frees and who uses it when asked."""
+    rows = sorted(engine.image_list(), key=lambda image: image.tags or ("~",))
+    usage = engine.image_usage() if with_usage else {}
+    return [(image, usage.get(image.id)) for image in rows]
+
+
+def engine_address() -> str:
+    return engine.address()
+
+
+def daemon_info() -> DaemonInfo:
+    return engine.daemon_info()
+
+
+def daemon_disk_usage() -> DiskUsage:
+    return engine.daemon_disk_usage()

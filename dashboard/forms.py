@@ -1,18 +1,19 @@
-"""Dashboard forms: text fields a person types, turned into the API's request shape and checked by the API's
-own serializer, so the page and the API accept exactly the same runs."""
+"""Dashboard forms: text fields a person types, turned into the run request's values and checked by the same
+service function as the API's (services.run_spec), so the page and the API accept exactly the same runs."""
 
 import shlex
 
 from django import forms
 
-from containersvc.api.serializers import RunContainerRequestSerializer
 from containersvc.gpu import GpuDevice, GpuInventory
+from containersvc.services.containers import RunSpec
+from containersvc.services.run_spec import RunSpecInvalid, run_spec_parse
 
 GPU_NONE, GPU_ALL, GPU_CHOSEN = "none", "all", "chosen"
 GIB = 1024**3
 MIB = 1024**2
 
-# API field -> form field, so an API validation error lands next to the field that caused it.
+# Request field -> form field, so a validation error lands next to the field that caused it.
 API_FIELDS = {
     "image": "image",
     "names": "name",
@@ -141,8 +142,8 @@ class RunContainerForm(forms.Form):
             return {"gpuEnabled": True, "gpuIds": self.cleaned_data["gpu_ids"]}
         return {"gpuEnabled": mode == GPU_ALL}
 
-    def api_data(self) -> dict | None:
-        """The run request as the API takes it, validated by the API's serializer; None with errors added."""
+    def api_data(self) -> dict:
+        """The run request's values, as the API takes them (call after is_valid())."""
         data = self.cleaned_data
         body = {
             "image": data["image"],
@@ -164,12 +165,15 @@ class RunContainerForm(forms.Form):
         }
         if any(value is not None for value in resources.values()):
             body["resources"] = {key: value for key, value in resources.items() if value is not None}
-        serializer = RunContainerRequestSerializer(data=body)
-        if serializer.is_valid():
-            return serializer.validated_data
-        for api_field, errors in serializer.errors.items():
-            self.add_error(API_FIELDS.get(api_field), _flatten(errors))
-        return None
+        return body
+
+    def run_spec(self) -> RunSpec | None:
+        """The run the form asks for, validated as the API validates it; None with the error added."""
+        try:
+            return run_spec_parse(data=self.api_data())
+        except RunSpecInvalid as error:
+            self.add_error(API_FIELDS.get(error.field), error.detail)
+            return None
 
 
 def _gpu_label(device: GpuDevice, reading: dict | None) -> str:
@@ -184,14 +188,6 @@ def _gpu_label(device: GpuDevice, reading: dict | None) -> str:
     if reading["memoryUsedBytes"] is not None:
         details.append(f"{reading['memoryUsedBytes'] / GIB:.1f} of {device.memory_total_bytes / GIB:.1f} GiB")
     return f"{label} ({', '.join(details)})"
-
-
-def _flatten(errors) -> str:
-    if isinstance(errors, dict):
-        return "; ".join(f"{key}: {_flatten(value)}" for key, value in errors.items())
-    if isinstance(errors, list):
-        return "; ".join(_flatten(item) for item in errors if item)
-    return str(errors)
 
 
 class BuildForm(forms.Form):

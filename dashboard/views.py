@@ -4,8 +4,6 @@ Each page renders what it knows now; the page's ES module then keeps it live ove
 shown only to holders of the scope and refused here (403) without it.
 """
 
-import dataclasses
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,12 +13,11 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from containersvc import access, engine, gpu, scopes, selectors, validation
-from containersvc.api.run_spec import run_spec_from
+from containersvc import gpu, scopes, selectors
 from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.producers import gpu_sampler, groups
 from containersvc.scopes import Scope
-from containersvc.services import builds, containers, mirror, pulls
+from containersvc.services import builds, containers, pulls
 from containersvc.services import images as image_service
 from dashboard.forms import AuditFilterForm, BuildForm, ImagePruneForm, ImageRemoveForm, PullForm, RunContainerForm
 
@@ -60,7 +57,8 @@ def _run_form(request: HttpRequest, data=None) -> RunContainerForm:
 def _containers_page(request: HttpRequest, form: RunContainerForm, status: int = 200) -> HttpResponse:
     engine_error = ""
     try:
-        rows = [groups.container_payload(row) for row in selectors.container_list_for(actor=request.user)]
+        live = containers.container_list_refresh()
+        rows = [groups.container_payload(row) for row in selectors.container_list_for(actor=request.user, live=live)]
     except ContainerSvcError as error:
         rows, engine_error = [], error.message
     context = {"containers": rows, "can": _can(request), "form": form, "engine_error": engine_error}
@@ -79,10 +77,9 @@ def container_list(request: HttpRequest) -> HttpResponse:
 def container_run(request: HttpRequest) -> HttpResponse:
     _require(request, Scope.CONTAINER_RUN)
     form = _run_form(request, request.POST)
-    data = form.api_data() if form.is_valid() else None
-    if data is not None:
+    spec = form.run_spec() if form.is_valid() else None
+    if spec is not None:
         try:
-            spec = run_spec_from(data)
             pull = _pull_before_run(request, spec)
             if pull is not None:
                 return redirect("dashboard:pull", pull_id=pull.pk)
@@ -98,8 +95,8 @@ def container_run(request: HttpRequest) -> HttpResponse:
 
 def _pull_before_run(request: HttpRequest, spec: containers.RunSpec):
     """An image the node lacks is pulled first, its progress on the pull's page; the run follows the pull."""
-    reference = validation.image_reference(spec.image)
-    if engine.image_exists(reference=reference.pull_reference):
+    reference = spec.image_reference()
+    if selectors.image_present(reference=reference.pull_reference):
         return None
     pull, new = pulls.pull_create(actor=request.user, image=reference.pull_reference)
 
@@ -118,11 +115,9 @@ def container_detail(request: HttpRequest, container_id: str) -> HttpResponse:
     _require(request, Scope.CONTAINER_VIEW)
     try:
         found = containers.container_for_viewer(actor=request.user, container_id=container_id)
-        details = engine.container_inspect(container_id=found.id)
+        details = selectors.container_details(actor=request.user, container_id=found.id)
     except NotFound:
         return _container_gone_page(request, container_id)
-    if not access.env_visible(actor=request.user, container=mirror.mirror_row(summary=details.summary)):
-        details = dataclasses.replace(details, envs=tuple((key, access.MASKED_VALUE) for key, _ in details.envs))
     context = {"details": details, "container": details.summary, "can": _can(request)}
     return render(request, "dashboard/container_detail.html", context)
 
@@ -154,7 +149,7 @@ def container_log_download(request: HttpRequest, container_id: str) -> HttpRespo
         found = containers.container_for_viewer(actor=request.user, container_id=container_id)
     except NotFound:
         return _stored_log_download(request, container_id)
-    lines = engine.container_logs(container_id=found.id)
+    lines = selectors.container_log_lines(container_id=found.id)
     response = StreamingHttpResponse(
         (f"{line.timestamp_ns} {line.stream} {line.text}\n" for line in lines), content_type="text/plain"
     )
@@ -193,15 +188,14 @@ def images(request: HttpRequest) -> HttpResponse:
             else:
                 builds.build_start_in_background(actor=request.user, build=build)
                 return redirect("dashboard:build", build_id=build.pk)
-    engine_error, image_rows, usage = "", [], {}
+    engine_error, image_rows = "", []
     try:
-        image_rows = sorted(engine.image_list(), key=lambda image: image.tags or ("~",))
         # What removing each frees, and who uses it: for those who may remove.
-        usage = engine.image_usage() if scopes.scope_held(request.user, Scope.IMAGE_BUILD) else {}
+        image_rows = selectors.image_list(with_usage=scopes.scope_held(request.user, Scope.IMAGE_BUILD))
     except ContainerSvcError as error:
         engine_error = error.message
     context = {
-        "images": [{"image": image, "usage": usage.get(image.id)} for image in image_rows],
+        "images": [{"image": image, "usage": usage} for image, usage in image_rows],
         "pulls": selectors.pull_list(limit=20),
         "pull_form": PullForm(),
         "builds": selectors.build_list(actor=request.user, limit=50),
@@ -248,14 +242,14 @@ def node(request: HttpRequest) -> HttpResponse:
     context: dict = {
         "can": _can(request),
         "node_id": selectors.this_node(),
-        "address": engine.address(),
+        "address": selectors.engine_address(),
         # As GET /container-svc/host answers.
         "host": settings.CONTAINERSVC_HOST_ADDRESS or settings.CONTAINERSVC_PUBLISH_INTERFACE,
         "gpus": gpu.gpu_inventory(),
     }
     try:
-        context["info"] = engine.daemon_info()
-        context["disk"] = engine.daemon_disk_usage()
+        context["info"] = selectors.daemon_info()
+        context["disk"] = selectors.daemon_disk_usage()
     except ContainerSvcError as error:
         context["engine_error"] = error.message
     return render(request, "dashboard/node.html", context)

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 
 from django.db import close_old_connections, connection
 
-from containersvc import engine, selectors
+from containersvc import engine
 from containersvc.engine import EngineEvent, EventStream
 from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.producers import groups
 from containersvc.producers.engine_away import AWAY_ERRORS, engine_away
 from containersvc.producers.publish import Publisher
-from containersvc.services import mirror
+from containersvc.services import containers, mirror
 
 logger = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ class ContainerStatusProducer:
             return publisher.send(group, groups.engine_status_event(available=False, error=pending.engine_error))
         try:
             if pending.reconcile:
-                rows = selectors.container_list()
+                rows = containers.container_list_refresh() or []
                 event = groups.container_status_event(
                     containers=[groups.container_payload(row) for row in rows], full=True
                 )

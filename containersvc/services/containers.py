@@ -5,6 +5,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.utils import timezone
 
 from containersvc import access, engine, labels, validation
 from containersvc.access import Level
@@ -47,6 +48,10 @@ class RunSpec:
     gpu_count: int | None = None  # None with no ids: all GPUs
     command: tuple[str, ...] | None = None
     limits: Limits = field(default_factory=Limits)  # what the caller asked for; 0: the node's default
+    reference: validation.ImageReference | None = None  # `image` parsed (run_spec_parse does it once)
+
+    def image_reference(self) -> validation.ImageReference:
+        return self.reference or validation.image_reference(self.image)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +109,7 @@ def _ensure_may_publish(actor, ports: tuple[tuple[int, int], ...]) -> None:
 
 
 def container_run(*, actor, spec: RunSpec) -> RunResult:
-    reference = validation.image_reference(spec.image)
+    reference = spec.image_reference()
     _ensure_may_publish(actor, spec.ports)
     target = spec.name or str(reference)
     with audited(actor=actor, action="container.run", target=target) as note:
@@ -268,3 +273,13 @@ def container_for_viewer(*, actor, container_id: str) -> EngineContainer:
     """The container a viewer asked for by full id, if the viewer may see it (NotFound otherwise)."""
     found, _ = container_resolve(actor=actor, level=Level.VIEW, container_id=container_id)
     return found
+
+
+def container_list_refresh(*, node_id: str | None = None) -> list[Container] | None:
+    """This node's live containers: the engine's list merged into the mirror, rows in the engine's order (None
+    for another node: its own instance keeps its rows). The rows may be shared with other lists (see
+    mirror._RowCache): read them, never change them."""
+    if node_id and node_id != settings.CONTAINERSVC_NODE_ID:
+        return None
+    listed_at = timezone.now()
+    return mirror.mirror_sync_list(engine_containers=engine.container_list(), listed_at=listed_at)

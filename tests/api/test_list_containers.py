@@ -2,8 +2,8 @@
 
 import pytest
 
-from containersvc import selectors
 from containersvc.models import Container
+from containersvc.services import containers
 from tests.conftest import TEST_NODE
 
 pytestmark = pytest.mark.django_db
@@ -120,10 +120,10 @@ def test_a_container_stopped_or_renamed_between_lists_is_listed_as_it_is_now(api
 def test_a_later_list_never_changes_the_rows_an_earlier_one_returned(api, run, name, docker_client):
     container_id = run(name).json()["id"]
     hold_the_rows(api)
-    [earlier] = [row for row in selectors.container_list() if row.container_id == container_id]
+    [earlier] = [row for row in containers.container_list_refresh() if row.container_id == container_id]
 
     docker_client.api.stop(container_id, timeout=0)
-    [later] = [row for row in selectors.container_list() if row.container_id == container_id]
+    [later] = [row for row in containers.container_list_refresh() if row.container_id == container_id]
 
     assert later.state == "exited"
     assert earlier.state == "running" and earlier.status.startswith("Up")

@@ -6,11 +6,11 @@ from rest_framework.response import Response
 
 from containersvc import access, engine, selectors
 from containersvc.api import serializers as api
-from containersvc.api.run_spec import run_spec_from
 from containersvc.api.views.base import ScopedApi
 from containersvc.errors import NotFound
 from containersvc.scopes import Scope
 from containersvc.services import containers
+from containersvc.services.run_spec import run_spec_parse
 
 EMPTY = inline_serializer("Empty", {})
 
@@ -25,7 +25,7 @@ class ContainerRunApi(ScopedApi):
     )
     def put(self, request):
         data = self.validated(api.RunContainerRequestSerializer, request.data)
-        result = containers.container_run(actor=request.user, spec=run_spec_from(data))
+        result = containers.container_run(actor=request.user, spec=run_spec_parse(data=data))
         ports = [{"internal": port.internal, "host": port.host} for port in result.ports]
         return Response({"started": result.started, "ports": ports, "id": result.container_id, "name": result.name})
 
@@ -135,9 +135,11 @@ class ContainerListApi(ScopedApi):
     )
     def post(self, request):
         data = self.validated(api.ListContainersRequestSerializer, request.data)
+        node_id = data.get("nodeId") or None
         rows = selectors.container_list_for(
             actor=request.user,
-            node_id=data.get("nodeId") or None,
+            live=containers.container_list_refresh(node_id=node_id),
+            node_id=node_id,
             container_id=data.get("containerId") or None,
             limit=data.get("limit"),
         )

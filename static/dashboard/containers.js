@@ -51,6 +51,42 @@ function memoryText(id) {
   return sample ? `${(sample.memoryBytes / MIB).toFixed(1)} MiB` : "-";
 }
 
+// Sorting by a live column: the header's button cycles descending, ascending, off (newest first).
+const SORT_VALUES = {
+  cpu: (id) => stats.get(id)?.cpuPercent ?? null,
+  memory: (id) => stats.get(id)?.memoryBytes ?? null,
+};
+const sort = { key: null, descending: true };
+
+function compare(a, b) {
+  if (sort.key) {
+    const [x, y] = [SORT_VALUES[sort.key](a.id), SORT_VALUES[sort.key](b.id)];
+    if (x !== y) {
+      if (x === null) return 1; // no sample yet: last, whichever the direction
+      if (y === null) return -1;
+      return sort.descending ? y - x : x - y;
+    }
+  }
+  return (b.createdAt || "").localeCompare(a.createdAt || "");
+}
+
+function showSort() {
+  for (const th of document.querySelectorAll("#containers th[data-sort]")) {
+    const on = th.dataset.sort === sort.key;
+    th.setAttribute("aria-sort", on ? (sort.descending ? "descending" : "ascending") : "none");
+  }
+}
+
+document.querySelector("#containers thead").addEventListener("click", (event) => {
+  const th = event.target.closest("th[data-sort]");
+  if (!th) return;
+  if (sort.key !== th.dataset.sort) Object.assign(sort, { key: th.dataset.sort, descending: true });
+  else if (sort.descending) sort.descending = false;
+  else sort.key = null;
+  showSort();
+  render();
+});
+
 function showStats(batch) {
   stats.clear();
   for (const sample of batch.stats) stats.set(sample.containerId, sample);
@@ -59,6 +95,14 @@ function showStats(batch) {
     tr.querySelector("td.cpu").textContent = cpuText(tr.dataset.id);
     tr.querySelector("td.memory").textContent = memoryText(tr.dataset.id);
   }
+  if (sort.key) reorder();
+}
+
+// The rows moved, not made again, and only when the order changed.
+function reorder() {
+  const rows = [...body.rows];
+  const sorted = [...rows].sort((a, b) => compare(containers.get(a.dataset.id), containers.get(b.dataset.id)));
+  if (sorted.some((tr, i) => tr !== rows[i])) body.append(...sorted);
 }
 
 function row(c) {
@@ -81,7 +125,7 @@ function row(c) {
 function render() {
   const rows = [...containers.values()]
     .filter(visible)
-    .sort((a, b) => (b.createdAt || "").localeCompare(a.createdAt || ""))
+    .sort(compare)
     .map(row);
   body.replaceChildren(...rows);
   document.getElementById("empty").hidden = rows.length > 0;

@@ -13,7 +13,7 @@ from channels.layers import get_channel_layer
 
 from containersvc import gpu
 from containersvc.producers import gpu_sampler
-from tests.conftest import TEST_LABEL
+from tests.conftest import TEST_LABEL, wait_for
 from tests.fake_nvml import NVMLError_GpuIsLost, NVMLError_LibraryNotFound, NVMLError_NotSupported
 
 pytestmark = pytest.mark.django_db
@@ -218,10 +218,7 @@ def test_a_hung_nvml_call_is_abandoned_and_the_last_value_served_stale(fake_nvml
     assert fake_nvml.calls.count("nvmlDeviceGetCount") == 3  # two good reads and the hung one, nothing more
 
     del fake_nvml.hangs["nvmlDeviceGetCount"]
-    deadline = time.monotonic() + 15
-    while (fresh := gpu.gpu_sample()).stale and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not fresh.stale
+    wait_for(lambda: not gpu.gpu_sample().stale, timeout=15, what="a fresh sample once NVML answers again")
 
 
 def test_concurrent_callers_all_get_fresh_readings(fake_nvml):
@@ -260,28 +257,29 @@ def test_the_sampler_runs_only_while_someone_subscribes():
     read = CountingRead()
     sampler = gpu_sampler.GpuSampler(interval=lambda: 0.05, read=read)
     assert not sampler.running
-    time.sleep(0.2)
+    time.sleep(0.2)  # no reading without a subscriber: an absence, so time itself is what this checks
     assert read.count == 0
 
     sampler.subscribe()
     sampler.subscribe()
-    time.sleep(0.3)
+    wait_for(lambda: read.count >= 2, timeout=10, what="readings once someone subscribes")
     assert sampler.running and sampler.subscribers == 2
     assert len([t for t in threading.enumerate() if t.name == "gpu-sampler"]) >= 1
     sampler.unsubscribe()
-    time.sleep(0.2)
+    before = read.count
+    wait_for(lambda: read.count > before, timeout=10, what="readings while one subscriber is left")
     assert sampler.running and read.count >= 3
 
     sampler.unsubscribe()
     sampler.join(2)
     assert not sampler.running and sampler.latest is None
     stopped_at = read.count
-    time.sleep(0.3)
+    time.sleep(0.3)  # no reading once stopped: an absence, so time itself is what this checks
     assert read.count == stopped_at
 
     sampler.subscribe()  # a new viewer starts it again
-    time.sleep(0.2)
-    assert sampler.running and read.count > stopped_at
+    wait_for(lambda: read.count > stopped_at, timeout=10, what="readings after a new subscriber")
+    assert sampler.running
     sampler.unsubscribe()
     sampler.join(2)
 
@@ -320,10 +318,9 @@ def test_one_failed_round_does_not_stop_the_sampler():
 
     sampler = gpu_sampler.GpuSampler(interval=lambda: 0.05, read=flaky)
     sampler.subscribe()
-    time.sleep(0.3)
+    wait_for(lambda: len(calls) >= 3, timeout=10, what="rounds after the failed one")
     sampler.unsubscribe()
     sampler.join(2)
-    assert len(calls) >= 3
 
 
 def test_payloads_are_camel_case(fake_nvml, tmp_path: Path):

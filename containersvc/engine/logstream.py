@@ -9,7 +9,8 @@ from __future__ import annotations
 import socket
 import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
 
 import docker
 import requests
@@ -56,7 +57,7 @@ def container_logs(
     follow: bool = False,
     streams: tuple[str, ...] = BOTH_STREAMS,
     timeout: float | None = None,
-) -> Iterator[LogLine]:
+) -> Generator[LogLine, None, None]:
     """Lines of the streams asked for (both by default) in the engine's order, each with its stream and
     exact timestamp.
 
@@ -79,7 +80,11 @@ def _open_logs(
     streams: tuple[str, ...] = BOTH_STREAMS,
     timeout: float | None = None,
 ):
-    params = {"stdout": int("stdout" in streams), "stderr": int("stderr" in streams), "timestamps": 1}
+    params: dict[str, int | str] = {
+        "stdout": int("stdout" in streams),
+        "stderr": int("stderr" in streams),
+        "timestamps": 1,
+    }
     params["follow"] = 1 if follow else 0
     params["tail"] = "all" if tail is None else str(tail)
     if since_ns:
@@ -167,9 +172,11 @@ def _body_reader(response) -> Callable[[], bytes]:
     """
     http_response = getattr(response.raw, "_fp", None)
     reader = getattr(http_response, "fp", None)
-    if reader is None or not getattr(http_response, "chunked", False) or http_response.chunk_left is not None:
+    chunked = getattr(http_response, "chunked", False)
+    if reader is None or not chunked or getattr(http_response, "chunk_left", None) is not None:
         return lambda: response.raw.read1(READ_BYTES)
-    state = {"raw": b"", "done": False}
+    # raw: bytes not yet cut into chunks; done: the last (empty) chunk was read.
+    state: dict[str, Any] = {"raw": b"", "done": False}
 
     def fill() -> None:
         more = reader.read1(READ_BYTES)

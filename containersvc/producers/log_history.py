@@ -7,7 +7,7 @@ the end, and the socket then joins the follower's lines where the read left off.
 """
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from itertools import islice
 
 from containersvc import engine
@@ -27,7 +27,7 @@ class LogHistory:
         self.since_ns = since_ns
         self.after = after
         self.last: LinePosition | None = after  # where the newest line handed out stands
-        self._lines: Iterator[LogLine] | None = None
+        self._lines: Generator[LogLine, None, None] | None = None
         self._reading = threading.Lock()
         self._closed = False
 
@@ -60,7 +60,7 @@ class LogHistory:
         if self._lines is not None:
             self._lines.close()  # a generator: closing it closes the engine's response
 
-    def _wanted(self, lines: Iterator[LogLine]) -> Iterator[LogLine]:
+    def _wanted(self, lines: Generator[LogLine, None, None]) -> Generator[LogLine, None, None]:
         """Without the engine's repeats, the lines not newer than `since_ns`, and the line at `after` with those
         before it (a read from its timestamp starts with the lines of that very nanosecond)."""
         repeats, after = RepeatFilter(), self.after

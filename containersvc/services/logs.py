@@ -12,7 +12,7 @@ no longer does, lines after it may have gone with it, and a gap marker with that
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -162,7 +162,9 @@ def _gap_chunk(container: Container, stream: str, after_ns: int, before_ns: int)
 def _chunks(container: Container, lines: list[PlacedLine]) -> list[LogChunk]:
     """Consecutive lines of one stream, at most CONTAINERSVC_LOG_CHUNK_LINES each; a gap marker before the
     line that follows a gap."""
-    chunks, pending, most = [], [], settings.CONTAINERSVC_LOG_CHUNK_LINES
+    chunks: list[LogChunk] = []
+    pending: list[PlacedLine] = []
+    most = settings.CONTAINERSVC_LOG_CHUNK_LINES
     for placed in lines:
         if pending and (pending[-1].line.stream != placed.line.stream or len(pending) >= most or placed.gap):
             chunks.append(_chunk(container, pending))
@@ -247,7 +249,7 @@ def logs_capture(*, container: Container, deadline: float | None = None) -> int:
         if remaining is not None and remaining <= 0:
             break
         cursor = cursors.get(stream)
-        lines: Iterator[LogLine] = engine.container_logs(
+        lines = engine.container_logs(
             container_id=container.container_id,
             since_ns=cursor.last_timestamp_ns if cursor else 0,
             streams=(stream,),

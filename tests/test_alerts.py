@@ -203,6 +203,9 @@ def test_rule_targets_and_webhooks_are_checked_when_edited():
     with pytest.raises(ValidationError) as error:
         rule(threshold=-1)
     assert error.value.message_dict["threshold"] == [alerts.MESSAGE_THRESHOLD_NEGATIVE]
+    with pytest.raises(ValidationError) as error:
+        rule(kind=AlertKind.RESTARTS, threshold=0)
+    assert error.value.message_dict["threshold"] == [alerts.MESSAGE_RESTARTS_THRESHOLD]
 
 
 # --- webhooks ----------------------------------------------------------------------------------------------

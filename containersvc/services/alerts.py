@@ -46,6 +46,7 @@ MESSAGE_TARGET_NEEDED = "Give the container's name or id, or a label selector."
 MESSAGE_TARGET_UNUSED = "Leave the target empty when the rule is for every container."
 MESSAGE_TARGET_INVALID = "'{value}' is not a container name or full id."
 MESSAGE_THRESHOLD_NEGATIVE = "The threshold cannot be negative."
+MESSAGE_RESTARTS_THRESHOLD = "A restarts rule needs a threshold of at least 1."
 MESSAGE_WEBHOOK_ANSWERED = "POST to {url} answered {status}."
 MESSAGE_WEBHOOK_FAILED = "POST to {url} failed: {error}."
 MESSAGE_WEBHOOK_DROPPED = "POST to {url} dropped: {size} deliveries already waiting."
@@ -72,6 +73,8 @@ def alert_rule_clean(*, rule: AlertRule) -> None:
         errors["target"] = MESSAGE_TARGET_INVALID.format(value=target[:100])
     if rule.threshold < 0:
         errors["threshold"] = MESSAGE_THRESHOLD_NEGATIVE
+    elif rule.kind == AlertKind.RESTARTS and rule.threshold < 1:
+        errors["threshold"] = MESSAGE_RESTARTS_THRESHOLD  # 0 would hold for every container
     if rule.webhook_url:
         parts = urlsplit(rule.webhook_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:

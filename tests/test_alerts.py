@@ -272,6 +272,41 @@ def test_a_private_webhook_address_is_refused_without_a_connection(settings, hoo
     assert received == []
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_that_does_not_answer_never_holds_up_the_evaluation(settings):
+    settings.CONTAINERSVC_ALERT_WEBHOOK_ALLOW_PRIVATE = True
+    arrived, answer = threading.Event(), threading.Event()
+
+    class Stalling(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            arrived.set()
+            answer.wait(30)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stalling)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        busy = row(settings)
+        rule(threshold=80, webhook_url=f"http://127.0.0.1:{server.server_address[1]}/")
+
+        changes = alerts.alerts_evaluate(samples=[sample(busy, cpu=90)], now=at(0))
+
+        assert actions(changes) == [alerts.ACTION_FIRED]  # returned while the receiver has not answered
+        assert not answer.is_set()
+        wait_for(arrived.is_set, timeout=10, what="the POST reached the stalling receiver")
+    finally:
+        answer.set()
+        server.shutdown()
+        server.server_close()
+    wait_for(
+        lambda: AuditEvent.objects.filter(action=alerts.ACTION_WEBHOOK).exists(), timeout=10, what="delivery recorded"
+    )
+
+
 # --- the banner and the admin --------------------------------------------------------------------------------
 def client_for(user) -> Client:
     client = Client()

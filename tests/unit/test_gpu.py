@@ -1,8 +1,7 @@
-"""containersvc.gpu at its NVML boundary (a fake NVML from tests/fake_nvml.py), /proc attribution against real
-containers, and the GPU sampler's start/stop with subscribers."""
+"""containersvc.gpu at its NVML boundary (a fake NVML from tests/fake_nvml.py), /proc attribution on files written
+here, and the GPU sampler's start/stop with subscribers (no engine; tests/test_gpu_containers.py has real ones)."""
 
 import asyncio
-import os
 import threading
 import time
 from pathlib import Path
@@ -13,18 +12,12 @@ from channels.layers import get_channel_layer
 
 from containersvc import gpu
 from containersvc.producers import gpu_sampler
-from tests.conftest import TEST_LABEL, wait_for
+from tests.conftest import wait_for
 from tests.fake_nvml import NVMLError_GpuIsLost, NVMLError_LibraryNotFound, NVMLError_NotSupported
 
 pytestmark = pytest.mark.django_db
 
 CONTAINER_ID = "3f2a" + "0" * 56 + "beef"
-
-
-def start_container(docker_client, test_image, name: str):
-    container = docker_client.containers.run(test_image, ["sleep", "300"], name=name, detach=True, labels=TEST_LABEL)
-    container.reload()
-    return container, container.attrs["State"]["Pid"]
 
 
 # --- attribution ------------------------------------------------------------------------------------------
@@ -66,14 +59,6 @@ def test_attribution_reads_the_given_proc_root(tmp_path):
     assert gpu.container_id_for_pid(pid=4243, proc_root=tmp_path) is None  # the process is gone
 
 
-def test_a_real_container_process_maps_to_its_container(docker_client, test_image, name):
-    container, pid = start_container(docker_client, test_image, name)
-
-    assert pid > 0
-    assert gpu.container_id_for_pid(pid=pid) == container.id
-    assert gpu.container_id_for_pid(pid=os.getpid()) != container.id
-
-
 # --- inventory and samples --------------------------------------------------------------------------------
 
 
@@ -100,22 +85,6 @@ def test_sample_reads_every_gpu(fake_nvml):
     assert first.temperature_celsius == 40
     assert (first.power_draw_watts, first.power_limit_watts) == (60.0, 300.0)
     assert second.utilization_percent == 0 and second.processes == ()
-
-
-def test_processes_are_attributed_to_the_real_containers_they_run_in(fake_nvml, docker_client, test_image, name):
-    first, first_pid = start_container(docker_client, test_image, f"{name}-a")
-    second, second_pid = start_container(docker_client, test_image, f"{name}-b")
-    fake_nvml.gpus[0].processes = [(first_pid, 4 * 1024**3), (os.getpid(), 1024**2)]
-    fake_nvml.gpus[1].processes = [(second_pid, None)]
-
-    sample = gpu.gpu_sample()
-
-    on_first = {p.pid: p for p in sample.gpus[0].processes}
-    assert on_first[first_pid].container_id == first.id
-    assert on_first[first_pid].used_memory_bytes == 4 * 1024**3
-    assert on_first[os.getpid()].container_id != first.id
-    [on_second] = sample.gpus[1].processes
-    assert (on_second.pid, on_second.container_id, on_second.used_memory_bytes) == (second_pid, second.id, None)
 
 
 def test_a_reading_the_board_does_not_support_is_none(fake_nvml):

@@ -21,7 +21,7 @@ def first_admin(request: HttpRequest, token: str) -> HttpResponse:
     if not accounts.setup_token_valid(token=token):
         raise Http404(accounts.MESSAGE_SETUP_LINK_INVALID)
     # UserCreationForm: a free username, the password twice, and every AUTH_PASSWORD_VALIDATORS check.
-    form = UserCreationForm(request.POST or None)
+    form: UserCreationForm = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             user = accounts.first_admin_create(

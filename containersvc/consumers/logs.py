@@ -13,6 +13,8 @@ follower's recent lines after the last line it read, and follows from there.
 
 import asyncio
 import time
+from collections.abc import Sequence
+from typing import TypeVar
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
@@ -43,7 +45,10 @@ LAG_CLOSE_SECONDS = 120
 JOIN_WAIT_SECONDS = 5  # how long the end of a read of the past waits for the follower to reach that line
 
 
-def _int(values: dict[str, list[str]], key: str, default: int | None, low: int, high: int) -> int | None:
+Default = TypeVar("Default", int, None)
+
+
+def _int(values: dict[str, list[str]], key: str, default: Default, low: int, high: int) -> int | Default:
     raw = values.get(key)
     if not raw:
         return default
@@ -53,7 +58,7 @@ def _int(values: dict[str, list[str]], key: str, default: int | None, low: int, 
     return value
 
 
-def _encoded(numbered_lines: list[tuple[int | None, LogLine]]) -> EncodedLines | None:
+def _encoded(numbered_lines: Sequence[tuple[int | None, LogLine]]) -> EncodedLines | None:
     return groups.encoded_lines(numbered_lines, LINE_MAX_CHARS)
 
 
@@ -133,7 +138,8 @@ class ContainerLogsConsumer(ScopedConsumer):
         except ContainerSvcError:
             # The engine failed mid-read: say lines may be missing, and go on with the follower's.
             self.window.mark_gap()
-            await self._join_at(self.follower.snapshot(tail=RECENT_LINES, since_ns=self._last_ns(history, since_ns)))
+            snapshot = self._subscribed().snapshot(tail=RECENT_LINES, since_ns=self._last_ns(history, since_ns))
+            await self._join_at(snapshot)
         finally:
             history.close()
 
@@ -167,22 +173,28 @@ class ContainerLogsConsumer(ScopedConsumer):
     async def _join(self, last: LinePosition | None, *, since_ns: int, read_nothing: bool) -> bool:
         """Go on with the follower's lines after `last`, the newest line read; False when the follower has no
         longer got it among its recent lines (read on from it)."""
+        follower = self._subscribed()
         if last is None:
-            await self._join_at(self.follower.snapshot(tail=RECENT_LINES, since_ns=since_ns))
+            await self._join_at(follower.snapshot(tail=RECENT_LINES, since_ns=since_ns))
             return True
         deadline = time.monotonic() + JOIN_WAIT_SECONDS
-        place = self.follower.place(last)
+        place = follower.place(last)
         while place.behind and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-            place = self.follower.place(last)
+            place = follower.place(last)
         if place.number is not None:
-            await self._join_at(self.follower.snapshot(tail=0, after=place.number))
+            await self._join_at(follower.snapshot(tail=0, after=place.number))
             return True
         if place.behind or read_nothing:
             # The follower never reached it (its follow ended first), or nothing newer is left to read.
-            await self._join_at(self.follower.snapshot(tail=RECENT_LINES, since_ns=last.timestamp_ns))
+            await self._join_at(follower.snapshot(tail=RECENT_LINES, since_ns=last.timestamp_ns))
             return True
         return False
+
+    def _subscribed(self) -> LogFollower:
+        """The follower subscribed in connect(); stop() cancels the read of the past before letting it go."""
+        assert self.follower is not None
+        return self.follower
 
     async def _join_at(self, snapshot: Snapshot) -> None:
         self.history_task = None
@@ -241,7 +253,8 @@ class ContainerLogsConsumer(ScopedConsumer):
         if self.history_task is not None:
             return  # reading the past: the join takes these from the follower's recent lines
         lines = groups.encoded_lines_of(event)
-        if lines is not None and lines.first <= self.after:  # partly in the snapshot this socket started with
+        # Partly in the snapshot this socket started with (a follower's batch always has numbers).
+        if lines is not None and lines.first is not None and lines.first <= self.after:
             newer = [line for line in lines.decoded() if line[0] > self.after]
             lines = EncodedLines.of(newer) if newer else None
         overflowing = event["dropped"] or (lines and self.window.queued_lines + lines.count > MAX_QUEUED_LINES)

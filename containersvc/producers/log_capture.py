@@ -136,9 +136,9 @@ class CaptureFollower:
     def _follow_once(self) -> bool:
         """Follow from the cursor until the follow ends; True when the container is done (stopped or gone)."""
         try:
-            self._row = self._row or _container_row(self.container_id)
-            since_ns = logs.logs_resume_point(container=self._row)
-            gaps = logs.logs_gap_check(container=self._row)
+            row = self._row = self._row or _container_row(self.container_id)
+            since_ns = logs.logs_resume_point(container=row)
+            gaps = logs.logs_gap_check(container=row)
             opened_ns = time.time_ns()  # before the engine opens its files: older lines are in its exact read
             follow = engine.log_follow_open(container_id=self.container_id, since_ns=since_ns, tail=None)
         except NotFound:
@@ -146,7 +146,8 @@ class CaptureFollower:
         engine_away.back()
         with self._lock:
             self._follow = follow
-        placer, reached = logs.LinePlacer(), {}
+        placer = logs.LinePlacer()
+        reached: dict[str, tuple[int, int]] = {}  # each stream's newest position
         lag_limit_ns = int(FOLLOW_LAG_LIMIT_SECONDS * 1e9)
         try:
             if self._stopping.is_set():
@@ -168,7 +169,7 @@ class CaptureFollower:
             self.flush()
         if self._stopping.is_set() or self._behind:
             return False
-        return self._container_done()
+        return self._container_done(row)
 
     def _add(self, placed: logs.PlacedLine) -> None:
         with self._lock:
@@ -179,7 +180,7 @@ class CaptureFollower:
         if full:
             self.flush()  # in the reader: a busy container waits for its own writes, memory stays bounded
 
-    def _container_done(self) -> bool:
+    def _container_done(self, row: Container) -> bool:
         try:
             details = engine.container_inspect(container_id=self.container_id)
         except NotFound:
@@ -187,7 +188,7 @@ class CaptureFollower:
         if details.summary.state in LIVE_STATES:
             return False
         # Stopped: the follow has ended after the last line; one more read from the cursor makes sure.
-        _drain(self._row, details)
+        _drain(row, details)
         return True
 
 

@@ -59,7 +59,8 @@ class Container(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["node_id", "container_id"], name="container_unique_per_node")]
         ordering = ["-engine_created_at", "-id"]
-        permissions = scopes.model_permissions()
+        # The stubs type it as a list of (codename, str or lazy str): a list[tuple[str, str]] is one (invariance).
+        permissions = scopes.model_permissions()  # type: ignore[assignment]
 
     def __str__(self) -> str:
         return f"{self.name or self.container_id[:12]} ({self.state})"
@@ -260,6 +261,9 @@ class SetupToken(models.Model):
 
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Setup token {self.pk}"  # never the hash
 
 
 class ContainerStatsSample(models.Model):

@@ -73,8 +73,6 @@ def container_find_by_name_or_hash(
 ) -> tuple[EngineContainer, Container] | None:
     """Exact name, or a container carrying the hash (a running one first), that `actor` may see; None when
     there is none, or none the actor may see."""
-    if not name and not hash:
-        raise InvalidRequest("Give a container name or hash.")
     if name:
         try:
             candidates = [engine.container_find(id_or_name=name)]
@@ -82,9 +80,11 @@ def container_find_by_name_or_hash(
             return None
         if hash and candidates[0].labels.get(labels.HASH) != hash:
             return None
-    else:
+    elif hash:
         candidates = engine.container_list(labels={labels.HASH: hash})
         candidates.sort(key=lambda found: found.state != "running")
+    else:
+        raise InvalidRequest("Give a container name or hash.")
     for found in candidates:
         row = mirror.mirror_row(summary=found)
         if access.access_level(actor=actor, container=row) >= access.Level.VIEW:
@@ -225,7 +225,7 @@ def container_visible(*, actor, container_id: str) -> bool:
     return row is not None and access.access_level(actor=actor, container=row) >= access.Level.VIEW
 
 
-def stored_log_chunks(*, container: Container, newest_lines: int | None = None) -> list[LogChunk] | QuerySet[LogChunk]:
+def stored_log_chunks(*, container: Container, newest_lines: int | None = None) -> list[LogChunk] | Iterator[LogChunk]:
     """Stored chunks oldest first: all of them (lazily), or just enough to hold the newest `newest_lines`."""
     if newest_lines is None:
         return container.log_chunks.order_by("id").iterator(chunk_size=200)

@@ -2,6 +2,7 @@
 service function as the API's (services.run_spec), so the page and the API accept exactly the same runs."""
 
 import shlex
+from typing import cast
 
 from django import forms
 
@@ -80,12 +81,12 @@ class RunContainerForm(forms.Form):
         sample payload, to show which GPUs are busy."""
         super().__init__(data, **kwargs)
         if gpus is None or not gpus.available:
-            self.fields["gpu"].choices = [(GPU_NONE, "None")]
+            cast(forms.ChoiceField, self.fields["gpu"]).choices = [(GPU_NONE, "None")]
             self.fields["gpu"].help_text = "GPUs are unavailable: no NVIDIA GPU on this node."
             del self.fields["gpu_ids"]
             return
         readings = {reading["index"]: reading for reading in (sample or {}).get("gpus", [])}
-        self.fields["gpu_ids"].choices = [
+        cast(forms.ChoiceField, self.fields["gpu_ids"]).choices = [
             (str(device.index), _gpu_label(device, readings.get(device.index))) for device in gpus.devices
         ]
         self.fields["gpu_ids"].help_text = "Busy: compute processes run on it now (latest sample)."
@@ -128,7 +129,8 @@ class RunContainerForm(forms.Form):
             raise forms.ValidationError(f"The command cannot be split: {error}.") from error
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean() returns
         chosen = data.get("gpu_ids") or []
         if data.get("gpu") == GPU_CHOSEN and not chosen:
             self.add_error("gpu_ids", "Tick the GPUs to give, or choose None or All GPUs.")

@@ -142,7 +142,7 @@ def _container_gone_page(request: HttpRequest, container_id: str) -> HttpRespons
 
 @login_required
 @require_GET
-def container_log_download(request: HttpRequest, container_id: str) -> HttpResponse:
+def container_log_download(request: HttpRequest, container_id: str) -> StreamingHttpResponse:
     """The whole log as text, streamed from the engine (never held in memory)."""
     _require(request, Scope.LOG_VIEW)
     try:

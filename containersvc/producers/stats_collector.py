@@ -135,7 +135,8 @@ class StatsCollector(Worker):
             self.reset()  # nobody watches: samples kept now would be shown as current later
 
     # --- the live stream ---------------------------------------------------------------------------------
-    def subscribe(self, *, loop: asyncio.AbstractEventLoop) -> None:
+    # Narrower than Worker.subscribe(): only sockets subscribe here, and they publish on their loop.
+    def subscribe(self, *, loop: asyncio.AbstractEventLoop) -> None:  # type: ignore[override]
         """A socket on `loop` wants each round's batch (published to GROUP while anyone subscribes).
 
         In a process without the always-on producers the thread runs while someone watches, and stores

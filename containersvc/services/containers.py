@@ -3,6 +3,7 @@
 import threading
 import zlib
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from django.conf import settings
 from django.utils import timezone
@@ -96,7 +97,7 @@ def _existing_for(actor, spec: RunSpec) -> EngineContainer | None:
     return None
 
 
-def _already_running(existing: EngineContainer | None, spec: RunSpec) -> bool:
+def _already_running(existing: EngineContainer | None, spec: RunSpec) -> TypeGuard[EngineContainer]:
     return bool(existing and existing.state == "running" and existing.labels.get(labels.HASH, "") == spec.hash)
 
 
@@ -140,7 +141,7 @@ def _create_and_start(*, actor, spec: RunSpec, reference: validation.ImageRefere
         raise InvalidRequest(MESSAGE_KEEPS_NEED_NAME)
     limits = limits_resolve(actor=actor, requested=spec.limits)
     pull_ensure(actor=actor, reference=reference)
-    mounts = storage.keeps_mounts(container_name=spec.name, keeps=list(spec.keeps)) if spec.keeps else []
+    mounts = storage.keeps_mounts(container_name=spec.name, keeps=list(spec.keeps)) if spec.keeps and spec.name else []
     asset_mounts, asset_env = storage.assets_mounts(assets=list(spec.assets))
     container_labels = {
         **spec.labels,
@@ -203,9 +204,9 @@ def container_resolve(
 ) -> tuple[EngineContainer, Container]:
     """One container by full id and/or exact name (both given must name the same container) on which `actor`
     has `level`, with its mirror row; one the actor may not reach is NotFound, as an unknown one."""
-    if not container_id and not name:
-        raise InvalidRequest("Give the container's id or name.")
     reference = container_id or name
+    if not reference:
+        raise InvalidRequest("Give the container's id or name.")
     found = engine.container_find(id_or_name=reference)
     row = container_reachable(actor=actor, found=found, level=level, reference=reference)
     if container_id and name and name not in found.names:

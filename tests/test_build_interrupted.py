@@ -4,14 +4,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from django.db import connection
 
 from containersvc.models import BuildStatus, ImageBuild
 from containersvc.services.builds import builds_mark_interrupted
-from tests.conftest import TEST_NODE
+from tests.conftest import TEST_NODE, wait_for
 
 BUILD_IN_A_CHILD = """
 import django
@@ -37,14 +36,14 @@ def test_a_build_whose_process_was_killed_is_marked_interrupted(settings, test_i
     }
     child = subprocess.Popen([sys.executable, "-c", BUILD_IN_A_CHILD], env=env)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            build = ImageBuild.objects.filter(tag="containersvc-test/slow:interrupted").first()
-            if build and build.status == BuildStatus.RUNNING and "before-the-wait" in build.output:
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("the build never got going")
+        build = wait_for(
+            lambda: ImageBuild.objects.filter(
+                tag="containersvc-test/slow:interrupted", status=BuildStatus.RUNNING, output__contains="before-the-wait"
+            ).first(),
+            timeout=60,
+            what="the build got going",
+            interval=0.2,
+        )
         assert builds_mark_interrupted() == 0  # its process is alive: not ours to mark
 
         child.send_signal(signal.SIGKILL)

@@ -3,7 +3,6 @@ and prune with the space freed, each action only for holders of its scope."""
 
 import os
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -14,18 +13,9 @@ from django.test import Client
 from containersvc.models import ImagePull
 from containersvc.scopes import Scope
 from containersvc.services.images import MESSAGE_IMAGE_IN_USE
-from tests.conftest import TEST_LABEL
+from tests.conftest import TEST_LABEL, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(condition, *, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"Timed out waiting for {what}")
-        time.sleep(0.05)
-    return value
 
 
 def logged_in(user) -> Client:

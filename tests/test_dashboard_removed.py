@@ -1,13 +1,11 @@
 """A removed container's page and log download in the dashboard come from what the service stored."""
 
-import time
-
 import pytest
 from django.test import Client
 
 from containersvc.models import AccessGrant, GrantLevel
 from containersvc.scopes import Scope
-from tests.conftest import MANAGED_LABELS
+from tests.conftest import MANAGED_LABELS, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -25,10 +23,7 @@ def removed(api, run, name, docker_client):
     """A container run through the API, its logs stored, then removed with the docker CLI."""
     container_id = run(name, command=PRINT).json()["id"]
     container = docker_client.containers.get(container_id)
-    for _ in range(100):
-        if b"kept-err" in container.logs():
-            break
-        time.sleep(0.1)
+    wait_for(lambda: b"kept-err" in container.logs(), timeout=10, what="the container printed kept-err")
     assert api.post("/container-svc/logs", {"containerId": container_id}, format="json").status_code == 200
     container.remove(force=True)
     return container_id

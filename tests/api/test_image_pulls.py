@@ -2,7 +2,6 @@
 image, the run path recording its pull, and the endpoints' scopes."""
 
 import asyncio
-import time
 import uuid
 
 import pytest
@@ -16,18 +15,9 @@ from containersvc.producers import pull_progress
 from containersvc.scopes import Scope
 from containersvc.services import pulls
 from tests.conftest import FRESH_LAYER_BYTES as LAYER_BYTES
-from tests.conftest import ORIGIN, REGISTRY, session_headers
+from tests.conftest import ORIGIN, REGISTRY, session_headers, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(condition, *, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"Timed out waiting for {what}")
-        time.sleep(0.05)
-    return value
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 import pytest
 
 from containersvc.models import LogChunk
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -11,13 +12,7 @@ PRINT_LINES = ["sh", "-c", "for i in $(seq 1 25); do echo out-$i; echo err-$i >&
 
 def wait_for_output(docker_client, name: str, text: str) -> None:
     container = docker_client.containers.get(name)
-    for _ in range(100):
-        if text in container.logs(stdout=True, stderr=True).decode():
-            return
-        import time
-
-        time.sleep(0.1)
-    raise AssertionError(f"{text!r} never appeared")
+    wait_for(lambda: text in container.logs(stdout=True, stderr=True).decode(), timeout=10, what=f"{text!r} printed")
 
 
 def fetch_logs(api, **body) -> list[dict]:

@@ -1,14 +1,12 @@
 """Paging back through stored logs: `before` (the last id of a page) gives the next, older page."""
 
-import time
-
 import pytest
 from django.utils import timezone
 
 from containersvc import labels
 from containersvc.models import Container, ContainerState, LogChunk
 from containersvc.services import mirror
-from tests.conftest import TEST_LABEL, TEST_NODE
+from tests.conftest import TEST_LABEL, TEST_NODE, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -28,11 +26,7 @@ def all_pages(api, *, limit: int, **body) -> list[list[dict]]:
 
 
 def wait_for_output(container, text: str) -> None:
-    for _ in range(100):
-        if text in container.logs().decode():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{text!r} never appeared")
+    wait_for(lambda: text in container.logs().decode(), timeout=10, what=f"{text!r} printed")
 
 
 def stored_chunk(container: Container, content: str) -> LogChunk:

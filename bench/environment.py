@@ -11,8 +11,12 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import docker
+
+if TYPE_CHECKING:  # importing it at run time would need the settings prepare() sets up
+    from rest_framework.test import APIClient
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH_ROOT = REPO_ROOT / "var" / "bench"
@@ -32,7 +36,7 @@ class Bench:
 
     run_id: str
     workdir: Path
-    api: object  # rest_framework.test.APIClient, authenticated with a bearer token
+    api: "APIClient"  # authenticated with a bearer token
     token: str
     raw: docker.APIClient
     image: str

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from websockets.asyncio.client import connect
+from websockets.typing import Origin
 
 from bench.environment import Bench
 from bench.served import Served
@@ -50,10 +51,10 @@ class Received:
 async def follow(url: str, served: Served, *, connected: asyncio.Event | None = None, latency: bool = False):
     """Follow one container's logs to the end, acknowledging every message as soon as it arrives."""
     received = Received()
-    headers = {"Authorization": served.session.headers["Authorization"]}
+    headers = {"Authorization": str(served.session.headers["Authorization"])}  # set as a str by Served
     async with connect(
         url,
-        origin=served.base,
+        origin=Origin(served.base),
         additional_headers=headers,
         max_size=None,
         compression=None,
@@ -227,7 +228,7 @@ def _captured(container_id: str, lines: int, timeout: float = 180) -> None:
 def from_the_start(bench: Bench, served: Served, *, lines: int, rounds: int, progress) -> list[Row]:
     """The goal's comparison: a client follows a 200,000-line log from its start (tail=all) to its end, against
     reading the same log raw; rounds alternate which side goes first."""
-    pid = served.process.pid
+    pid = served.pid
     rss_before = _status_kb(pid, "VmRSS")
     container_id = _container_make(bench, "from-the-start", "touch /go; " + _print_lines(lines))
     _go(bench, container_id)
@@ -287,7 +288,7 @@ def from_the_start(bench: Bench, served: Served, *, lines: int, rounds: int, pro
 def printed_while_followed(bench: Bench, served: Served, *, lines: int, rounds: int, progress) -> list[Row]:
     """A burst printed while a client follows it (connected first, with tail=all): the follower pushes it, and
     when it outruns the client the socket reads the rest from the engine itself rather than skip."""
-    pid = served.process.pid
+    pid = served.pid
     rss_before = _status_kb(pid, "VmRSS")
     ours_times, raw_read_times, raw_follow_times, received_all, cpu_times = [], [], [], [], []
     for number in range(rounds):
@@ -440,7 +441,7 @@ def _quantile(values_ns: list[int], quantile: float) -> float:
 
 
 def fan_out(bench: Bench, served: Served, *, clients: int, lines: int, per_second: int, progress) -> list[Row]:
-    pid = served.process.pid
+    pid = served.pid
     every = max(1, per_second // 100)  # a pause every 10 ms
     container_id = _container_make(bench, "fan-out", _print_lines(lines, every=every, pause_us=10_000))
     log_path = bench.raw.inspect_container(container_id)["LogPath"]

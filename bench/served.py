@@ -34,6 +34,11 @@ class Served:
         self.session.headers["Authorization"] = f"Bearer {token}"
         self.process: subprocess.Popen | None = None
 
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "started by `with Served(...)`"
+        return self.process.pid
+
     def __enter__(self) -> "Served":
         with self.log_path.open("ab") as log:
             # The venv's `daphne` script, as scripts/run starts it: the service then runs its always-on producers.

@@ -86,7 +86,7 @@ class BuildOutputRelay(Worker):
             state = self._builds.get(build_id)
             snapshot = Snapshot(total=state.total, tail=state.tail) if state else None
             self._track(build_id).watchers += 1
-            if not self.running:
+            if not self._working():
                 self._publisher = Publisher(loop)
             self._subscribe_locked()
             return snapshot

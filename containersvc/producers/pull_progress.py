@@ -47,7 +47,7 @@ class PullProgressRelay(Worker):
         """Count a viewer in; returns the newest state the relay holds (None: none, read the row)."""
         with self._lock:
             self._watchers[pull_id] = self._watchers.get(pull_id, 0) + 1
-            if not self.running:
+            if not self._working():
                 self._publisher = Publisher(loop)
             self._subscribe_locked()
             return self._latest.get(pull_id)

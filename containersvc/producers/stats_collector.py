@@ -92,6 +92,11 @@ class StatsCollector(Worker):
         self._on_demand = False  # the thread runs for sockets only: it stores nothing
 
     # --- control (see Worker) -----------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """The thread is alive, a stop asked or not (it forgets its samples as it ends)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self) -> None:
         """Sample for the life of the process, storing history (the server's always-on producers)."""
         self._on_demand = False

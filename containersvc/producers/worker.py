@@ -26,6 +26,9 @@ class Worker:
     @property
     def running(self) -> bool:
         """The thread is alive and no stop was asked of it."""
+        return self._working()
+
+    def _working(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and not (self._stop and self._stop.is_set())
 
     def subscribe(self) -> None:
@@ -40,7 +43,7 @@ class Worker:
         """Run with or without subscribers until stop()."""
         with self._lock:
             self._always = True
-            if not self.running:
+            if not self._working():
                 self._start_locked()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -63,7 +66,7 @@ class Worker:
     # --- for subclasses, with self._lock held -------------------------------------------------------------
     def _subscribe_locked(self) -> None:
         self._subscribers += 1
-        if not self.running:
+        if not self._working():
             self._start_locked()
 
     def _unsubscribe_locked(self) -> None:

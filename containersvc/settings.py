@@ -57,9 +57,6 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # Websockets accept browsers from the origin they are served on (scheme, host in ALLOWED_HOSTS, port) and
 # from these exact origins (e.g. "https://dashboard.example:8443"); cookies are per site, not per port.
 CONTAINERSVC_TRUSTED_ORIGINS = env_list("CONTAINERSVC_TRUSTED_ORIGINS", "")
-# Websockets accept browsers from the origin they are served on (scheme, host in ALLOWED_HOSTS, port) and
-# from these exact origins (e.g. "https://dashboard.example:8443"); cookies are per site, not per port.
-CONTAINERSVC_TRUSTED_ORIGINS = env_list("CONTAINERSVC_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     "daphne",
@@ -164,12 +161,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Django's, refusing locked-out usernames and addresses before hashing a password.
+AUTHENTICATION_BACKENDS = ["containersvc.logins.LockoutModelBackend"]
 # The first admin, created at migrate and at start when no user has this name (scripts, containers); without
 # them, a server started with no superuser prints a one-time setup link instead.
 CONTAINERSVC_ADMIN_USERNAME = os.environ.get("CONTAINERSVC_ADMIN_USERNAME", "").strip()
 CONTAINERSVC_ADMIN_PASSWORD = os.environ.get("CONTAINERSVC_ADMIN_PASSWORD", "")
-# Django's, refusing locked-out usernames and addresses before hashing a password.
-AUTHENTICATION_BACKENDS = ["containersvc.logins.LockoutModelBackend"]
 LOGIN_URL = "/login/"  # the dashboard's own login: the admin one admits staff only
 LOGIN_REDIRECT_URL = "/"
 
@@ -257,8 +254,6 @@ CONTAINERSVC_STOP_TIMEOUT = env_int("CONTAINERSVC_STOP_TIMEOUT", 10)
 CONTAINERSVC_STOP_TIMEOUT_MAX = env_int("CONTAINERSVC_STOP_TIMEOUT_MAX", 120)
 # Published ports bind here, never on every interface by default.
 CONTAINERSVC_PUBLISH_INTERFACE = os.environ.get("CONTAINERSVC_PUBLISH_INTERFACE", "127.0.0.1")
-# Host ports below 1024 are privileged: only superusers may publish on them unless this allows everyone.
-CONTAINERSVC_ALLOW_LOW_PORTS = env_bool("CONTAINERSVC_ALLOW_LOW_PORTS")
 # Host ports below 1024 are privileged: only superusers may publish on them unless this allows everyone.
 CONTAINERSVC_ALLOW_LOW_PORTS = env_bool("CONTAINERSVC_ALLOW_LOW_PORTS")
 # The address other containers reach published ports on (GET /container-svc/host).

@@ -19,6 +19,7 @@ from containersvc import engine
 from containersvc.engine import LogFollow, LogLine
 from containersvc.errors import ContainerSvcError
 from containersvc.producers import groups
+from containersvc.producers.log_history import lines_after
 from containersvc.producers.publish import Publisher
 from containersvc.services.logs import RepeatFilter
 
@@ -128,15 +129,15 @@ class LogFollower:
                         self._recent.append((self._line_no, line))
             self.ready.set()
             # Follow from just after the last line read (or the moment of reading): nothing lost, nothing twice.
-            boundary_ns = initial[-1].timestamp_ns if initial else -1
-            since_ns = boundary_ns + 1 if initial else opened_ns
+            boundary = groups.LinePosition.of(initial[-1]) if initial else None
+            since_ns = boundary.timestamp_ns if boundary else opened_ns
             follow = engine.log_follow_open(container_id=self.container_id, since_ns=since_ns, tail=None)
             with self._lock:
                 self._follow = follow
             if self.stopping:
                 follow.close()
-            for line in follow.lines():
-                if line.timestamp_ns > boundary_ns and not self._repeats.repeated(line):
+            for line in follow.lines() if boundary is None else lines_after(follow.lines(), boundary):
+                if not self._repeats.repeated(line):
                     self._accept(line)
         except ContainerSvcError as error:
             self.error = error.message

@@ -7,7 +7,7 @@ the end, and the socket then joins the follower's lines where the read left off.
 """
 
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from itertools import islice
 
 from containersvc import engine
@@ -16,6 +16,28 @@ from containersvc.producers.groups import LinePosition
 from containersvc.services.logs import RepeatFilter
 
 BATCH_LINES = 1000  # lines per read (and per message): fewer, larger messages cost the loop less
+
+
+def lines_after(lines: Iterable[LogLine], after: LinePosition) -> Generator[LogLine, None, None]:
+    """The lines that follow the line at `after` in a read from its timestamp on.
+
+    The engine answers in the order it stored the lines, every line not older than the timestamp asked for.
+    Across the two streams that order is not the timestamps' (each stream is copied apart, so a line may be
+    stored after a newer line of the other stream): lines newer than `after` can come before it, and were
+    then read already, while older ones can come after it, and are new. The line itself marks where the new
+    lines begin; should it be gone (a rotated file), the first newer line of its own stream does.
+    """
+    met = False
+    for line in lines:
+        if not met:
+            position = LinePosition.of(line)
+            if position == after:
+                met = True
+                continue
+            if not (line.stream == after.stream and line.timestamp_ns > after.timestamp_ns):
+                continue
+            met = True
+        yield line
 
 
 class LogHistory:
@@ -62,17 +84,13 @@ class LogHistory:
 
     def _wanted(self, lines: Generator[LogLine, None, None]) -> Generator[LogLine, None, None]:
         """Without the engine's repeats, the lines not newer than `since_ns`, and the line at `after` with those
-        before it (a read from its timestamp starts with the lines of that very nanosecond)."""
-        repeats, after = RepeatFilter(), self.after
+        before it (see lines_after)."""
+        repeats = RepeatFilter()
         try:
-            for line in lines:
+            read = lines if self.after is None else lines_after(lines, self.after)
+            for line in read:
                 if repeats.repeated(line) or (self.since_ns and line.timestamp_ns <= self.since_ns):
                     continue
-                if after is not None:
-                    if line.timestamp_ns < after.timestamp_ns or LinePosition.of(line) == after:
-                        continue
-                    if line.timestamp_ns > after.timestamp_ns:
-                        after = None
                 yield line
         finally:
             lines.close()

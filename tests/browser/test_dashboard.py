@@ -80,19 +80,17 @@ def test_a_200000_line_burst_leaves_the_page_responsive(page_for, owner, contain
     page.evaluate(
         """() => {
         window.inputLags = [];
-        window.timerLag = 0;
+        window.longestTask = 0;
         document.getElementById('log-ts').addEventListener('mousedown',
             (event) => window.inputLags.push(performance.now() - event.timeStamp));
-        let last = performance.now();
-        setInterval(() => {
-            const now = performance.now();
-            window.timerLag = Math.max(window.timerLag, now - last - 100);
-            last = now;
-        }, 100);
+        new PerformanceObserver((list) => {
+            for (const entry of list.getEntries()) window.longestTask = Math.max(window.longestTask, entry.duration);
+        }).observe({ type: 'longtask' });
     }"""
     )
     # A function, not an expression string: the page's CSP forbids the eval a string predicate needs.
     page.wait_for_function("() => document.querySelectorAll('#log .line').length > 1000", timeout=20000)
+    page.locator("#log-ts").scroll_into_view_if_needed()  # the mouse clicks where it is on the screen
     box = page.locator("#log-ts").bounding_box()
     for _ in range(5):
         checked = page.locator("#log-ts").is_checked()
@@ -106,8 +104,10 @@ def test_a_200000_line_burst_leaves_the_page_responsive(page_for, owner, contain
     expect(page.locator("#log")).to_contain_text("burst-done", timeout=60000)
     input_lags = page.evaluate("window.inputLags")
     assert len(input_lags) == 5 and max(input_lags) < 1000, input_lags
-    # No freeze either: a 100 ms timer is never held up for long (looser, as a busy machine delays it too).
-    assert page.evaluate("window.timerLag") < 2000
+    # No freeze either: no single task holds the page's main thread for long. (The page's own tasks, not a
+    # timer's delay: on a busy machine the whole browser waits for a core, which says nothing of the page.)
+    longest_task = page.evaluate("window.longestTask")
+    assert longest_task < 1000, longest_task
     assert page.locator("#log .line").count() <= 5000 + 10, "the DOM keeps a bounded window"
 
 

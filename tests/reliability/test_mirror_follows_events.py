@@ -7,6 +7,8 @@ import pytest
 
 from containersvc.models import ContainerState
 from containersvc.producers import container_status
+from containersvc.producers.stats_collector import collector
+from containersvc.startup import start_always_on_producers, stop_always_on_producers
 from tests.conftest import wait_for
 from tests.reliability.conftest import row
 
@@ -71,15 +73,17 @@ def test_changes_while_the_service_was_down_are_reconciled_when_it_comes_back(pr
         stopped = client.containers.run(test_image, ["sleep", "600"], detach=True, init=True)
         wait_for(lambda: row(doomed.id) and row(stopped.id), timeout=WITHIN, what="both rows")
 
-        container_status.producer.stop_always()  # the service is down: nothing follows events
+        # The service is down: nothing follows events, and no sampler meets the new container either.
+        stop_always_on_producers()
         wait_for(lambda: not container_status.producer.threads(), timeout=5, what="the events follower to stop")
+        wait_for(lambda: not collector.running, timeout=10, what="the stats collector to stop")
         doomed.remove(force=True)
         stopped.kill(signal="SIGTERM")
         born = client.containers.run(test_image, ["sleep", "600"], detach=True)
         time.sleep(0.3)  # long enough that the events would have been mirrored, had anyone followed them
         assert row(doomed.id).state == ContainerState.RUNNING and row(born.id) is None
 
-        container_status.producer.run_always()  # the service is back: a full list, then the events again
+        assert start_always_on_producers()  # the service is back: a full list, then the events again
         wait_for(lambda: row(doomed.id).state == ContainerState.REMOVED, timeout=3, what="removal reconciled")
         wait_for(lambda: row(stopped.id).state == ContainerState.EXITED, timeout=3, what="exit reconciled")
         assert row(stopped.id).exit_code == 143

@@ -408,3 +408,21 @@ class AlertEvent(models.Model):
     @property
     def is_active(self) -> bool:
         return self.resolved_at is None
+
+
+class ProducerLease(models.Model):
+    """Which process of a node does one producer's storing work (a role), until `expires_at` unless renewed."""
+
+    node_id = models.CharField(max_length=253)
+    role = models.CharField(max_length=32)
+    holder = models.CharField(max_length=200, help_text="host:pid:token of the holding process.")
+    expires_at = models.DateTimeField()
+    handed_over_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the previous holder's term ended: work before it was that holder's."
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["node_id", "role"], name="producer_lease_one_per_role")]
+
+    def __str__(self) -> str:
+        return f"{self.role} on {self.node_id}: {self.holder}"

@@ -284,6 +284,11 @@ CONTAINERSVC_GPU_NVML_TIMEOUT = env_float("CONTAINERSVC_GPU_NVML_TIMEOUT", 2)
 # server process only (daphne, runserver), so that tests and management commands importing the ASGI
 # app never start threads against a database; "1" or "0" decide explicitly.
 CONTAINERSVC_PRODUCERS = os.environ.get("CONTAINERSVC_PRODUCERS", "auto").strip().lower()
+# One process per node and producer role (stats history, log capture) does the storing work: it holds a lease
+# of LEASE_SECONDS in the database, renewed every LEASE_RENEW_SECONDS; the others stand by and take over when
+# it ends (released at a clean stop, or expired).
+CONTAINERSVC_LEASE_SECONDS = env_float("CONTAINERSVC_LEASE_SECONDS", 15)
+CONTAINERSVC_LEASE_RENEW_SECONDS = env_float("CONTAINERSVC_LEASE_RENEW_SECONDS", 5)
 # Captured lines wait at most this many seconds before they are stored (a chunk fills first when busy).
 CONTAINERSVC_LOG_CAPTURE_FLUSH_SECONDS = env_float("CONTAINERSVC_LOG_CAPTURE_FLUSH_SECONDS", 0.5)
 # Stored log retention, oldest chunks deleted first: per container, and for all containers of this node.

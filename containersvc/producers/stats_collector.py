@@ -5,6 +5,12 @@ engine's one-shot stats otherwise. Per running container it keeps the last CONTA
 of samples in memory and folds them into buckets that are stored (one insert per round) as they close.
 Engine calls per container: one inspect when it is first seen (its row and init pid), none per sample on
 the cgroup path. Tests call collect_once() rather than waiting for the thread.
+
+The node's processes elect one storing collector (producers/leases.py, role "stats"): the always-on
+collectors all sample, so each process's sockets get live rounds, but only the lease's holder stores buckets
+and evaluates alerts. A new holder stores only buckets that began after the previous holder's term ended,
+so a takeover never writes a bucket twice (the bucket open at the handover is the one lost). A collector
+driven by hand (collect_once() without start()) runs no lease and stores: it is the only one.
 """
 
 import asyncio
@@ -27,6 +33,7 @@ from containersvc.cgroups import CgroupUnreadable, CgroupVersion, HostCounters
 from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.producers import groups
 from containersvc.producers.engine_away import AWAY_ERRORS, engine_away
+from containersvc.producers.leases import Lease
 from containersvc.producers.publish import Publisher
 from containersvc.producers.worker import Worker
 from containersvc.services import alerts, mirror
@@ -90,6 +97,7 @@ class StatsCollector(Worker):
         self._pool: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_demand = False  # the thread runs for sockets only: it stores nothing
+        self.lease = Lease("stats")  # run by start(): stored history is one process's per node
 
     # --- control (see Worker) -----------------------------------------------------------------------------
     @property
@@ -100,6 +108,7 @@ class StatsCollector(Worker):
     def start(self) -> None:
         """Sample for the life of the process, storing history (the server's always-on producers)."""
         self._on_demand = False
+        self.lease.start()
         super().start()
 
     def on_start(self) -> None:
@@ -112,6 +121,7 @@ class StatsCollector(Worker):
             self.flush()
         except Exception:
             logger.warning("stats buckets not stored at stop", exc_info=True)
+        self.lease.stop(timeout)  # released after the flush: the next holder stores what begins after
         self.reset()
 
     def reset(self) -> None:
@@ -216,7 +226,7 @@ class StatsCollector(Worker):
             for container_id in set(self._tracked) - running:
                 self._forget(container_id, closed)
             self._foreign &= running
-            if not self._on_demand:
+            if self._storing():
                 self._store(closed)
                 alerts.alerts_evaluate(samples=samples, now=timezone.now())  # the always-on collector alone alerts
             self._publish()
@@ -229,8 +239,15 @@ class StatsCollector(Worker):
             with self._lock:
                 for tracked in self._tracked.values():
                     closed.extend((tracked.row_pk, b) for b in (x.close() for x in tracked.builders) if b)
-            self._store(closed)
-            return len(closed)
+            if not self._storing():
+                return 0
+            return self._store(closed)
+
+    def _storing(self) -> bool:
+        """Whether this collector stores history: not for sockets only, and only the elected one of a node."""
+        if self._on_demand:
+            return False
+        return self.lease.held or not self.lease.running
 
     def _choose_source(self) -> str:
         if self._source is not None:
@@ -438,14 +455,19 @@ class StatsCollector(Worker):
             else tuple(None for _ in counters.per_cpu),
         )
 
-    def _store(self, closed: list[tuple[int, Bucket]]) -> None:
+    def _store(self, closed: list[tuple[int, Bucket]]) -> int:
+        handed_over_at = self.lease.handed_over_at if self.lease.running else None
+        if handed_over_at is not None:
+            closed = [(pk, bucket) for pk, bucket in closed if bucket.start >= handed_over_at]
         try:
-            stats_store_buckets(buckets=closed)
+            stored = stats_store_buckets(buckets=closed)
             if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
                 self._last_prune = time.monotonic()
                 stats_prune(now=timezone.now())
         except DatabaseError:
             logger.warning("stats buckets not stored", exc_info=True)
+            return 0
+        return stored
 
 
 # --- payloads: the API and the socket send the same shapes ---------------------------------------------

@@ -230,6 +230,11 @@ SPECTACULAR_SETTINGS = {
         "BuildStatusEnum": "containersvc.models.BuildStatus",
         "PullStatusEnum": "containersvc.models.PullStatus",
     },
+    # The shapes sockets send that no operation answers are declared too (containersvc/api/socket_shapes.py).
+    "POSTPROCESSING_HOOKS": [
+        "containersvc.api.socket_shapes.socket_shapes_declared",
+        "drf_spectacular.hooks.postprocess_schema_enums",
+    ],
 }
 
 LOGGING = {

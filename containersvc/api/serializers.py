@@ -1,13 +1,18 @@
 """Request validation and response shapes of the API (camelCase, as the 1Backend clients send them)."""
 
+from datetime import datetime
+
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from containersvc import validation
+from containersvc.engine import ContainerDetails
 from containersvc.errors import InvalidRequest
+from containersvc.labels import PREFIX
 from containersvc.list_caches import Representations
 from containersvc.models import Container, ImageBuild, PullStatus
 from containersvc.services.builds import build_context_shown
+from containersvc.services.mirror import key_values_as_json, ports_as_json
 from containersvc.services.run_spec import (
     MAX_ASSETS,
     MAX_COMMAND_ARGS,
@@ -169,7 +174,10 @@ class NetworkSerializer(serializers.Serializer):
 
 
 class ContainerSerializer(serializers.Serializer):
-    """A container as the 1Backend API shows it; rendered by hand, it is on the hot path of list."""
+    """A container as the 1Backend API shows it."""
+
+    # Declared here for the document, written by container_json below: DRF's per-field rendering would cost more
+    # than the rest of a list of 500. tests/unit/test_container_shapes.py holds the two to each other.
 
     id = serializers.CharField()
     nodeId = serializers.CharField()
@@ -192,31 +200,44 @@ class ContainerSerializer(serializers.Serializer):
     network = NetworkSerializer()
     createdAt = serializers.DateTimeField(allow_null=True, help_text="Extension.")
 
-    def to_representation(self, row: Container) -> dict:
-        return {
-            "id": row.container_id,
-            "nodeId": row.node_id,
-            "names": row.names,
-            "image": row.image,
-            "ports": [{"internal": port["internal"], "host": port["host"]} for port in row.ports],
-            "hash": row.hash,
-            "labels": [
-                {"key": key, "value": value} for key, value in row.labels.items() if not key.startswith("containersvc.")
-            ],
-            "envs": row.envs,
-            "keeps": row.keeps,
-            "assets": row.assets,
-            "volumes": row.volumes,
-            "status": row.state,
-            "statusText": row.status,
-            "exitCode": row.exit_code,
-            "managed": row.managed,
-            "runtime": row.runtime,
-            "resources": {"cpu": row.nano_cpus / 1_000_000_000, "memoryMB": row.memory_mb, "diskMB": 0},
-            "capabilities": {"gpuEnabled": row.gpu_enabled},
-            "network": {"mode": row.network_mode, "ipAddress": row.ip_address, "macAddress": row.mac_address},
-            "createdAt": row.engine_created_at.isoformat() if row.engine_created_at else None,
-        }
+    def to_representation(self, instance: Container) -> dict:
+        return container_json(instance)
+
+
+def container_json(row: Container) -> dict:
+    """A mirror row in ContainerSerializer's shape. Envs, keeps, assets and ports are stored in their wire shape
+    (services.mirror); labels are shown without the service's own."""
+    return {
+        "id": row.container_id,
+        "nodeId": row.node_id,
+        "names": row.names,
+        "image": row.image,
+        "ports": [{"internal": port["internal"], "host": port["host"]} for port in row.ports],
+        "hash": row.hash,
+        "labels": [{"key": key, "value": value} for key, value in row.labels.items() if not key.startswith(PREFIX)],
+        "envs": row.envs,
+        "keeps": row.keeps,
+        "assets": row.assets,
+        "volumes": row.volumes,
+        "status": row.state,
+        "statusText": row.status,
+        "exitCode": row.exit_code,
+        "managed": row.managed,
+        "runtime": row.runtime,
+        "resources": {"cpu": row.nano_cpus / 1_000_000_000, "memoryMB": row.memory_mb, "diskMB": 0},
+        "capabilities": {"gpuEnabled": row.gpu_enabled},
+        "network": network_json(mode=row.network_mode, ip_address=row.ip_address, mac_address=row.mac_address),
+        "createdAt": iso_or_none(row.engine_created_at),
+    }
+
+
+def network_json(*, mode: str, ip_address: str, mac_address: str) -> dict:
+    """NetworkSerializer's shape (the list's and inspect's `network`)."""
+    return {"mode": mode, "ipAddress": ip_address, "macAddress": mac_address}
+
+
+def iso_or_none(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 class ContainerRepresentations(Representations):
@@ -224,7 +245,51 @@ class ContainerRepresentations(Representations):
     is left out too: it costs as much as the rows."""
 
     def __init__(self) -> None:
-        super().__init__(represent=ContainerSerializer().to_representation)
+        super().__init__(represent=container_json)
+
+
+class InspectedPortSerializer(serializers.Serializer):
+    # A port as the mirror stores it (services.mirror.ports_as_json): inspect and the status socket show it so.
+
+    internal = serializers.IntegerField()
+    host = serializers.IntegerField()
+    protocol = serializers.CharField()
+
+
+class ContainerStatusSerializer(serializers.Serializer):
+    """A container as the status socket (ws/containers/) sends it: the values of a Container that a row of the
+    dashboard's list needs, under the names the dashboard reads: `state` is the Container's `status`, `status`
+    its `statusText`, `gpuEnabled` its `capabilities.gpuEnabled`, `name` the first of its `names`; ports keep
+    their protocol."""
+
+    # Written by container_status_json below. No operation answers it: api.socket_shapes declares it.
+
+    id = serializers.CharField()
+    name = serializers.CharField(help_text="The first of the container's names; empty when it has none.")
+    image = serializers.CharField()
+    state = serializers.CharField(help_text="created, running, paused, restarting, exited, dead or removed.")
+    status = serializers.CharField(help_text="The engine's status line.")
+    ports = InspectedPortSerializer(many=True)
+    gpuEnabled = serializers.BooleanField()
+    managed = serializers.BooleanField(help_text="Created by Container Svc.")
+    exitCode = serializers.IntegerField(allow_null=True)
+    createdAt = serializers.DateTimeField(allow_null=True)
+
+
+def container_status_json(row: Container) -> dict:
+    """A mirror row in ContainerStatusSerializer's shape (producers.groups.container_payload sends it)."""
+    return {
+        "id": row.container_id,
+        "name": row.name,
+        "image": row.image,
+        "state": row.state,
+        "status": row.status,
+        "ports": row.ports,
+        "gpuEnabled": row.gpu_enabled,
+        "managed": row.managed,
+        "exitCode": row.exit_code,
+        "createdAt": iso_or_none(row.engine_created_at),
+    }
 
 
 class ListLogsRequestSerializer(ListContainersRequestSerializer):
@@ -371,12 +436,6 @@ class PruneImagesResponseSerializer(serializers.Serializer):
     spaceFreedBytes = serializers.IntegerField()
 
 
-class InspectedPortSerializer(serializers.Serializer):
-    internal = serializers.IntegerField()
-    host = serializers.IntegerField()
-    protocol = serializers.CharField()
-
-
 class MountSerializer(serializers.Serializer):
     # The stubs type Serializer.source (a Field attribute); a declared field of that name is fine in DRF.
     source = serializers.CharField()  # type: ignore[assignment]
@@ -385,7 +444,9 @@ class MountSerializer(serializers.Serializer):
 
 
 class InspectedContainerSerializer(serializers.Serializer):
-    """One container as inspect shows it (written by api.views.containers._inspect_json)."""
+    """One container as inspect shows it."""
+
+    # Written by inspected_container_json below.
 
     id = serializers.CharField()
     name = serializers.CharField()
@@ -407,3 +468,36 @@ class InspectedContainerSerializer(serializers.Serializer):
     gpuEnabled = serializers.BooleanField()
     resources = ResourcesSerializer()
     network = NetworkSerializer()
+
+
+def inspected_container_json(details: ContainerDetails) -> dict:
+    """An inspect in InspectedContainerSerializer's shape; envs as they are (the view masks them for viewers)."""
+    summary = details.summary
+    return {
+        "id": summary.id,
+        "name": summary.name,
+        "image": summary.image,
+        "imageId": summary.image_id,
+        "status": summary.state,
+        "exitCode": details.exit_code,
+        "error": details.error,
+        "oomKilled": details.oom_killed,
+        "restartCount": details.restart_count,
+        "createdAt": iso_or_none(summary.created_at),
+        "startedAt": iso_or_none(details.started_at),
+        "finishedAt": iso_or_none(details.finished_at),
+        "command": list(details.command),
+        "envs": key_values_as_json(details.envs),
+        "labels": key_values_as_json(summary.labels.items()),
+        "ports": ports_as_json(summary.ports),
+        "mounts": list(details.mounts),
+        "gpuEnabled": details.gpu_enabled,
+        "resources": {
+            "cpus": details.cpus or None,
+            "memoryBytes": details.memory_bytes or None,
+            "pidsLimit": details.pids_limit or None,
+        },
+        "network": network_json(
+            mode=summary.network_mode, ip_address=summary.ip_address, mac_address=summary.mac_address
+        ),
+    }

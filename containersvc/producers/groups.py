@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from containersvc.api.serializers import container_status_json, iso_or_none
 from containersvc.engine import LogLine
 from containersvc.models import Container
 
@@ -51,19 +52,9 @@ def user_group(user_id: int) -> str:
 
 # --- payloads ---------------------------------------------------------------------------------------------
 def container_payload(row: Container) -> dict:
-    """One container as the dashboard shows it (camelCase like the API)."""
-    return {
-        "id": row.container_id,
-        "name": row.name,
-        "image": row.image,
-        "state": row.state,
-        "status": row.status,
-        "ports": row.ports,
-        "gpuEnabled": row.gpu_enabled,
-        "managed": row.managed,
-        "exitCode": row.exit_code,
-        "createdAt": row.engine_created_at.isoformat() if row.engine_created_at else None,
-    }
+    """One container as the status socket sends it and the dashboard's list shows it: declared (for the OpenAPI
+    document) and written in one place, api.serializers.ContainerStatusSerializer and container_status_json."""
+    return container_status_json(row)
 
 
 def container_status_event(*, containers: Iterable[dict], removed: Iterable[str] = (), full: bool = False) -> dict:
@@ -187,8 +178,8 @@ def pull_payload(pull) -> dict:
         "error": pull.error,
         "note": pull.note,
         "requestedBy": pull.requested_by.get_username() if pull.requested_by_id else None,
-        "startedAt": pull.started_at.isoformat() if pull.started_at else None,
-        "finishedAt": pull.finished_at.isoformat() if pull.finished_at else None,
+        "startedAt": iso_or_none(pull.started_at),
+        "finishedAt": iso_or_none(pull.finished_at),
         "progress": pull.progress,
         "layers": [
             {"id": layer_id, "status": layer["status"], "currentBytes": layer["current"], "totalBytes": layer["total"]}

@@ -29,8 +29,14 @@ SYNCED_FIELDS = [
 ]  # fmt: skip
 
 
+# Ports and envs are stored in the shape the API shows them (api.serializers' InspectedPortSerializer and
+# KeyValueSerializer), so the list and the status socket hand them out as they are read.
 def ports_as_json(ports: Iterable[PortBinding]) -> list[dict]:
     return [{"internal": port.internal, "host": port.host, "protocol": port.protocol} for port in ports]
+
+
+def key_values_as_json(pairs: Iterable[tuple[str, str]]) -> list[dict]:
+    return [{"key": key, "value": value} for key, value in pairs]
 
 
 # A set made once: `ContainerState.values` builds a new list on every access, and list merges call this per row.
@@ -194,7 +200,7 @@ def mirror_record_details(
             defaults={"state": _state(details.summary.state)},
         )
         _apply_summary(row, details.summary)
-        row.envs = [{"key": key, "value": value} for key, value in details.envs]
+        row.envs = key_values_as_json(details.envs)
         row.exit_code = details.exit_code
         row.started_at = details.started_at
         row.finished_at = details.finished_at

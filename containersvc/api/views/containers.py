@@ -88,40 +88,10 @@ class ContainerInspectApi(ScopedApi):
             name=data.get("name") or None,
         )
         details = engine.container_inspect(container_id=found.id)
-        shown = _inspect_json(details)
+        shown = api.inspected_container_json(details)
         if not access.env_visible(actor=request.user, container=row):
             shown["envs"] = access.envs_masked(shown["envs"])
         return Response({"container": shown})
-
-
-def _inspect_json(details: engine.ContainerDetails) -> dict:
-    summary = details.summary
-    return {
-        "id": summary.id,
-        "name": summary.name,
-        "image": summary.image,
-        "imageId": summary.image_id,
-        "status": summary.state,
-        "exitCode": details.exit_code,
-        "error": details.error,
-        "oomKilled": details.oom_killed,
-        "restartCount": details.restart_count,
-        "createdAt": summary.created_at.isoformat() if summary.created_at else None,
-        "startedAt": details.started_at.isoformat() if details.started_at else None,
-        "finishedAt": details.finished_at.isoformat() if details.finished_at else None,
-        "command": list(details.command),
-        "envs": [{"key": key, "value": value} for key, value in details.envs],
-        "labels": [{"key": key, "value": value} for key, value in summary.labels.items()],
-        "ports": [{"internal": port.internal, "host": port.host, "protocol": port.protocol} for port in summary.ports],
-        "mounts": list(details.mounts),
-        "gpuEnabled": details.gpu_enabled,
-        "resources": {
-            "cpus": details.nano_cpus / 1_000_000_000 or None,
-            "memoryBytes": details.memory_bytes or None,
-            "pidsLimit": details.pids_limit or None,
-        },
-        "network": {"mode": summary.network_mode, "ipAddress": summary.ip_address, "macAddress": summary.mac_address},
-    }
 
 
 class ContainerListApi(ScopedApi):

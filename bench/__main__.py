@@ -9,7 +9,7 @@ import time
 
 from bench import environment
 
-BENCHMARKS = ("run", "list", "logs", "ws", "stats")
+BENCHMARKS = ("run", "list", "logs", "ws", "stats", "stats-accuracy", "stats-history", "stats-cost", "stats-browser")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -27,6 +27,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--ws-fan-out-lines", type=int, default=10_000, help="lines of the fan-out, 10 per 10 ms")
     parser.add_argument("--stats-containers", type=int, default=50, help="running containers of the stats benchmark")
     parser.add_argument("--stats-rounds", type=int, default=10, help="timed sampling rounds (the engine's: half)")
+    parser.add_argument("--stats-cost-sizes", default="100,500", help="running containers of the collector cost")
+    parser.add_argument(
+        "--stats-cost-seconds", type=float, default=60, help="seconds each side of the cost is measured"
+    )
+    parser.add_argument("--stats-history-others", type=int, default=50, help="other containers with 24 h of history")
+    parser.add_argument("--stats-history-repeats", type=int, default=15, help="timed 24 h history calls (median)")
+    parser.add_argument("--stats-browser-containers", type=int, default=500, help="containers on the browser's page")
+    parser.add_argument("--stats-browser-seconds", type=float, default=20, help="seconds the browser is measured")
     parser.add_argument(
         "--no-daphne", action="store_true", help="only drive the API in-process, not through daphne (and leave out ws)"
     )
@@ -37,6 +45,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     args.sizes = sorted(int(size) for size in args.sizes.split(","))
+    args.stats_cost_sizes = sorted(int(size) for size in args.stats_cost_sizes.split(","))
     return args
 
 
@@ -57,7 +66,17 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     run_id, workdir = environment.prepare()
     # Only now may Django models be imported.
-    from bench import container_run_stop, containers_list, logs_live, logs_stored, stats_sampling
+    from bench import (
+        container_run_stop,
+        containers_list,
+        logs_live,
+        logs_stored,
+        stats_accuracy,
+        stats_browser,
+        stats_cost,
+        stats_history,
+        stats_sampling,
+    )
     from bench.served import Served
     from bench.timing import Row, table
 
@@ -99,6 +118,20 @@ def main(argv: list[str]) -> int:
             attempt("stats", lambda: stats_sampling.run(
                 bench, containers=args.stats_containers, rounds=args.stats_rounds, progress=progress))  # fmt: skip
             environment.containers_remove(bench)
+        if "stats-accuracy" in args.only:
+            attempt("stats-accuracy", lambda: stats_accuracy.run(bench, progress=progress))
+        if "stats-history" in args.only:
+            attempt("stats-history", lambda: stats_history.run(
+                bench, others=args.stats_history_others, repeats=args.stats_history_repeats, progress=progress,
+                serve=served))  # fmt: skip
+        # The cost and the browser share their sleeping containers: starting 500 takes minutes here.
+        if "stats-cost" in args.only and served:
+            attempt("stats-cost", lambda: stats_cost.run(
+                bench, sizes=args.stats_cost_sizes, seconds=args.stats_cost_seconds, progress=progress))  # fmt: skip
+        if "stats-browser" in args.only and served:
+            attempt("stats-browser", lambda: stats_browser.run(
+                bench, containers=args.stats_browser_containers, seconds=args.stats_browser_seconds,
+                progress=progress))  # fmt: skip
     finally:
         removed = environment.containers_remove(bench)
         progress(f"removed {removed} remaining container(s) of run {run_id}")

@@ -94,6 +94,20 @@ def account_token() -> str:
     return token_issue(user=user).token
 
 
+def admin():
+    """A superuser (made once per run): the stats benchmarks watch containers nobody owns, which only it sees."""
+    from django.contrib.auth import get_user_model
+
+    found = get_user_model().objects.filter(username="bench-admin").first()
+    return found or get_user_model().objects.create_superuser(username="bench-admin", password=None)
+
+
+def admin_token() -> str:
+    from containersvc.services.accounts import token_issue
+
+    return token_issue(user=admin()).token
+
+
 def raw_client() -> docker.APIClient:
     from django.conf import settings
 

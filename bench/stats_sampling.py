@@ -4,23 +4,20 @@ the CPU each costs the engine (dockerd and containerd) and this process; and a b
 docker stats' own over the same seconds.
 """
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.conf import settings
 
 from bench.environment import Bench
+from bench.process_cpu import engine_cpu_seconds
 from bench.timing import Row, ms
 from containersvc.producers.stats_collector import ENGINE_READERS, StatsCollector
 
 ROUND_GOAL = 0.25  # a cgroup round against the engine's stats of the same containers
 ENGINE_CPU_GOAL = 0.1  # what a cgroup round costs the engine, against what asking it costs
 ACCURACY_POINTS = 5.0  # a burner's CPU %, against docker stats' own figure
-ENGINE_PROGRAMS = ("dockerd", "containerd")  # with the shims, containerd-shim-runc-v2
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,23 +25,6 @@ class Cost:
     wall: float
     own_cpu: float
     engine_cpu: float | None
-
-
-def engine_cpu_seconds() -> float | None:
-    """CPU time used so far by the engine's processes on this host; None where they are not visible here."""
-    total, seen = 0, False
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if not (entry / "comm").read_text().strip().startswith(ENGINE_PROGRAMS):
-                continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # it ended meanwhile
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-        seen = True
-    return total / TICKS if seen else None
 
 
 def measured(round_once, rounds: int) -> Cost:

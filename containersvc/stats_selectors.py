@@ -1,5 +1,7 @@
-"""Reads of resource stats: the latest sample of every container, one container's history, the node's totals."""
+"""Reads of resource stats: the latest sample of every container, one container's history and its charts' frame,
+the node's totals."""
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,10 +11,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from containersvc import access, cgroups
+from containersvc.engine import ContainerDetails
 from containersvc.errors import InvalidRequest, NotFound
-from containersvc.models import Container, ContainerState, ContainerStatsSample
+from containersvc.models import AlertEvent, AlertKind, Container, ContainerState, ContainerStatsSample
 from containersvc.producers.stats_collector import HostSample, collector, disk_usage
-from containersvc.services.stats import stats_retentions
+from containersvc.services.stats import stats_bucket_of_row, stats_retentions
 from containersvc.stats import Bucket, ContainerStats, bucket_of_sample, downsample
 
 SORT_KEYS = {
@@ -93,24 +96,7 @@ def _stored(container: Container, resolution: int, since: datetime, until: datet
     rows = ContainerStatsSample.objects.filter(
         container=container, resolution=resolution, bucket_start__gte=since - timedelta(seconds=resolution)
     ).filter(bucket_start__lt=until)
-    return [
-        Bucket(
-            start=row.bucket_start,
-            seconds=row.resolution,
-            samples=row.samples,
-            cpu_mean=row.cpu_mean,
-            cpu_max=row.cpu_max,
-            mem_mean=float(row.mem_mean),
-            mem_max=row.mem_max,
-            mem_limit=row.mem_limit,
-            net_rx_rate=row.net_rx_rate,
-            net_tx_rate=row.net_tx_rate,
-            blk_read_rate=row.blk_read_rate,
-            blk_write_rate=row.blk_write_rate,
-            pids=row.pids,
-        )
-        for row in rows.order_by("bucket_start", "id")
-    ]
+    return [stats_bucket_of_row(row) for row in rows.order_by("bucket_start", "id")]
 
 
 def container_stats_history(
@@ -150,6 +136,77 @@ def container_stats_history(
     resolution = float(chosen.bucket_seconds) if stored else float(settings.CONTAINERSVC_STATS_INTERVAL)
     points = [point for point in downsample(parts, step) if since - timedelta(seconds=step) < point.start < until]
     return StatsHistory(container=container, since=since, until=until, step=step, resolution=resolution, points=points)
+
+
+# --- the container page's charts -------------------------------------------------------------------------
+# The page's ranges (key, label, seconds). Up to LIVE_SECONDS a range goes on with the live samples; a longer
+# one is drawn from history alone (a second is less than a pixel there).
+CHART_RANGES = (("15m", "15 min", 15 * 60), ("1h", "1 h", 3600), ("24h", "24 h", 24 * 3600), ("7d", "7 d", 7 * 86400))
+CHART_POINTS = 1500  # at most this many points a range: a chart is a few hundred pixels wide
+LIVE_SECONDS = 3600
+# A range as long as a retention asks a minute less, so that the request's own latency never makes it reach past
+# what is kept (which is a 400).
+RETENTION_SLACK_SECONDS = 60
+MAX_OOM_KILLS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ChartRange:
+    key: str
+    label: str
+    seconds: int
+    step: int  # seconds per point asked of the history
+    live: bool
+
+
+def stats_chart_ranges() -> list[ChartRange]:
+    """The ranges the history can fill, each at the finest step it holds for the whole range (memory, then the
+    stored buckets), coarser where that would be more than CHART_POINTS points."""
+    ranges = []
+    for key, label, span in CHART_RANGES:
+        if span <= settings.CONTAINERSVC_STATS_MEMORY_SECONDS:
+            seconds, resolution = span, max(1, math.ceil(settings.CONTAINERSVC_STATS_INTERVAL))
+        else:
+            covering = [retention for retention in stats_retentions() if retention.keep_seconds >= span]
+            if not covering:
+                continue  # not kept that long
+            seconds = min(span, covering[0].keep_seconds - RETENTION_SLACK_SECONDS)
+            resolution = covering[0].bucket_seconds
+        step = resolution * math.ceil(seconds / resolution / CHART_POINTS)
+        ranges.append(ChartRange(key=key, label=label, seconds=seconds, step=step, live=span <= LIVE_SECONDS))
+    return ranges
+
+
+def stats_oom_kills(*, details: ContainerDetails) -> list[datetime]:
+    """When the kernel killed the container for lack of memory, oldest first, within the kept history: its last
+    exit from the engine's inspect (the exact time), and earlier kills where an OOM-kill alert rule fired on it
+    (the engine forgets a kill once the container starts again). `details` is of a container the caller may see."""
+    last = details.finished_at if details.oom_killed else None
+    fired = AlertEvent.objects.filter(
+        container__node_id=settings.CONTAINERSVC_NODE_ID,
+        container__container_id=details.summary.id,
+        rule__kind=AlertKind.OOM_KILLED,
+        fired_at__gte=timezone.now() - timedelta(seconds=_kept_seconds()),
+    )
+    if last is not None:
+        fired = fired.filter(fired_at__lt=last)  # the rule fires after the kill it saw: that one is `last`
+    earlier = sorted(fired.order_by("-fired_at").values_list("fired_at", flat=True)[:MAX_OOM_KILLS])
+    return earlier + ([last] if last is not None else [])
+
+
+def stats_container_charts(*, details: ContainerDetails) -> dict:
+    """What the container page's charts take from the page (the points come from the history API): the ranges,
+    the ceilings (the container's limits, else the host's CPUs), the OOM kills, and the server's clock, which the
+    page's history requests and live points are timed by."""
+    return {
+        "now": timezone.now(),
+        "intervalSeconds": settings.CONTAINERSVC_STATS_INTERVAL,
+        "cores": cgroups.online_cpus(),
+        "cpuLimit": details.cpus or None,
+        "memoryLimitBytes": details.memory_bytes or None,
+        "oomKills": stats_oom_kills(details=details),
+        "ranges": [dataclasses.asdict(chart_range) for chart_range in stats_chart_ranges()],
+    }
 
 
 # --- the node ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from containersvc import gpu, scopes, selectors
+from containersvc import gpu, scopes, selectors, stats_selectors
 from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.producers import gpu_sampler, groups
 from containersvc.scopes import Scope
@@ -118,7 +118,8 @@ def container_detail(request: HttpRequest, container_id: str) -> HttpResponse:
         details = selectors.container_details(actor=request.user, container_id=found.id)
     except NotFound:
         return _container_gone_page(request, container_id)
-    context = {"details": details, "container": details.summary, "can": _can(request)}
+    charts = stats_selectors.stats_container_charts(details=details)
+    context = {"details": details, "container": details.summary, "can": _can(request), "charts": charts}
     return render(request, "dashboard/container_detail.html", context)
 
 

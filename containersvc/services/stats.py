@@ -1,6 +1,6 @@
 """Stored resource history: closed buckets written in one batch, and pruned by retention."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from django.conf import settings
@@ -25,27 +25,28 @@ def stats_retentions() -> tuple[Retention, ...]:
     )
 
 
+# Bucket attributes stored under another column name; every other attribute is a column of the same name.
+_COLUMN_OF = {"start": "bucket_start", "seconds": "resolution"}
+_ATTRIBUTES = tuple(field.name for field in fields(Bucket))
+
+
+def stats_row_of_bucket(*, container_pk: int, bucket: Bucket) -> ContainerStatsSample:
+    """The row that stores one bucket (unsaved); memory's mean is kept in whole bytes."""
+    values = {_COLUMN_OF.get(name, name): getattr(bucket, name) for name in _ATTRIBUTES}
+    values["mem_mean"] = round(bucket.mem_mean)
+    return ContainerStatsSample(container_id=container_pk, **values)
+
+
+def stats_bucket_of_row(row: ContainerStatsSample) -> Bucket:
+    """The bucket a stored row holds."""
+    values = {name: getattr(row, _COLUMN_OF.get(name, name)) for name in _ATTRIBUTES}
+    values["mem_mean"] = float(row.mem_mean)
+    return Bucket(**values)
+
+
 def stats_store_buckets(*, buckets: list[tuple[int, Bucket]]) -> int:
     """Closed buckets as (container row pk, bucket), in one insert."""
-    rows = [
-        ContainerStatsSample(
-            container_id=container_pk,
-            resolution=bucket.seconds,
-            bucket_start=bucket.start,
-            samples=bucket.samples,
-            cpu_mean=bucket.cpu_mean,
-            cpu_max=bucket.cpu_max,
-            mem_mean=round(bucket.mem_mean),
-            mem_max=bucket.mem_max,
-            mem_limit=bucket.mem_limit,
-            net_rx_rate=bucket.net_rx_rate,
-            net_tx_rate=bucket.net_tx_rate,
-            blk_read_rate=bucket.blk_read_rate,
-            blk_write_rate=bucket.blk_write_rate,
-            pids=bucket.pids,
-        )
-        for container_pk, bucket in buckets
-    ]
+    rows = [stats_row_of_bucket(container_pk=container_pk, bucket=bucket) for container_pk, bucket in buckets]
     if rows:
         ContainerStatsSample.objects.bulk_create(rows)
     return len(rows)

@@ -1,43 +1,111 @@
-// The container page's resources: CPU and memory charts over 5 minutes (the history first, then live from
-// ws/stats/) and the current network, disk and PIDs figures.
+// The container page's resources: CPU, memory, network and block IO charts over a range picked on the page
+// (15 min to 7 d), drawn from the stored history at the range's step; the live ranges then go on with the
+// samples of ws/stats/. Every point is timed by the server's clock (history and samples alike).
 import { LineChart } from "./chart.js";
-import { LiveSocket, api } from "./lib.js";
+import { LiveSocket, api, jsonData } from "./lib.js";
 
 const MIB = 1024 ** 2;
 const GIB = 1024 ** 3;
-const WINDOW_MS = 5 * 60 * 1000;
+const REFRESH_MS = 60 * 1000; // a range drawn from history alone is fetched again this often
 const root = document.getElementById("container-resources");
 const readings = document.getElementById("container-readings");
+const status = document.getElementById("chart-status");
+const frame = jsonData("container-charts-data");
 const id = root ? root.dataset.id : "";
+// The page was rendered at the server's frame.now: the difference to this clock (less the page's load time).
+const clockOffset = frame ? Date.parse(frame.now) - Date.now() : 0;
+const serverNow = () => Date.now() + clockOffset;
 let charts = null;
-let history = [];
+let current = null; // the range shown
+let asked = 0; // numbers the history requests: only the last one asked is drawn
 
 const orDash = (value, format) => (value === null || value === undefined ? "-" : format(value));
 const percent = (value) => `${value.toFixed(1)} %`;
 const bytes = (value) => (value >= GIB ? `${(value / GIB).toFixed(2)} GiB` : `${(value / MIB).toFixed(1)} MiB`);
 const rate = (value) => (value >= MIB ? `${(value / MIB).toFixed(1)} MiB/s` : `${(value / 1024).toFixed(1)} KiB/s`);
 
-// The axes need the host's cores and the container's memory limit, which the first live sample brings.
-function makeCharts(cores, memoryLimit) {
+function makeCharts() {
+  const cpu = new LineChart({ label: "CPU (100 % is one core)", max: 100, format: percent, autoMax: true });
+  if (frame.cpuLimit) cpu.setCeiling(frame.cpuLimit * 100, `limit ${frame.cpuLimit} CPUs`);
+  else cpu.setCeiling(frame.cores * 100, `host ${frame.cores} cores`);
+  const memory = new LineChart({ label: "Memory", max: MIB, format: bytes, autoMax: true });
+  if (frame.memoryLimitBytes) memory.setCeiling(frame.memoryLimitBytes, `limit ${bytes(frame.memoryLimitBytes)}`);
+  memory.setMarks(
+    frame.oomKills.map((at) => ({ time: Date.parse(at), title: `OOM kill at ${new Date(at).toLocaleString()}` })),
+  );
   charts = {
-    cpu: new LineChart({ label: "CPU (100 % is one core)", max: Math.max(1, cores) * 100, format: percent }),
-    memory: new LineChart({ label: "Memory", max: memoryLimit || GIB, format: bytes }),
+    cpu,
+    memory,
+    network: new LineChart({ label: "Network", max: 1024, format: rate, autoMax: true, series: ["in", "out"] }),
+    io: new LineChart({ label: "Block IO", max: 1024, format: rate, autoMax: true, series: ["read", "write"] }),
   };
-  document.getElementById("container-charts").append(charts.cpu.root, charts.memory.root);
-  for (const point of history) {
-    const time = Date.parse(point.at);
-    charts.cpu.push(time, point.cpuPercentMean);
-    charts.memory.push(time, point.memoryBytesMean);
+  charts.cpu.root.dataset.chart = "cpu";
+  charts.memory.root.dataset.chart = "memory";
+  charts.network.root.dataset.chart = "network";
+  charts.io.root.dataset.chart = "io";
+  document.getElementById("container-charts").append(...Object.values(charts).map((chart) => chart.root));
+}
+
+// Without a limit the memory chart's ceiling is the host's memory, which every point and sample carries.
+function hostMemoryCeiling(memoryLimitBytes) {
+  if (!frame.memoryLimitBytes && memoryLimitBytes) {
+    charts.memory.setCeiling(memoryLimitBytes, `host memory ${bytes(memoryLimitBytes)}`);
   }
 }
 
-function show(batch) {
+function drawAll() {
+  const now = serverNow();
+  for (const chart of Object.values(charts)) chart.draw(now);
+}
+
+function pushPoint(time, point) {
+  charts.cpu.push(time, point.cpuPercentMean);
+  charts.memory.push(time, point.memoryBytesMean);
+  charts.network.push(time, point.netRxBytesPerSecond, point.netTxBytesPerSecond);
+  charts.io.push(time, point.blockReadBytesPerSecond, point.blockWriteBytesPerSecond);
+}
+
+async function showRange(range) {
+  const mine = ++asked;
+  for (const button of document.querySelectorAll("#chart-ranges button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.range === range.key));
+  }
+  root.dataset.range = range.key;
+  status.textContent = "Loading…";
+  const since = new Date(serverNow() - range.seconds * 1000).toISOString();
+  let points = [];
+  try {
+    const query = `id=${id}&step=${range.step}&since=${encodeURIComponent(since)}`;
+    points = (await api("GET", `/container-svc/container/stats/history?${query}`)).points;
+    status.textContent = "";
+  } catch (error) {
+    status.textContent = `History: ${error.message}`;
+  }
+  if (mine !== asked) return; // another range was picked meanwhile
+  const liveRoom = range.live ? Math.ceil(range.seconds / frame.intervalSeconds) : 0;
+  // A missing step or two is noise; more is a time without readings (the container stopped, the service was down).
+  const gapMs = 3 * Math.max(range.step, frame.intervalSeconds) * 1000;
+  for (const chart of Object.values(charts)) {
+    chart.reset({ windowMs: range.seconds * 1000, capacity: points.length + liveRoom + 1, gapMs });
+  }
+  for (const point of points) pushPoint(Date.parse(point.at), point);
+  if (points.length) hostMemoryCeiling(points[points.length - 1].memoryLimitBytes);
+  current = range;
+  drawAll();
+  root.dataset.drawn = range.key;
+}
+
+function showSample(batch) {
   const sample = batch.stats.find((row) => row.containerId === id);
   if (!sample) return; // not running (or not sampled yet)
-  if (!charts) makeCharts(batch.node.cpuPercentPerCore.length, sample.memoryLimitBytes);
-  const now = Date.now();
-  charts.cpu.push(now, sample.cpuPercent);
-  charts.memory.push(now, sample.memoryBytes);
+  hostMemoryCeiling(sample.memoryLimitBytes);
+  if (current && current.live) {
+    const time = Date.parse(sample.takenAt);
+    charts.cpu.push(time, sample.cpuPercent);
+    charts.memory.push(time, sample.memoryBytes);
+    charts.network.push(time, sample.netRxBytesPerSecond, sample.netTxBytesPerSecond);
+    charts.io.push(time, sample.blockReadBytesPerSecond, sample.blockWriteBytesPerSecond);
+  }
   readings.textContent =
     `CPU ${orDash(sample.cpuPercent, percent)} · memory ${bytes(sample.memoryBytes)} of ` +
     `${bytes(sample.memoryLimitBytes)} · network in ${orDash(sample.netRxBytesPerSecond, rate)}, ` +
@@ -46,21 +114,22 @@ function show(batch) {
   root.dataset.state = "live";
 }
 
-async function start() {
-  const since = new Date(Date.now() - WINDOW_MS).toISOString();
-  try {
-    const body = await api("GET", `/container-svc/container/stats/history?id=${id}&step=1&since=${encodeURIComponent(since)}`);
-    history = body.points;
-  } catch {
-    history = []; // no history yet: the charts start from now
-  }
+function start() {
+  makeCharts();
+  const ranges = new Map(frame.ranges.map((range) => [range.key, range]));
+  document.getElementById("chart-ranges").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-range]");
+    if (button) showRange(ranges.get(button.dataset.range));
+  });
+  showRange(frame.ranges[0]);
   new LiveSocket(() => "/ws/stats/", {
-    onMessage: (message) => message.type === "stats.batch" && show(message),
+    onMessage: (message) => message.type === "stats.batch" && showSample(message),
     onState: (state) => {
       if (state !== "live") root.dataset.state = state;
     },
   });
-  setInterval(() => charts && Object.values(charts).forEach((chart) => chart.draw()), 1000);
+  setInterval(() => current && current.live && drawAll(), 1000);
+  setInterval(() => current && !current.live && showRange(current), REFRESH_MS);
 }
 
-if (root) start();
+if (root && frame) start();

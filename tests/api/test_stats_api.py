@@ -8,7 +8,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from containersvc import scopes
+from containersvc.models import Container
 from containersvc.producers.stats_collector import collector
+from containersvc.services.stats import stats_store_buckets
+from containersvc.stats import Bucket, bucket_start
 from tests.conftest import wait_for
 
 BURN = "while :; do :; done"
@@ -111,6 +114,57 @@ def test_history_of_a_removed_container_comes_from_the_stored_buckets(api, conta
     coarse = api.get(HISTORY, {"id": sleeper.id, "step": 4}).json()
     assert coarse["resolutionSeconds"] == 2 and coarse["points"]
     assert all(point["pids"] >= 1 for point in coarse["points"])
+
+
+def test_history_points_carry_network_block_io_and_pids(api, container, stats, settings):
+    sleeper = container("sleep 3600")
+    sampled(stats, sleeper.id, count=2)
+    row = Container.objects.get(node_id=settings.CONTAINERSVC_NODE_ID, container_id=sleeper.id)
+    bucket = settings.CONTAINERSVC_STATS_FINE_BUCKET_SECONDS
+    an_hour_ago = bucket_start(timezone.now() - timedelta(hours=1), bucket)
+    stored = Bucket(
+        start=an_hour_ago,
+        seconds=bucket,
+        samples=bucket,
+        cpu_mean=12.5,
+        cpu_max=30.0,
+        mem_mean=4 * 1024**2,
+        mem_max=5 * 1024**2,
+        mem_limit=64 * 1024**2,
+        net_rx_rate=1000.0,
+        net_tx_rate=2000.0,
+        blk_read_rate=3000.0,
+        blk_write_rate=4000.0,
+        pids=7,
+    )
+    stats_store_buckets(buckets=[(row.pk, stored)])
+
+    since, until = an_hour_ago - timedelta(minutes=1), an_hour_ago + timedelta(minutes=1)
+    body = api.get(HISTORY, {"id": sleeper.id, "step": bucket, "since": since.isoformat(), "until": until.isoformat()})
+    assert body.json()["points"] == [
+        {
+            "at": an_hour_ago.isoformat().replace("+00:00", "Z"),
+            "samples": bucket,
+            "cpuPercentMean": 12.5,
+            "cpuPercentMax": 30.0,
+            "memoryBytesMean": 4 * 1024**2,
+            "memoryBytesMax": 5 * 1024**2,
+            "memoryLimitBytes": 64 * 1024**2,
+            "netRxBytesPerSecond": 1000.0,
+            "netTxBytesPerSecond": 2000.0,
+            "blockReadBytesPerSecond": 3000.0,
+            "blockWriteBytesPerSecond": 4000.0,
+            "pids": 7,
+        }
+    ]
+    # From memory too, and declared in the OpenAPI document.
+    recent = api.get(HISTORY, {"id": sleeper.id, "step": 1}).json()["points"]
+    assert recent and all(point["pids"] >= 1 and point["netRxBytesPerSecond"] == 0 for point in recent)
+    document = api.get("/container-svc/openapi.json").json()
+    declared = document["components"]["schemas"]["StatsPoint"]["properties"]
+    assert set(recent[0]) == set(declared)
+    rates = {"netRxBytesPerSecond", "netTxBytesPerSecond", "blockReadBytesPerSecond", "blockWriteBytesPerSecond"}
+    assert rates | {"pids"} <= set(declared)
 
 
 def test_history_bad_input(api, container, stats):

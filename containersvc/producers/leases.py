@@ -28,6 +28,7 @@ from containersvc.producers.worker import Worker
 
 logger = logging.getLogger(__name__)
 HOST = socket.gethostname()
+_OURS: set[str] = set()  # the holder names of this process's leases (tests run two in one process)
 
 
 class Lease(Worker):
@@ -38,6 +39,7 @@ class Lease(Worker):
         self.role = role
         self.thread_name = f"lease-{role}"
         self.holder = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        _OURS.add(self.holder)
         self._valid_until = 0.0  # monotonic; held before it
         self._handed_over_at: datetime | None = None
         self._changed = threading.Event()
@@ -146,10 +148,14 @@ class Lease(Worker):
 
 
 def _ended_here(holder: str) -> bool:
+    """Whether the holder was a process of this host that is gone; our own pid under another name is a
+    previous process's (a restarted container's server often gets the same pid)."""
     host, _, rest = holder.partition(":")
     pid = rest.partition(":")[0]
-    if host != HOST or not pid.isdigit() or int(pid) == os.getpid():
+    if host != HOST or not pid.isdigit() or holder in _OURS:
         return False
+    if int(pid) == os.getpid():
+        return True
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:

@@ -15,6 +15,12 @@ again from the cursor at once: lines rotated away meanwhile are then marked as a
 
 Followers start for the running managed containers of this node when capture starts, and when the
 events follower reports such a container starting or the event stream reopening after a gap.
+
+The node's processes elect one capturing process (producers/leases.py, role "logs"). Two would store no line
+twice (a line is stored under its stream's cursor lock, gap markers too) but would follow every container
+twice and enforce the node's retention at once; so the stand-bys follow nothing, and their logs requests
+read from the cursor as a process without producers does. A process taking the lease scans at once; one
+losing it stops its followers (each stores what it read).
 """
 
 import logging
@@ -29,6 +35,7 @@ from containersvc.engine import ContainerDetails, EngineEvent, LogFollow
 from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.models import Container, ContainerState
 from containersvc.producers.engine_away import AWAY_ERRORS, engine_away
+from containersvc.producers.leases import Lease
 from containersvc.services import logs, mirror
 
 logger = logging.getLogger(__name__)
@@ -239,11 +246,15 @@ class LogCapture:
         self._rescan = threading.Event()
         self._ticker: threading.Thread | None = None
         self._drainer: threading.Thread | None = None
+        self.lease = Lease("logs")
+        self._capturing = False  # the ticker's view of the lease: it scans when taken, stops followers when lost
 
     def start(self) -> None:
         with self._lock:
             if self._ticker is not None and self._ticker.is_alive():
                 return
+            self.lease.start()
+            self._capturing = False
             self._stop = threading.Event()
             self._ticker = threading.Thread(target=self._tick, args=(self._stop,), name="log-capture", daemon=True)
             self._rescan.set()  # the running containers are listed by the ticker, not in the caller's thread
@@ -260,11 +271,12 @@ class LogCapture:
         deadline = time.monotonic() + timeout
         for thread in [follower.thread for follower in followers] + others:
             thread.join(max(0.0, deadline - time.monotonic()))
+        self.lease.stop(max(0.0, deadline - time.monotonic()))  # after the followers stored what they read
 
     def ensure(self, *, container_id: str) -> None:
         """Capture this container: start a follower, or tell the running one it must not end yet."""
         with self._lock:
-            if self._stop.is_set():
+            if self._stop.is_set() or not self.lease.held:
                 return
             follower = self._followers.get(container_id)
             if follower is not None:
@@ -322,6 +334,8 @@ class LogCapture:
         try:
             while not stop.wait(TICK_SECONDS):
                 now = time.monotonic()
+                if not self._follow_the_lease():
+                    continue
                 if self._rescan.is_set() and now >= next_scan and not self._scan():
                     next_scan = now + SCAN_RETRY_SECONDS
                 with self._lock:
@@ -334,6 +348,19 @@ class LogCapture:
                 close_old_connections()
         finally:
             connection.close()
+
+    def _follow_the_lease(self) -> bool:
+        """Whether this process captures now; on taking the lease scan at once, on losing it stop following."""
+        held = self.lease.held
+        if held and not self._capturing:
+            self._rescan.set()
+        elif not held and self._capturing:
+            with self._lock:
+                followers = list(self._followers.values())
+            for follower in followers:
+                follower.stop()
+        self._capturing = held
+        return held
 
     def _scan(self) -> bool:
         """Follow every running managed container of this node and drain the stopped ones that are behind

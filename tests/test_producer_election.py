@@ -1,5 +1,6 @@
 """One storing stats collector per node: two service processes of one node on one database elect one; the
-other stands by, takes over when the holder freezes or dies, and no bucket is ever stored twice."""
+other stands by, takes over when the holder freezes or dies, and no bucket is ever stored twice. Likewise
+one process of a node captures logs."""
 
 import os
 import signal
@@ -12,7 +13,9 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
+from containersvc import labels
 from containersvc.models import ContainerStatsSample, ProducerLease
+from containersvc.producers.log_capture import LogCapture
 from containersvc.producers.stats_collector import StatsCollector
 from tests.conftest import MANAGED_LABELS, TEST_NODE, wait_for
 
@@ -160,3 +163,34 @@ def test_a_stand_by_still_samples_for_its_own_sockets_and_a_clean_stop_hands_ove
     finally:
         holder.stop()
         stand_by.stop()
+
+
+def test_one_log_capture_of_a_node_follows_and_a_stand_by_takes_over_at_a_clean_stop(
+    settings, docker_client, test_image
+):
+    settings.CONTAINERSVC_LEASE_SECONDS = 60  # only a release can hand it over within the test
+    settings.CONTAINERSVC_LEASE_RENEW_SECONDS = 0.25
+    printer = docker_client.containers.run(
+        test_image,
+        ["sh", "-c", "while :; do echo tick; sleep 0.2; done"],
+        detach=True,
+        labels={**MANAGED_LABELS, labels.NODE: TEST_NODE},
+        network_mode="none",
+    )
+    holder, stand_by = LogCapture(), LogCapture()
+    holder.start()
+    try:
+        wait_for(lambda: holder.lease.held, timeout=30, what="the first capture to take the lease")
+        wait_for(lambda: printer.id in holder.following(), timeout=30, what="the holder to follow the printer")
+        stand_by.start()
+        assert not stand_by.lease.renew()
+        stand_by.ensure(container_id=printer.id)  # what its events listener does when the container starts
+        assert stand_by.following() == []
+
+        holder.stop()
+        wait_for(lambda: stand_by.lease.held, timeout=30, what="the stand-by to take the released lease")
+        wait_for(lambda: printer.id in stand_by.following(), timeout=30, what="the new holder to follow the printer")
+    finally:
+        holder.stop()
+        stand_by.stop()
+        printer.remove(force=True)

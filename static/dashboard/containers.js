@@ -37,30 +37,60 @@ function actionButtons(c) {
   return cell;
 }
 
-// The latest resource sample of each running container, from ws/stats/ (one message a sampling round).
+// The latest resource values of each running container, kept from ws/stats/?changes=only: a whole first
+// message, then per sampling round only the values that changed and the ids that went away.
 const stats = new Map();
-const MIB = 1024 ** 2;
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 
-function cpuText(id) {
-  const sample = stats.get(id);
-  return sample && sample.cpuPercent !== null ? `${sample.cpuPercent.toFixed(1)} %` : "-";
+// Three significant figures, as the server rounds what it sends; a no-break space keeps a cell on one line.
+function bytes(value) {
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const digits = unit === 0 || value >= 100 ? 0 : value >= 10 ? 1 : 2;
+  return `${value.toFixed(digits)}\u00a0${UNITS[unit]}`;
 }
 
-function memoryText(id) {
+const percent = (value) => `${value.toFixed(1)} %`;
+const rate = (value) => `${bytes(value)}/s`;
+
+// The live columns: the cell's class and the header's data-sort are the key (the API's sort names).
+const LIVE_COLUMNS = {
+  cpu: { value: (s) => s.cpuPercent, text: (s) => percent(s.cpuPercent) },
+  memory: { value: (s) => s.memoryBytes, text: (s) => `${bytes(s.memoryBytes)} (${percent(s.memoryPercent)})` },
+  netRx: { value: (s) => s.netRxBytesPerSecond, text: (s) => rate(s.netRxBytesPerSecond) },
+  netTx: { value: (s) => s.netTxBytesPerSecond, text: (s) => rate(s.netTxBytesPerSecond) },
+  blockRead: { value: (s) => s.blockReadBytesPerSecond, text: (s) => rate(s.blockReadBytesPerSecond) },
+  blockWrite: { value: (s) => s.blockWriteBytesPerSecond, text: (s) => rate(s.blockWriteBytesPerSecond) },
+};
+
+function liveValue(key, id) {
   const sample = stats.get(id);
-  return sample ? `${(sample.memoryBytes / MIB).toFixed(1)} MiB` : "-";
+  const value = sample ? LIVE_COLUMNS[key].value(sample) : null;
+  return value === undefined ? null : value;
+}
+
+function liveText(key, id) {
+  return liveValue(key, id) === null ? "-" : LIVE_COLUMNS[key].text(stats.get(id));
+}
+
+function liveCells(id) {
+  return Object.keys(LIVE_COLUMNS).map((key) => el("td", { class: key, text: liveText(key, id) }));
+}
+
+function memoryTitle(id) {
+  const limit = stats.get(id)?.memoryLimitBytes;
+  return limit ? `of ${bytes(limit)}` : "";
 }
 
 // Sorting by a live column: the header's button cycles descending, ascending, off (newest first).
-const SORT_VALUES = {
-  cpu: (id) => stats.get(id)?.cpuPercent ?? null,
-  memory: (id) => stats.get(id)?.memoryBytes ?? null,
-};
 const sort = { key: null, descending: true };
 
 function compare(a, b) {
   if (sort.key) {
-    const [x, y] = [SORT_VALUES[sort.key](a.id), SORT_VALUES[sort.key](b.id)];
+    const [x, y] = [liveValue(sort.key, a.id), liveValue(sort.key, b.id)];
     if (x !== y) {
       if (x === null) return 1; // no sample yet: last, whichever the direction
       if (y === null) return -1;
@@ -87,15 +117,23 @@ document.querySelector("#containers thead").addEventListener("click", (event) =>
   render();
 });
 
-function showStats(batch) {
-  stats.clear();
-  for (const sample of batch.stats) stats.set(sample.containerId, sample);
-  // In place: the rest of the table (and a button being clicked) stays as it is.
+function showStats(message) {
+  if (message.full) stats.clear();
+  for (const change of message.stats) stats.set(change.containerId, { ...stats.get(change.containerId), ...change });
+  for (const id of message.gone) stats.delete(id);
+  const touched = new Set([...message.stats.map((change) => change.containerId), ...message.gone]);
+  // In place, and only the rows whose values changed: the rest of the table (and a button being clicked)
+  // stays as it is.
   for (const tr of body.rows) {
-    tr.querySelector("td.cpu").textContent = cpuText(tr.dataset.id);
-    tr.querySelector("td.memory").textContent = memoryText(tr.dataset.id);
+    if (message.full || touched.has(tr.dataset.id)) showLive(tr);
   }
-  if (sort.key) reorder();
+  if (sort.key && (message.full || touched.size)) reorder();
+}
+
+function showLive(tr) {
+  const id = tr.dataset.id;
+  for (const key of Object.keys(LIVE_COLUMNS)) tr.querySelector(`td.${key}`).textContent = liveText(key, id);
+  tr.querySelector("td.memory").title = memoryTitle(id);
 }
 
 // The rows moved, not made again, and only when the order changed.
@@ -106,13 +144,12 @@ function reorder() {
 }
 
 function row(c) {
-  return el(
+  const tr = el(
     "tr",
     { "data-id": c.id, "data-state": c.state },
     el("td", {}, el("a", { href: `/containers/${c.id}/`, text: c.name || c.id.slice(0, 12) })),
     el("td", {}, el("span", { class: "state", "data-state": c.state, text: c.state })),
-    el("td", { class: "cpu", text: cpuText(c.id) }),
-    el("td", { class: "memory", text: memoryText(c.id) }),
+    ...liveCells(c.id),
     el("td", { text: c.image }),
     el("td", { text: ports(c.ports) }),
     el("td", { text: age(c.createdAt), title: c.createdAt || "" }),
@@ -120,6 +157,8 @@ function row(c) {
     el("td", { text: c.managed ? "yes" : "" }),
     actionButtons(c),
   );
+  tr.querySelector("td.memory").title = memoryTitle(c.id);
+  return tr;
 }
 
 function render() {
@@ -166,7 +205,9 @@ new LiveSocket(() => "/ws/containers/", {
     render();
   },
 });
-new LiveSocket(() => "/ws/stats/", { onMessage: (message) => message.type === "stats.batch" && showStats(message) });
+new LiveSocket(() => "/ws/stats/?changes=only", {
+  onMessage: (message) => message.type === "stats.changes" && showStats(message),
+});
 render();
 setInterval(render, 30000); // ages
 

@@ -54,12 +54,20 @@ const CEILING_ROOM = 1.08; // a ceiling is drawn a little below the top, so the 
 
 export class LineChart {
   // label: the caption; format: a value as text. max: the top of the y axis (a value above it is drawn at the
-  // top); with autoMax the least top, the top then following the largest value shown. series: the names of the
-  // lines when there are several (push then takes a value for each). gapMs: points further apart than this are
-  // not joined (no readings in between).
-  constructor({ label, max, format, windowMs = 5 * 60 * 1000, capacity = 300, series = null, autoMax = false, gapMs = Infinity }) {
+  // top); with autoMax the least top, raised to fit the largest value shown. A ceiling (setCeiling) sets the
+  // top instead. series: the names of the lines when there are several (push then takes a value for each).
+  // gapMs: points further apart than this are not joined (no readings in between).
+  constructor({
+    label,
+    max,
+    format,
+    windowMs = 5 * 60 * 1000,
+    capacity = 300,
+    series = null,
+    autoMax = false,
+    gapMs = Number.POSITIVE_INFINITY,
+  }) {
     this.max = max > 0 ? max : 1;
-    this.least = this.max;
     this.autoMax = autoMax;
     this.format = format;
     this.names = series || [null];
@@ -68,6 +76,7 @@ export class LineChart {
     this.points = new RingBuffer(capacity);
     this.ceiling = null;
     this.marks = [];
+    this.markLegend = "";
     this.current = text("strong", "chart-value", "-");
     this.lines = this.names.map((_, i) => svg("path", { class: `chart-line series-${i}`, d: "" }));
     this.areas = this.names.map((_, i) => svg("path", { class: `chart-area series-${i}`, d: "" }));
@@ -81,6 +90,9 @@ export class LineChart {
     const caption = document.createElement("figcaption");
     const title = text("span", "", `${label} `);
     this.names.forEach((name, i) => name && title.append(text("span", `legend series-${i}`, name)));
+    this.markNote = text("span", "legend mark");
+    this.markNote.hidden = true;
+    title.append(this.markNote);
     caption.append(title, this.current);
     this.since = text("span", "", windowLabel(windowMs));
     this.top = text("span", "chart-top", `max ${format(this.max)}`);
@@ -107,17 +119,18 @@ export class LineChart {
     this.ceiling = value > 0 ? { value, label } : null;
   }
 
-  // Moments marked by a vertical line (e.g. OOM kills), each titled.
-  setMarks(marks) {
+  // Moments ({time, title}) marked by a vertical line, named `legend` in the caption while one is in view.
+  setMarks(marks, legend) {
     this.marks = marks;
+    this.markLegend = legend;
   }
 
   // One value per series (null: no reading; the line breaks there).
   push(time, ...values) {
     this.points.push([time, values]);
     const shown = (value) => (value === null || value === undefined ? "n/a" : this.format(value));
-    this.current.textContent =
-      this.names.length === 1 ? shown(values[0]) : this.names.map((name, i) => `${name} ${shown(values[i])}`).join(" · ");
+    const each = this.names.map((name, i) => `${name} ${shown(values[i])}`);
+    this.current.textContent = this.names.length === 1 ? shown(values[0]) : each.join(" · ");
   }
 
   visiblePoints(now) {
@@ -127,12 +140,11 @@ export class LineChart {
 
   draw(now = Date.now()) {
     const visible = this.visiblePoints(now);
-    let top = this.max;
-    if (this.ceiling) top = this.ceiling.value * CEILING_ROOM;
+    let top = this.ceiling ? this.ceiling.value * CEILING_ROOM : this.max;
     if (this.autoMax) {
-      let largest = this.least;
+      let largest = this.max;
       for (const [, values] of visible) for (const value of values) if (value > largest) largest = value;
-      top = Math.max(top, niceTop(largest));
+      if (largest > top) top = niceTop(largest); // over the ceiling (or with none): room for the largest
     }
     const xOf = (time) => WIDTH - ((now - time) / this.windowMs) * WIDTH;
     const yOf = (value) => HEIGHT - Math.min(1, Math.max(0, value / top)) * HEIGHT;
@@ -163,6 +175,8 @@ export class LineChart {
       }),
     );
     this.svg.dataset.marks = String(marks.length);
+    this.markNote.hidden = marks.length === 0;
+    this.markNote.textContent = marks.length > 1 ? `${this.markLegend} ×${marks.length}` : this.markLegend;
     this.svg.dataset.top = String(top);
   }
 

@@ -32,6 +32,7 @@ function makeCharts() {
   if (frame.memoryLimitBytes) memory.setCeiling(frame.memoryLimitBytes, `limit ${bytes(frame.memoryLimitBytes)}`);
   memory.setMarks(
     frame.oomKills.map((at) => ({ time: Date.parse(at), title: `OOM kill at ${new Date(at).toLocaleString()}` })),
+    "OOM kill",
   );
   charts = {
     cpu,

@@ -186,22 +186,20 @@ def test_an_oom_kill_is_marked_on_the_memory_chart(page_for, owner, run_limited,
     expect(page.locator("#container-resources")).to_have_attribute("data-drawn", "15m", timeout=30000)
     expect(memory).to_have_attribute("data-marks", "1")
     expect(memory.locator(".chart-mark title")).to_have_text(re.compile("^OOM kill at "))
+    expect(page.locator('[data-chart="memory"] figcaption .legend.mark')).to_have_text("OOM kill")
 
 
 def _daily(hours: float) -> tuple:
-    """A day's made-up but plausible load: a busy afternoon, memory growing then freed, nightly backups."""
+    """A day's made-up but plausible load: a busy afternoon, a nightly backup, and memory that climbs to the
+    limit 17 hours in (7 hours ago), where the screenshot test puts an OOM kill."""
     busy = 0.5 + 0.5 * math.sin((hours - 6) / 24 * 2 * math.pi)
     backup = 1.0 if 2 <= hours % 24 < 3 else 0.0
-    cpu = 8 + 60 * busy + 10 * math.sin(hours * 7) ** 2
-    memory = int((14 + 30 * busy + 8 * ((hours * 3) % 1)) * MIB)
-    return (
-        cpu,
-        memory,
-        40_000 * busy + 2_000,
-        15_000 * busy + 800,
-        3_000_000 * backup + 20_000,
-        800_000 * backup + 60_000,
-    )
+    cpu = 8 + 60 * busy + 8 * math.sin(hours * 1.7) ** 2
+    memory = (14 + 30 * busy + 4 * math.sin(hours * 0.8)) * MIB
+    if 16.5 <= hours < 17:
+        memory += (63 * MIB - memory) * (hours - 16.5) * 2
+    rx, tx = 40_000 * busy + 2_000, 15_000 * busy + 800
+    return cpu, int(memory), rx, tx, 400_000 * backup + 20_000, 150_000 * backup + 60_000
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -249,5 +247,5 @@ def test_the_containers_page_has_live_cpu_and_memory_columns(page_for, owner, co
 
     row = page.locator(f'#containers tr[data-id="{burner.id}"]')
     expect(row.locator("td.cpu")).to_have_text(re.compile(r"^\d+\.\d %$"), timeout=60000)
-    expect(row.locator("td.memory")).to_have_text(re.compile(r"^\d+\.\d MiB$"))
+    expect(row.locator("td.memory")).to_have_text(re.compile(r"^\d+(\.\d+)?\s[KMG]?i?B"))
     assert not errors

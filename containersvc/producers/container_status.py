@@ -20,6 +20,7 @@ from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.producers import groups
 from containersvc.producers.engine_away import AWAY_ERRORS, engine_away
 from containersvc.producers.publish import Publisher
+from containersvc.producers.worker import Worker
 from containersvc.services import containers, mirror
 
 logger = logging.getLogger(__name__)
@@ -59,54 +60,49 @@ class _Pending:
     engine_error: str | None = None
 
 
-class ContainerStatusProducer:
-    """One per process; subscribe() at socket connect, unsubscribe() at disconnect."""
+class ContainerStatusProducer(Worker):
+    """One per process; subscribe() at socket connect, unsubscribe() at disconnect (see Worker). Its thread
+    handles batches; the event reader is its companion thread."""
+
+    thread_name = "container-status"
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._subscribers = 0
-        self._stop = threading.Event()
+        super().__init__()
         self._stream: EventStream | None = None
         self._pending = _Pending()
-        self._threads: list[threading.Thread] = []
         self._publisher: Publisher | _NobodyWatching | None = None
-        self._always = False  # run_always(): follow for the life of the process, sockets or not
+        self._starting_loop: asyncio.AbstractEventLoop | None = None  # the first subscriber's, for on_start
         self._listeners: list[EventListener] = []
 
     # --- lifecycle ----------------------------------------------------------------------------------------
-    def subscribe(self, *, loop: asyncio.AbstractEventLoop, reconcile: bool = True) -> None:
+    def subscribe(self, *, loop: asyncio.AbstractEventLoop, reconcile: bool = True) -> None:  # type: ignore[override]
         """Count a subscriber in; with `reconcile` the next batch is the full list (a new socket needs it)."""
         with self._lock:
-            self._subscribers += 1
-            if not any(thread.is_alive() for thread in self._threads) or self._stop.is_set():
-                self._start(loop)
-            else:
+            if self._working():
                 # A publisher bound to another loop serves sockets that are gone (tests run one loop each).
                 if not isinstance(self._publisher, Publisher) or self._publisher.loop is not loop:
                     self._publisher = Publisher(loop)
                 if reconcile:
                     self._pending.reconcile = True
+            self._starting_loop = loop
+            self._subscribe_locked()
+            self._starting_loop = None
 
     def unsubscribe(self) -> None:
         with self._lock:
-            self._subscribers = max(0, self._subscribers - 1)
-            if self._subscribers == 0 and self._always:
+            self._unsubscribe_locked()
+            if not self._subscribers and self._always:
                 self._publisher = _NobodyWatching()
-            elif self._subscribers == 0:
-                self._stop_locked()
 
     def run_always(self) -> None:
         """Follow events from now on whether or not sockets watch: the mirror and log capture rely on it."""
-        with self._lock:
-            self._always = True
-            if not any(thread.is_alive() for thread in self._threads) or self._stop.is_set():
-                self._start(None)
+        self.start()
 
     def stop_always(self) -> None:
         """Undo run_always() (tests; a process ending needs nothing): stops unless sockets still watch."""
         with self._lock:
             self._always = False
-            if self._subscribers == 0:
+            if not self._subscribers:
                 self._stop_locked()
 
     def add_listener(self, listener: EventListener) -> None:
@@ -129,23 +125,13 @@ class ContainerStatusProducer:
                 # A listener's bug must not end the event stream that keeps the mirror.
                 logger.exception("container event listener failed")
 
-    def threads(self) -> list[threading.Thread]:
-        return [thread for thread in self._threads if thread.is_alive()]
-
-    def _start(self, loop: asyncio.AbstractEventLoop | None) -> None:
-        self._stop = threading.Event()
+    def on_start(self) -> None:
         self._pending = _Pending(reconcile=True)
+        loop = self._starting_loop
         self._publisher = Publisher(loop) if loop is not None else _NobodyWatching()
-        stop = self._stop
-        self._threads = [
-            threading.Thread(target=self._read_events, args=(stop,), name="container-events", daemon=True),
-            threading.Thread(target=self._work, args=(stop,), name="container-status", daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
+        self.start_companion(self._read_events, name="container-events")
 
-    def _stop_locked(self) -> None:
-        self._stop.set()
+    def on_stopping(self) -> None:
         if self._stream is not None:
             self._stream.close()
 
@@ -198,16 +184,20 @@ class ContainerStatusProducer:
                     pending.reconcile = True
 
     # --- the worker: inspect, mirror, publish --------------------------------------------------------------
-    def _work(self, stop: threading.Event) -> None:
-        try:
-            while not stop.wait(BATCH_SECONDS):
-                with self._lock:
-                    pending, self._pending = self._pending, _Pending()
-                if not self._handle(pending) and not self._keep_going():
-                    break
-                close_old_connections()
-        finally:
-            connection.close()
+    def perform_work(self, stop: threading.Event) -> bool:
+        if stop.wait(BATCH_SECONDS):
+            return False
+        with self._lock:
+            pending, self._pending = self._pending, _Pending()
+        if not self._handle(pending) and not self._keep_going():
+            with self._lock:
+                self._stop_locked()  # the reader ends with the worker
+            return False
+        close_old_connections()
+        return True
+
+    def on_stop(self) -> None:
+        connection.close()
 
     def _keep_going(self) -> bool:
         """Publishing failed (the sockets' loop is gone): an always-on producer goes on without sockets."""

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
-from django.db.models import Case, F, Q, When
+from django.db.models import Case, F, Q, QuerySet, When
 from django.utils import timezone
 
 from containersvc.models import ProducerLease
@@ -42,7 +42,6 @@ class Lease(Worker):
         _OURS.add(self.holder)
         self._valid_until = 0.0  # monotonic; held before it
         self._handed_over_at: datetime | None = None
-        self._changed = threading.Event()
 
     @property
     def held(self) -> bool:
@@ -52,12 +51,6 @@ class Lease(Worker):
     def handed_over_at(self) -> datetime | None:
         """When the previous holder's term ended (None: nobody held it before): what began earlier was its."""
         return self._handed_over_at
-
-    def wait_changed(self, timeout: float) -> bool:
-        """Wait until a renewal took or lost the lease (tests, and producers reacting at once)."""
-        changed = self._changed.wait(timeout)
-        self._changed.clear()
-        return changed
 
     # --- the loop (see Worker) ----------------------------------------------------------------------------
     def perform_work(self, stop: threading.Event) -> None:
@@ -82,29 +75,22 @@ class Lease(Worker):
         was_held = time.monotonic() < self._valid_until
         taken = self._take(now) or self._take_from_ended(now) or self._create(now)
         if taken:
-            if not was_held:
-                row = ProducerLease.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, role=self.role).first()
-                self._handed_over_at = row.handed_over_at if row else None
+            if not was_held:  # a new term: set before `held` says so
+                self._handed_over_at = self._rows().values_list("handed_over_at", flat=True).first()
             lease, renew = settings.CONTAINERSVC_LEASE_SECONDS, settings.CONTAINERSVC_LEASE_RENEW_SECONDS
             self._valid_until = began + max(lease - renew, 0.0)
         else:
             self._valid_until = 0.0
         if taken != was_held:
             logger.info("%s lease %s by %s", self.role, "taken" if taken else "lost", self.holder)
-            self._changed.set()
         return taken
 
     def release(self) -> None:
         """End this process's term now, so a stand-by takes over at its next renewal."""
-        was_held = self._valid_until > 0
         self._valid_until = 0.0
-        ProducerLease.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, role=self.role, holder=self.holder).update(
-            expires_at=timezone.now()
-        )
-        if was_held:
-            self._changed.set()
+        self._rows().filter(holder=self.holder).update(expires_at=timezone.now())
 
-    def _rows(self):
+    def _rows(self) -> QuerySet[ProducerLease]:
         return ProducerLease.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, role=self.role)
 
     def _take(self, now: datetime, *, where: Q | None = None) -> bool:

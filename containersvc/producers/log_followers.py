@@ -5,6 +5,12 @@ leaves. Its reader thread keeps the recent lines (what a new viewer is shown fir
 publisher thread sends them in numbered batches, at most BATCH_SECONDS apart or BATCH_LINES long, so a log
 line is never a channel-layer message of its own. Both buffers are bounded: what overflows is counted and
 reported as dropped.
+
+A follower is not a Worker (producers/worker.py), though it shares the shape: threads started by the first
+subscriber, a stop that wakes them by closing the stream they read. A Worker is restartable and counts its
+own subscribers; a follower runs once: one follow, one `generation` that viewers tell batches apart by. An
+ended follower is replaced by a new one, and the count of a container's viewers, kept by LogFollowers,
+carries over to the new follower. Its stop never blocks, since it is called on the sockets' loop.
 """
 
 import asyncio

@@ -3,10 +3,12 @@
 A subclass names its thread and implements `perform_work(stop)` (one round, its own waiting included); the
 hooks `on_start` (before the thread starts), `on_stopping` (when a stop is asked: wake the thread, close the
 stream it reads) and `on_stop` (in the thread, as it ends) are optional. `start()` keeps the thread running
-with nobody subscribed (the always-on producers); `stop()` ends it whatever the count.
+with nobody subscribed (the always-on producers); `stop()` ends it whatever the count. A producer that reads
+a stream beside its work starts that reader from `on_start` with `start_companion`: it gets the same stop.
 """
 
 import threading
+from collections.abc import Callable
 
 
 class Worker:
@@ -18,6 +20,7 @@ class Worker:
         self._always = False
         self._stop: threading.Event | None = None
         self._thread: threading.Thread | None = None
+        self._companions: list[threading.Thread] = []
 
     @property
     def subscribers(self) -> int:
@@ -63,6 +66,17 @@ class Worker:
         if thread is not None:
             thread.join(timeout)
 
+    def threads(self) -> list[threading.Thread]:
+        """The live threads of this worker: its own and its companions (leak checks)."""
+        return [thread for thread in (self._thread, *self._companions) if thread is not None and thread.is_alive()]
+
+    def start_companion(self, target: Callable[[threading.Event], None], *, name: str) -> None:
+        """From on_start: another thread of this run, handed the same stop event."""
+        assert self._stop is not None, "called from on_start"
+        thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
+        self._companions.append(thread)
+        thread.start()
+
     # --- for subclasses, with self._lock held -------------------------------------------------------------
     def _subscribe_locked(self) -> None:
         self._subscribers += 1
@@ -76,6 +90,7 @@ class Worker:
 
     def _start_locked(self) -> None:
         stop = self._stop = threading.Event()
+        self._companions = []
         self.on_start()
         self._thread = threading.Thread(target=self._run, args=(stop,), name=self.thread_name, daemon=True)
         self._thread.start()

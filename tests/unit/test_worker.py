@@ -77,3 +77,25 @@ def test_perform_work_answering_false_ends_the_thread():
     assert worker.stopped.wait(5) and worker.rounds == 1 and not worker.running
     worker.subscribe()  # counted in while it is not running: starts it again
     wait_for(lambda: worker.rounds == 2, timeout=5, what="the second start")
+
+
+def test_a_companion_thread_runs_beside_the_worker_and_ends_with_its_stop():
+    class WithReader(Counting):
+        def __init__(self) -> None:
+            super().__init__()
+            self.reader_ended = threading.Event()
+
+        def on_start(self) -> None:
+            self.start_companion(self._read, name="reader")
+
+        def _read(self, stop: threading.Event) -> None:
+            stop.wait()
+            self.reader_ended.set()
+
+    worker = WithReader()
+    worker.subscribe()
+    assert sorted(thread.name for thread in worker.threads()) == ["counting", "reader"]
+
+    worker.unsubscribe()
+    assert worker.reader_ended.wait(5) and worker.stopped.wait(5)
+    wait_for(lambda: not worker.threads(), timeout=5, what="both threads to end")

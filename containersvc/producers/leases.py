@@ -78,7 +78,7 @@ class Lease(Worker):
             if not was_held:  # a new term: set before `held` says so
                 self._handed_over_at = self._rows().values_list("handed_over_at", flat=True).first()
             lease, renew = settings.CONTAINERSVC_LEASE_SECONDS, settings.CONTAINERSVC_LEASE_RENEW_SECONDS
-            self._valid_until = began + max(lease - renew, 0.0)
+            self._valid_until = began + lease - min(renew, lease / 2)  # a renewal longer than the lease is wrong
         else:
             self._valid_until = 0.0
         if taken != was_held:

@@ -42,28 +42,45 @@ function actionButtons(c) {
 const stats = new Map();
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 
-// Three significant figures, as the server rounds what it sends; a no-break space keeps a cell on one line.
+// Three significant figures (from 1000 on, in the next unit), as the server rounds what it sends.
 function bytes(value) {
   let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
+  while (value >= 1000 && unit < UNITS.length - 1) {
     value /= 1024;
     unit += 1;
   }
   const digits = unit === 0 || value >= 100 ? 0 : value >= 10 ? 1 : 2;
-  return `${value.toFixed(digits)}\u00a0${UNITS[unit]}`;
+  return `${value.toFixed(digits)} ${UNITS[unit]}`;
 }
 
 const percent = (value) => `${value.toFixed(1)} %`;
 const rate = (value) => `${bytes(value)}/s`;
+const sum = (x, y) => (x === null || y === null ? null : x + y);
+const line = (text, props = {}) => el("div", { ...props, text });
 
-// The live columns: the cell's class and the header's data-sort are the key (the API's sort names).
+// The live columns: a header's data-sort and its cells' class are the key; `value` sorts, `show` fills a cell
+// that has a value. Network and disk sort by both directions together (what moves the most bytes), and show
+// each direction on a line of its own.
 const LIVE_COLUMNS = {
-  cpu: { value: (s) => s.cpuPercent, text: (s) => percent(s.cpuPercent) },
-  memory: { value: (s) => s.memoryBytes, text: (s) => `${bytes(s.memoryBytes)} (${percent(s.memoryPercent)})` },
-  netRx: { value: (s) => s.netRxBytesPerSecond, text: (s) => rate(s.netRxBytesPerSecond) },
-  netTx: { value: (s) => s.netTxBytesPerSecond, text: (s) => rate(s.netTxBytesPerSecond) },
-  blockRead: { value: (s) => s.blockReadBytesPerSecond, text: (s) => rate(s.blockReadBytesPerSecond) },
-  blockWrite: { value: (s) => s.blockWriteBytesPerSecond, text: (s) => rate(s.blockWriteBytesPerSecond) },
+  cpu: { value: (s) => s.cpuPercent, show: (s) => [percent(s.cpuPercent)] },
+  memory: {
+    value: (s) => s.memoryBytes,
+    show: (s) => [line(bytes(s.memoryBytes)), line(percent(s.memoryPercent), { class: "muted", title: "of the limit" })],
+  },
+  network: {
+    value: (s) => sum(s.netRxBytesPerSecond, s.netTxBytesPerSecond),
+    show: (s) => [
+      line(`↓ ${rate(s.netRxBytesPerSecond)}`, { class: "in", title: "received" }),
+      line(`↑ ${rate(s.netTxBytesPerSecond)}`, { class: "out", title: "sent" }),
+    ],
+  },
+  disk: {
+    value: (s) => sum(s.blockReadBytesPerSecond, s.blockWriteBytesPerSecond),
+    show: (s) => [
+      line(`R ${rate(s.blockReadBytesPerSecond)}`, { class: "read", title: "read" }),
+      line(`W ${rate(s.blockWriteBytesPerSecond)}`, { class: "write", title: "written" }),
+    ],
+  },
 };
 
 function liveValue(key, id) {
@@ -72,17 +89,21 @@ function liveValue(key, id) {
   return value === undefined ? null : value;
 }
 
-function liveText(key, id) {
-  return liveValue(key, id) === null ? "-" : LIVE_COLUMNS[key].text(stats.get(id));
+function fillLive(td, key, id) {
+  td.replaceChildren(...(liveValue(key, id) === null ? ["-"] : LIVE_COLUMNS[key].show(stats.get(id))));
 }
 
 function liveCells(id) {
-  return Object.keys(LIVE_COLUMNS).map((key) => el("td", { class: key, text: liveText(key, id) }));
+  return Object.keys(LIVE_COLUMNS).map((key) => {
+    const td = el("td", { class: `${key} metric` });
+    fillLive(td, key, id);
+    return td;
+  });
 }
 
 function memoryTitle(id) {
   const limit = stats.get(id)?.memoryLimitBytes;
-  return limit ? `of ${bytes(limit)}` : "";
+  return limit ? `limit ${bytes(limit)}` : "";
 }
 
 // Sorting by a live column: the header's button cycles descending, ascending, off (newest first).
@@ -132,7 +153,7 @@ function showStats(message) {
 
 function showLive(tr) {
   const id = tr.dataset.id;
-  for (const key of Object.keys(LIVE_COLUMNS)) tr.querySelector(`td.${key}`).textContent = liveText(key, id);
+  for (const key of Object.keys(LIVE_COLUMNS)) fillLive(tr.querySelector(`td.${key}`), key, id);
   tr.querySelector("td.memory").title = memoryTitle(id);
 }
 
@@ -150,7 +171,7 @@ function row(c) {
     el("td", {}, el("a", { href: `/containers/${c.id}/`, text: c.name || c.id.slice(0, 12) })),
     el("td", {}, el("span", { class: "state", "data-state": c.state, text: c.state })),
     ...liveCells(c.id),
-    el("td", { text: c.image }),
+    el("td", { class: "detail", text: c.image }),
     el("td", { text: ports(c.ports) }),
     el("td", { text: age(c.createdAt), title: c.createdAt || "" }),
     el("td", { text: c.gpuEnabled ? "GPU" : "" }),

@@ -10,10 +10,11 @@ import pytest
 from playwright.sync_api import expect
 
 from containersvc.services import mirror
+from tests.browser.conftest import ARTIFACTS, open_page
 from tests.conftest import MANAGED_LABELS, TEST_LABEL
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-RATE = re.compile(r"^\d+(\.\d+)?\s(B|KiB|MiB|GiB)/s$")
+RATE = re.compile(r"^[↓↑RW]\s\d+(\.\d+)?\s(B|KiB|MiB|GiB)/s$")
 
 
 def test_the_cpu_column_sorts_and_keeps_sorting_as_values_update(page_for, owner, container):
@@ -100,36 +101,56 @@ def test_the_network_and_block_io_columns_update_and_sort(page_for, owner, conta
     page.clock.pause_at(datetime.fromtimestamp(page.evaluate("Date.now()") / 1000 + 1, UTC))
 
     def cell(found, column):
+        """A live cell, or one line of it (in, out, read, write)."""
+        within = {"in": "network", "out": "network", "read": "disk", "write": "disk"}
+        if column in within:
+            return page.locator(f'#containers tr[data-id="{found.id}"] td.{within[column]} .{column}')
         return page.locator(f'#containers tr[data-id="{found.id}"] td.{column}')
 
     for found in (idle, server, sender):
-        for column in ("netRx", "netTx", "blockRead", "blockWrite"):
+        for column in ("in", "out", "read", "write"):
             expect(cell(found, column)).to_have_text(RATE, timeout=60000)
-    expect(cell(idle, "netRx")).to_have_text(re.compile(r"^0\sB/s$"))
-    expect(cell(server, "netRx")).to_have_text(re.compile(r"^\d+(\.\d+)?\s(KiB|MiB)/s$"), timeout=60000)
-    expect(cell(sender, "netTx")).to_have_text(re.compile(r"^\d+(\.\d+)?\s(KiB|MiB)/s$"), timeout=60000)
-    expect(cell(server, "memory")).to_have_text(re.compile(r"^\d+(\.\d+)?\s(KiB|MiB) \(\d+\.\d %\)$"))
+    expect(cell(idle, "in")).to_have_text(re.compile(r"^↓\s0\sB/s$"))
+    expect(cell(server, "in")).to_have_text(re.compile(r"^↓\s\d+(\.\d+)?\s(KiB|MiB)/s$"), timeout=60000)
+    expect(cell(sender, "out")).to_have_text(re.compile(r"^↑\s\d+(\.\d+)?\s(KiB|MiB)/s$"), timeout=60000)
+    expect(cell(server, "memory")).to_have_text(re.compile(r"^\d+(\.\d+)?\s(KiB|MiB)\d+\.\d %$"))
     # Later rounds' changes reach the cells.
-    before = cell(server, "netRx").text_content()
-    expect(cell(server, "netRx")).not_to_have_text(before, timeout=30000)
+    before = cell(server, "in").text_content()
+    expect(cell(server, "in")).not_to_have_text(before, timeout=30000)
 
+    # By both directions together: the idle container (the newest, first unsorted) moves last, then first.
     rows = page.locator("#containers tbody tr")
-    received = page.locator('#containers th[data-sort="netRx"]')
-    received.locator("button").click()
-    expect(received).to_have_attribute("aria-sort", "descending")
-    expect(rows.first).to_have_attribute("data-id", server.id)
-    received.locator("button").click()
-    expect(received).to_have_attribute("aria-sort", "ascending")
-    expect(rows.last).to_have_attribute("data-id", server.id)
-    sent = page.locator('#containers th[data-sort="netTx"]')
-    sent.locator("button").click()
-    expect(sent).to_have_attribute("aria-sort", "descending")
-    expect(received).to_have_attribute("aria-sort", "none")
-    expect(rows.first).to_have_attribute("data-id", sender.id)
+    expect(rows.first).to_have_attribute("data-id", idle.id)
+    network = page.locator('#containers th[data-sort="network"]')
+    network.locator("button").click()
+    expect(network).to_have_attribute("aria-sort", "descending")
+    expect(rows.last).to_have_attribute("data-id", idle.id)
+    network.locator("button").click()
+    expect(network).to_have_attribute("aria-sort", "ascending")
+    expect(rows.first).to_have_attribute("data-id", idle.id)
     # Block IO: this machine's kernel counts none (every rate 0 B/s), so only the header's cycle is checked.
-    for column in ("blockRead", "blockWrite"):
-        header = page.locator(f'#containers th[data-sort="{column}"]')
-        header.locator("button").click()
-        expect(header).to_have_attribute("aria-sort", "descending")
-        expect(rows).to_have_count(3)
+    disk = page.locator('#containers th[data-sort="disk"]')
+    disk.locator("button").click()
+    expect(disk).to_have_attribute("aria-sort", "descending")
+    expect(network).to_have_attribute("aria-sort", "none")
+    expect(rows).to_have_count(3)
     assert not errors
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_containers_screenshots_with_live_columns(browser, live_server_url, owner, container, talking, scheme):
+    """docs/screenshots/containers-*.png are refreshed from the containers-stats-*.png these keep."""
+    burner = container("while :; do :; done")
+    container("sleep 3600")
+    server, sender = talking
+    context, page, problems = open_page(browser, live_server_url, owner, scheme)
+    page.goto("/")
+    for found, cell in ((burner, "td.cpu"), (server, "td.network .in"), (sender, "td.network .out")):
+        locator = page.locator(f'#containers tr[data-id="{found.id}"] {cell}')
+        expect(locator).to_have_text(re.compile(r"^\S*\s?\d+(\.\d+)?\s(%|KiB/s|MiB/s)$"), timeout=60000)
+    page.locator('#containers th[data-sort="cpu"] button').click()
+    expect(page.locator("#containers tbody tr").first).to_have_attribute("data-id", burner.id)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"containers-stats-{scheme}.png"))
+    assert problems == []
+    context.close()

@@ -9,10 +9,10 @@ The reference is the docker CLI where it is installed (`docker stats --no-stream
 on the engine the service uses); without it, the engine's own stats with the CLI's formulas. Each row
 names which.
 
-The network is made with an MTU of 65,000: the interface counters count whole frames, and at the usual 1,500
-the frames' headers alone add about 6 % to the payload (measured here: 110.8 MB counted for 104.9 MB sent;
-docker stats counts them too). With large frames the bytes on the wire are within a fraction of a per cent of
-the payload, which is then a known number.
+The interface counters count whole frames: each frame's Ethernet, IP and TCP headers (66 bytes) come on top
+of its payload, about 6 % at an MTU of 1,500 (measured here: 110.8 MB counted for 104.9 MB sent, by the
+collector and by docker stats alike). So the bytes sent are compared with what the collector counted less
+66 bytes for each frame the kernel counted on the same interface over the same transfer.
 """
 
 import json
@@ -38,7 +38,8 @@ MEMORY_SHARE = 0.02
 NETWORK_SHARE = 0.01
 CLI_CALLS = 5  # docker stats --no-stream calls while the collector samples (each measures about a second)
 WAIT_SECONDS = 120.0
-NETWORK_MTU = "65000"
+# What each frame adds to its TCP payload on the counters: Ethernet 14, IPv4 20, TCP with timestamps 32.
+FRAME_HEADERS = 66
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +141,6 @@ class Containers:
             f"bench-{self.bench.run_id}-accuracy",
             driver="bridge",
             labels=self.bench.labels,
-            options={"com.docker.network.driver.mtu": NETWORK_MTU},
         )
         self.network = created["Id"]
 
@@ -248,40 +248,67 @@ def _listening(pid: int) -> bool:
     return any(f":{PORT:04X}" in line.split()[1] and line.split()[3] == "0A" for line in lines)
 
 
+def _frames(pid: int) -> tuple[int, int]:
+    """Frames received and sent on the interfaces of `pid`'s network namespace, loopback left out."""
+    received = sent = 0
+    for line in Path(f"/proc/{pid}/net/dev").read_text().splitlines()[2:]:
+        name, counters = line.split(":", 1)
+        if name.strip() != "lo":
+            fields = counters.split()
+            received, sent = received + int(fields[1]), sent + int(fields[9])
+    return received, sent
+
+
 def network_rows(bench: Bench, collector: StatsCollector, receiver: str, sender: str) -> list[Row]:
-    pid = bench.raw.inspect_container(receiver)["State"]["Pid"]
-    wait(lambda: _listening(pid), "the receiver's nc listening")
+    pids = {cid: bench.raw.inspect_container(cid)["State"]["Pid"] for cid in (receiver, sender)}
+    wait(lambda: _listening(pids[receiver]), "the receiver's nc listening")
     pair = {receiver, sender}
     collector.collect_once(only=pair)
     rx_before, tx_before = latest(collector, receiver).net_rx_bytes, latest(collector, sender).net_tx_bytes
+    frames_before = _frames(pids[receiver])[0], _frames(pids[sender])[1]
     name = bench.raw.inspect_container(receiver)["Name"].lstrip("/")
     command = ["sh", "-c", f"head -c {SEND_BYTES} /dev/zero | nc {name} {PORT}"]
     execution = bench.raw.exec_create(sender, command)
     bench.raw.exec_start(execution["Id"])
     if bench.raw.exec_inspect(execution["Id"])["ExitCode"] != 0:
         raise SystemExit("stats-accuracy: the sender's nc failed")
+    previous = [-1]
 
-    def received() -> bool:
+    def settled() -> bool:
+        """The sender is done; the receiver's count stops moving once the last bytes in flight are in."""
+        time.sleep(1)  # the collector's interval
         collector.collect_once(only=pair)
-        return latest(collector, receiver).net_rx_bytes - rx_before >= SEND_BYTES
+        now = latest(collector, receiver).net_rx_bytes
+        done = now == previous[0] and now - rx_before >= SEND_BYTES
+        previous[0] = now
+        return done
 
-    wait(received, f"the receiver getting {SEND_BYTES:,} bytes")
+    wait(settled, f"the receiver getting {SEND_BYTES:,} bytes")
+    frames = _frames(pids[receiver])[0] - frames_before[0], _frames(pids[sender])[1] - frames_before[1]
     rx = latest(collector, receiver).net_rx_bytes - rx_before
     tx = latest(collector, sender).net_tx_bytes - tx_before
     references = reference(bench, [receiver, sender])
     rows = []
-    for end, counted, theirs in (
-        ("receiver's rx", rx, references[receiver].net_rx_bytes),
-        ("sender's tx", tx, references[sender].net_tx_bytes),
+    for end, counted, count, theirs in (
+        ("receiver's rx", rx, frames[0], references[receiver].net_rx_bytes),
+        ("sender's tx", tx, frames[1], references[sender].net_tx_bytes),
     ):
-        off = counted / SEND_BYTES - 1
+        payload = counted - count * FRAME_HEADERS
+        off = payload / SEND_BYTES - 1
         rows.append(
             Row(
-                f"stats accuracy: 100 MiB sent between two containers (bridge network, MTU {NETWORK_MTU}), "
-                f"the {end} vs {_source_name()} (its total)",
-                f"{counted:,} B ({off:+.2%})",
+                f"stats accuracy: 100 MiB sent over a bridge network, the {end} counted, vs {_source_name()}",
+                f"{counted:,} B",
                 f"{theirs:,.0f} B",
-                goal=f"{SEND_BYTES:,} B ± {NETWORK_SHARE:.0%}",
+            )
+        )
+        rows.append(
+            Row(
+                f"stats accuracy: the {end} less {FRAME_HEADERS} B of headers a frame ({count:,} frames, "
+                "the kernel's count), vs the bytes sent",
+                f"{payload:,} B ({off:+.2%})",
+                f"{SEND_BYTES:,} B",
+                goal=f"± {NETWORK_SHARE:.0%}",
                 passed=abs(off) <= NETWORK_SHARE,
             )
         )

@@ -58,16 +58,18 @@ const rate = (value) => `${bytes(value)}/s`;
 const sum = (x, y) => (x === null || y === null ? null : x + y);
 const line = (text, props = {}) => el("div", { ...props, text });
 
-// The live columns: a header's data-sort and its cells' class are the key; `value` sorts, `show` fills a cell
-// that has a value. Network and disk sort by both directions together (what moves the most bytes), and show
-// each direction on a line of its own.
+// The live columns: a header's data-sort and its cells' class are the key; `fields` are the values a cell
+// shows (a change to another leaves it alone), `value` sorts, `show` fills a cell that has a value. Network
+// and disk sort by both directions together (what moves the most bytes), each direction on a line of its own.
 const LIVE_COLUMNS = {
-  cpu: { value: (s) => s.cpuPercent, show: (s) => [percent(s.cpuPercent)] },
+  cpu: { fields: ["cpuPercent"], value: (s) => s.cpuPercent, show: (s) => [percent(s.cpuPercent)] },
   memory: {
+    fields: ["memoryBytes", "memoryPercent", "memoryLimitBytes"],
     value: (s) => s.memoryBytes,
     show: (s) => [line(bytes(s.memoryBytes)), line(percent(s.memoryPercent), { class: "muted", title: "of the limit" })],
   },
   network: {
+    fields: ["netRxBytesPerSecond", "netTxBytesPerSecond"],
     value: (s) => sum(s.netRxBytesPerSecond, s.netTxBytesPerSecond),
     show: (s) => [
       line(`↓ ${rate(s.netRxBytesPerSecond)}`, { class: "in", title: "received" }),
@@ -75,6 +77,7 @@ const LIVE_COLUMNS = {
     ],
   },
   disk: {
+    fields: ["blockReadBytesPerSecond", "blockWriteBytesPerSecond"],
     value: (s) => sum(s.blockReadBytesPerSecond, s.blockWriteBytesPerSecond),
     show: (s) => [
       line(`R ${rate(s.blockReadBytesPerSecond)}`, { class: "read", title: "read" }),
@@ -138,23 +141,35 @@ document.querySelector("#containers thead").addEventListener("click", (event) =>
   render();
 });
 
+const ALL_COLUMNS = Object.keys(LIVE_COLUMNS);
+
 function showStats(message) {
   if (message.full) stats.clear();
-  for (const change of message.stats) stats.set(change.containerId, { ...stats.get(change.containerId), ...change });
-  for (const id of message.gone) stats.delete(id);
-  const touched = new Set([...message.stats.map((change) => change.containerId), ...message.gone]);
-  // In place, and only the rows whose values changed: the rest of the table (and a button being clicked)
+  const touched = new Map(); // container id -> the columns whose values changed
+  for (const change of message.stats) {
+    stats.set(change.containerId, { ...stats.get(change.containerId), ...change });
+    touched.set(
+      change.containerId,
+      ALL_COLUMNS.filter((key) => LIVE_COLUMNS[key].fields.some((field) => field in change)),
+    );
+  }
+  for (const id of message.gone) {
+    stats.delete(id);
+    touched.set(id, ALL_COLUMNS);
+  }
+  // In place, and only the cells whose values changed: the rest of the table (and a button being clicked)
   // stays as it is.
   for (const tr of body.rows) {
-    if (message.full || touched.has(tr.dataset.id)) showLive(tr);
+    const columns = message.full ? ALL_COLUMNS : touched.get(tr.dataset.id);
+    if (columns) showLive(tr, columns);
   }
   if (sort.key && (message.full || touched.size)) reorder();
 }
 
-function showLive(tr) {
+function showLive(tr, columns) {
   const id = tr.dataset.id;
-  for (const key of Object.keys(LIVE_COLUMNS)) fillLive(tr.querySelector(`td.${key}`), key, id);
-  tr.querySelector("td.memory").title = memoryTitle(id);
+  for (const key of columns) fillLive(tr.querySelector(`td.${key}`), key, id);
+  if (columns.includes("memory")) tr.querySelector("td.memory").title = memoryTitle(id);
 }
 
 // The rows moved, not made again, and only when the order changed.

@@ -40,10 +40,7 @@ function makeCharts() {
     network: new LineChart({ label: "Network", max: 1024, format: rate, autoMax: true, series: ["in", "out"] }),
     io: new LineChart({ label: "Block IO", max: 1024, format: rate, autoMax: true, series: ["read", "write"] }),
   };
-  charts.cpu.root.dataset.chart = "cpu";
-  charts.memory.root.dataset.chart = "memory";
-  charts.network.root.dataset.chart = "network";
-  charts.io.root.dataset.chart = "io";
+  for (const [key, chart] of Object.entries(charts)) chart.root.dataset.chart = key;
   document.getElementById("container-charts").append(...Object.values(charts).map((chart) => chart.root));
 }
 

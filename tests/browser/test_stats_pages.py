@@ -132,6 +132,12 @@ def test_switching_the_range_redraws_from_the_stored_history(page_for, owner, co
     # The stored 5,000 B/s received set the axis (the last points, from memory, may be this container's zeros).
     expect(page.locator('[data-chart="network"] .chart-top')).to_have_text("max 4.9 KiB/s")
 
+    # 7 days at 7 minutes a point: the seeded day is about 200 of them, asked within the retention (no 400).
+    page.locator('#chart-ranges button[data-range="7d"]').click()
+    expect(resources).to_have_attribute("data-drawn", "7d", timeout=30000)
+    expect(page.locator("#chart-status")).to_have_text("")
+    assert 150 < int(network.get_attribute("data-points") or 0) < 300
+
     page.locator('#chart-ranges button[data-range="15m"]').click()
     expect(resources).to_have_attribute("data-drawn", "15m")
     assert int(network.get_attribute("data-points") or 0) < 200

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 
 from containersvc.models import ImageBuild
 from containersvc.producers import groups
-from containersvc.producers.publish import Publisher
-from containersvc.producers.worker import Worker
+from containersvc.producers.relay import Relay
 from containersvc.services import builds
 
 BATCH_SECONDS = 0.1
@@ -39,14 +38,15 @@ class Snapshot:
     tail: str
 
 
-class BuildOutputRelay(Worker):
+class BuildOutputRelay(Relay):
     thread_name = "build-output"
 
     def __init__(self) -> None:
         super().__init__()
         self._builds: dict[int, _Build] = {}
-        self._wake = threading.Event()
-        self._publisher: Publisher | None = None
+
+    def batch_seconds(self) -> float:
+        return BATCH_SECONDS
 
     # --- listeners (called from build threads; never block) ------------------------------------------------
     def on_output(self, build_id: int, text: str) -> None:
@@ -59,7 +59,7 @@ class BuildOutputRelay(Worker):
                 if len(state.pending) > PENDING_CHARS:
                     state.skipped += len(state.pending) - PENDING_CHARS
                     state.pending = state.pending[-PENDING_CHARS:]
-        self._wake.set()
+        self._heard()
 
     def on_status(self, build: ImageBuild) -> None:
         event = groups.build_status_event(
@@ -70,7 +70,7 @@ class BuildOutputRelay(Worker):
             state.finished = build.is_finished
             if state.watchers:
                 state.statuses.append(event)
-        self._wake.set()
+        self._heard()
 
     def _track(self, build_id: int) -> _Build:
         if build_id not in self._builds and len(self._builds) >= MAX_TRACKED_BUILDS:
@@ -86,9 +86,7 @@ class BuildOutputRelay(Worker):
             state = self._builds.get(build_id)
             snapshot = Snapshot(total=state.total, tail=state.tail) if state else None
             self._track(build_id).watchers += 1
-            if not self._working():
-                self._publisher = Publisher(loop)
-            self._subscribe_locked()
+            self._watch_locked(loop)
             return snapshot
 
     def unwatch(self, *, build_id: int) -> None:
@@ -106,21 +104,10 @@ class BuildOutputRelay(Worker):
     def thread(self) -> threading.Thread | None:
         return self._thread if self._thread and self._thread.is_alive() else None
 
-    def on_stopping(self) -> None:
-        self._wake.set()
+    def take(self) -> list[tuple[str, dict]]:
+        return [(groups.build_group(event["build"]), event) for event in self._events()]
 
-    def perform_work(self, stop: threading.Event) -> bool:
-        publisher = self._publisher
-        self._wake.wait(BATCH_SECONDS)
-        self._wake.clear()
-        for event in self._take():
-            group = groups.build_group(event["build"])
-            if publisher is None or not publisher.send(group, event):
-                return False
-        stop.wait(BATCH_SECONDS)  # batch what arrives meanwhile
-        return True
-
-    def _take(self) -> list[dict]:
+    def _events(self) -> list[dict]:
         events: list[dict] = []
         with self._lock:
             for build_id, state in self._builds.items():

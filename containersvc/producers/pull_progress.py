@@ -6,19 +6,17 @@ message replaces the previous one, and a viewer that falls behind just gets the 
 """
 
 import asyncio
-import threading
 
 from containersvc.models import ImagePull
 from containersvc.producers import groups
-from containersvc.producers.publish import Publisher
-from containersvc.producers.worker import Worker
+from containersvc.producers.relay import Relay
 from containersvc.services import pulls
 
 BATCH_SECONDS = 0.2
 MAX_TRACKED_PULLS = 64
 
 
-class PullProgressRelay(Worker):
+class PullProgressRelay(Relay):
     thread_name = "pull-progress"
 
     def __init__(self) -> None:
@@ -26,8 +24,9 @@ class PullProgressRelay(Worker):
         self._latest: dict[int, dict] = {}  # pull id -> its newest event, while it runs or is watched
         self._changed: set[int] = set()
         self._watchers: dict[int, int] = {}
-        self._wake = threading.Event()
-        self._publisher: Publisher | None = None
+
+    def batch_seconds(self) -> float:
+        return BATCH_SECONDS
 
     def on_change(self, pull: ImagePull) -> None:
         """Called from pull threads: never blocks on the loop."""
@@ -41,15 +40,13 @@ class PullProgressRelay(Worker):
             self._latest[pull.pk] = event
             if self._watchers.get(pull.pk):
                 self._changed.add(pull.pk)
-        self._wake.set()
+        self._heard()
 
     def watch(self, *, pull_id: int, loop: asyncio.AbstractEventLoop) -> dict | None:
         """Count a viewer in; returns the newest state the relay holds (None: none, read the row)."""
         with self._lock:
             self._watchers[pull_id] = self._watchers.get(pull_id, 0) + 1
-            if not self._working():
-                self._publisher = Publisher(loop)
-            self._subscribe_locked()
+            self._watch_locked(loop)
             return self._latest.get(pull_id)
 
     def unwatch(self, *, pull_id: int) -> None:
@@ -66,21 +63,11 @@ class PullProgressRelay(Worker):
                 if event is not None and event["pull"]["finishedAt"]:
                     del self._latest[pull_id]
 
-    def on_stopping(self) -> None:
-        self._wake.set()
-
-    def perform_work(self, stop: threading.Event) -> bool:
-        publisher = self._publisher
-        self._wake.wait(BATCH_SECONDS)
-        self._wake.clear()
+    def take(self) -> list[tuple[str, dict]]:
         with self._lock:
             events = [self._latest[pull_id] for pull_id in self._changed if pull_id in self._latest]
             self._changed.clear()
-        for event in events:
-            if publisher is None or not publisher.send(groups.pull_group(event["pull"]["id"]), event):
-                return False
-        stop.wait(BATCH_SECONDS)  # gather what arrives meanwhile
-        return True
+        return [(groups.pull_group(event["pull"]["id"]), event) for event in events]
 
 
 relay = PullProgressRelay()

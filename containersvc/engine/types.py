@@ -173,11 +173,11 @@ class DaemonInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class EngineStats:
-    """One container's counters from the engine's one-shot stats (what `docker stats` reads)."""
+class StatsCounters:
+    """One container's raw counters, what `docker stats` reads: the engine's one-shot stats carry them
+    (EngineStats), and so does a reading from the cgroup files or the engine (stats.Reading)."""
 
     cpu_usage_ns: int
-    system_cpu_ns: int
     online_cpus: int
     memory_usage_bytes: int
     memory_inactive_file_bytes: int
@@ -187,6 +187,13 @@ class EngineStats:
     blk_read_bytes: int
     blk_write_bytes: int
     pids: int
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStats(StatsCounters):
+    """One container's counters from the engine's one-shot stats, with the host's CPU time and the read time."""
+
+    system_cpu_ns: int
     read_at_ns: int  # when the engine read the counters (its clock), 0 if it did not say
 
 

@@ -79,18 +79,22 @@ def prepare() -> tuple[str, Path]:
     return run_id, workdir
 
 
-def account_token() -> str:
-    """A service account holding every scope (not a superuser), and a bearer token for it."""
+def account_token(run_id: str) -> str:
+    """A service account holding every scope (not a superuser), and a bearer token for it. The containers the
+    raw engine makes for the comparison are nobody's: a grant on the run's label lets the account operate all of
+    the run's containers, so the API's side pays for the ownership rule as a real service account does."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
 
     from containersvc import scopes
+    from containersvc.models import AccessGrant, GrantLevel
     from containersvc.services.accounts import token_issue
 
     user = get_user_model().objects.create_user(username="bench")
     codenames = [scopes.codename(scope) for scope in scopes.Scope]
     granted = Permission.objects.filter(content_type__app_label="containersvc", codename__in=codenames)
     user.user_permissions.add(*granted)
+    AccessGrant.objects.create(user=user, level=GrantLevel.OPERATE, label_selector=f"{BENCH_LABEL}={run_id}")
     return token_issue(user=user).token
 
 
@@ -133,7 +137,7 @@ def image_build(raw: docker.APIClient, workdir: Path) -> str:
 def make(run_id: str, workdir: Path) -> Bench:
     from rest_framework.test import APIClient
 
-    token = account_token()
+    token = account_token(run_id)
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     raw = raw_client()

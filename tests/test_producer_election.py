@@ -152,7 +152,7 @@ def test_a_stand_by_still_samples_for_its_own_sockets_and_a_clean_stop_hands_ove
     try:
         wait_for(lambda: holder.lease.held, timeout=30, what="the first collector to take the lease")
         stand_by.start()
-        wait_for(lambda: burner.id in stand_by.latest(), timeout=30, what="the stand-by to sample the burner")
+        wait_for(lambda: burner.id in stand_by.latest(), timeout=60, what="the stand-by to sample the burner")
         assert not stand_by.lease.held
         wait_for(lambda: buckets(burner.id).count() >= 2, timeout=30, what="the holder to store buckets")
         holder.stop()

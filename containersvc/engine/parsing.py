@@ -25,6 +25,10 @@ def parse_time(value: str | int | None) -> datetime | None:
     return datetime.fromtimestamp(timestamp_ns(value) / 1e9, tz=UTC)
 
 
+def _whole_seconds(moment: datetime | None) -> datetime | None:
+    return moment.replace(microsecond=0) if moment else None
+
+
 def timestamp_ns(value: str) -> int:
     """'2026-11-28T12:58:15.033542488Z' -> nanoseconds since the epoch, exactly."""
     stamp, _, fraction = value.rstrip("Z").partition(".")
@@ -104,7 +108,9 @@ def details_from_inspect(data: dict) -> ContainerDetails:
         status=state.get("Status", ""),
         labels=config.get("Labels") or {},
         ports=_ports_from_inspect(network_settings),
-        created_at=parse_time(data.get("Created")),
+        # To the second, as the engine's list gives it: the mirror's row is written from both, and two readings
+        # of one time would have every list and every inspect rewrite it in turn.
+        created_at=_whole_seconds(parse_time(data.get("Created"))),
         network_mode=host_config.get("NetworkMode", ""),
         ip_address=ip_address,
         mac_address=mac_address,

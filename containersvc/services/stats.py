@@ -30,6 +30,11 @@ _COLUMN_OF = {"start": "bucket_start", "seconds": "resolution"}
 _ATTRIBUTES = tuple(field.name for field in fields(Bucket))
 
 
+def stats_columns(attributes: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns that store these Bucket attributes, in their order (to read rows as tuples)."""
+    return tuple(_COLUMN_OF.get(name, name) for name in attributes)
+
+
 def stats_row_of_bucket(*, container_pk: int, bucket: Bucket) -> ContainerStatsSample:
     """The row that stores one bucket (unsaved); memory's mean is kept in whole bytes."""
     values = {_COLUMN_OF.get(name, name): getattr(bucket, name) for name in _ATTRIBUTES}

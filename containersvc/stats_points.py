@@ -1,0 +1,77 @@
+"""One container's history as plain tuples: the history API's points, and their downsampling.
+
+A day at a 10 s step is 8,640 points: as `Bucket` dataclasses (frozen, so slow to make) and model instances
+they took most of a history call (docs/benchmarks.md, "Resource monitoring"). The arithmetic is `stats`'
+(`_merged`), step for step, so a point's figures are the same to the last bit as the buckets' would be.
+"""
+
+from __future__ import annotations
+
+from containersvc.stats import Bucket
+
+# A point: a `Bucket` without its length, its start as whole seconds since the epoch (UTC), as a plain tuple
+# laid out as POINT_FIELDS (a NamedTuple's constructor alone cost more than the point's arithmetic).
+POINT_FIELDS = (
+    "at", "samples", "cpu_mean", "cpu_max", "mem_mean", "mem_max", "mem_limit", "net_rx_rate", "net_tx_rate",
+    "blk_read_rate", "blk_write_rate", "pids",
+)  # fmt: skip
+StatsPoint = tuple[int, int, float, float, float, int, int, float, float, float, float, int]
+# The figures after `at`: what a stored bucket is read as (the row's columns, see services/stats.py).
+POINT_FIGURES = POINT_FIELDS[1:]
+
+
+def point_of_bucket(bucket: Bucket) -> StatsPoint:
+    return (
+        int(bucket.start.timestamp()), bucket.samples, bucket.cpu_mean, bucket.cpu_max, bucket.mem_mean,
+        bucket.mem_max, bucket.mem_limit, bucket.net_rx_rate, bucket.net_tx_rate, bucket.blk_read_rate,
+        bucket.blk_write_rate, bucket.pids,
+    )  # fmt: skip
+
+
+def _merged(start: int, parts: list[StatsPoint]) -> StatsPoint:
+    """`stats._merged` on tuples: means weighted by sample counts, maxima, the last part's limit."""
+    count = sum(part[1] for part in parts)
+
+    def mean(index: int) -> float:
+        return sum(float(part[index]) * part[1] for part in parts) / count
+
+    return (
+        start,
+        count,
+        mean(2),
+        max(part[3] for part in parts),
+        mean(4),
+        max(part[5] for part in parts),
+        parts[-1][6],
+        mean(7),
+        mean(8),
+        mean(9),
+        mean(10),
+        max(part[11] for part in parts),
+    )
+
+
+def downsample_points(parts: list[StatsPoint], step: int) -> list[StatsPoint]:
+    """Parts (oldest first) merged into points of `step` seconds, as `stats.downsample` merges buckets."""
+    starts = [part[0] - part[0] % step for part in parts]
+    if len(set(starts)) == len(starts):
+        # Every part is a step of its own (the step is the buckets' length): `_merged` of one part, written out
+        # (a sum of one product is the product), in one pass. Memory is stored as whole bytes; its mean is a float.
+        return [
+            (start, n, cpu * n / n, cpu_max, float(mem) * n / n, mem_max, limit, rx * n / n, tx * n / n,
+             read * n / n, write * n / n, pids)
+            for start, (_, n, cpu, cpu_max, mem, mem_max, limit, rx, tx, read, write, pids)
+            in zip(starts, parts, strict=True)
+        ]  # fmt: skip
+    points: list[StatsPoint] = []
+    group: list[StatsPoint] = []
+    group_start = 0
+    for start, part in zip(starts, parts, strict=True):
+        if group and start != group_start:
+            points.append(_merged(group_start, group))
+            group = []
+        group_start = start
+        group.append(part)
+    if group:
+        points.append(_merged(group_start, group))
+    return points

@@ -1,0 +1,60 @@
+"""What the history API answered for its points before they were written by hand: `Bucket`s through
+`stats.downsample`, each point through the declared StatsPointSerializer, rendered by the API's renderer. The
+tests hold the fast path to it byte for byte."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from containersvc.api.renderers import OrjsonRenderer
+from containersvc.api.views.stats import StatsPointSerializer
+from containersvc.stats import Bucket, downsample
+
+
+def reference_points_json(buckets: list[Bucket], step: int) -> bytes:
+    points = [
+        {
+            "at": point.start,
+            "samples": point.samples,
+            "cpuPercentMean": point.cpu_mean,
+            "cpuPercentMax": point.cpu_max,
+            "memoryBytesMean": round(point.mem_mean),
+            "memoryBytesMax": point.mem_max,
+            "memoryLimitBytes": point.mem_limit,
+            "netRxBytesPerSecond": point.net_rx_rate,
+            "netTxBytesPerSecond": point.net_tx_rate,
+            "blockReadBytesPerSecond": point.blk_read_rate,
+            "blockWriteBytesPerSecond": point.blk_write_rate,
+            "pids": point.pids,
+        }
+        for point in downsample(buckets, step)
+    ]
+    return OrjsonRenderer().render(StatsPointSerializer(points, many=True).data)
+
+
+START = datetime(2026, 11, 30, 23, 58, 0, tzinfo=UTC)  # the points cross midnight
+
+
+def awkward_buckets(seconds: int, count: int, start: datetime = START) -> list[Bucket]:
+    """Buckets with awkward figures: means whose `x * n / n` is not x, big and tiny numbers, ragged counts."""
+    rng = random.Random(seconds)
+    buckets = []
+    for number in range(count):
+        samples = rng.choice([1, 3, 7, seconds])
+        buckets.append(
+            Bucket(
+                start=start + timedelta(seconds=number * seconds),
+                seconds=seconds,
+                samples=samples,
+                cpu_mean=rng.choice([0.1, 1 / 3, 100.0, 0.0, rng.random() * 400]),
+                cpu_max=rng.random() * 400,
+                mem_mean=rng.randrange(2**40) + rng.random(),
+                mem_max=rng.randrange(2**40),
+                mem_limit=rng.choice([64 * 1024**2, 8 * 1024**3]),
+                net_rx_rate=rng.choice([0.0, 1e-7, 1e17, rng.random() * 1e6]),
+                net_tx_rate=rng.random() * 1e6,
+                blk_read_rate=rng.choice([0.1, 2.5e-5]),
+                blk_write_rate=rng.random(),
+                pids=rng.randrange(1, 4000),
+            )
+        )
+    return buckets

@@ -5,9 +5,12 @@ The real page, served by a daphne with its always-on producers (as bench/served.
 collector samples every running container each second and sends the page its rounds over ws/stats/;
 opened in Debian's chromium through Playwright, logged in as a superuser (who sees every container). Busy is
 Chrome's own `TaskDuration` (Performance.getMetrics over CDP: the seconds the renderer's main thread ran
-tasks) over the window's wall time.
+tasks) over the window's wall time. A task's wall time counts the time the operating system gave the thread
+to others: on a loaded machine busy overstates what the page costs, so the thread's own CPU time
+(`ThreadTime`) and the machine's load average stand beside it.
 """
 
+import os
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,13 +33,14 @@ BREAKDOWN = ("ScriptDuration", "LayoutDuration", "RecalcStyleDuration")
 
 @dataclass
 class Frames:
-    """What the page's stats socket received (no slots: Playwright marks the callbacks it is given)."""
+    """What one of the page's sockets received (no slots: Playwright marks the callbacks it is given)."""
 
+    path: str
     count: int = 0
     size: int = 0
 
     def watch(self, socket: "WebSocket") -> None:
-        if "/ws/stats/" in socket.url:
+        if self.path in socket.url:
             socket.on("framereceived", self.add)
 
     def add(self, payload: str | bytes) -> None:
@@ -58,7 +62,7 @@ def run(bench: Bench, *, containers: int, seconds: float, progress: Progress) ->
     session = client.cookies["sessionid"].value
     with served_admin(bench) as served:
         wait_sampled(served, ids, progress)
-        frames = Frames()
+        frames, status = Frames("/ws/stats/"), Frames("/ws/containers/")
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             try:
@@ -67,6 +71,7 @@ def run(bench: Bench, *, containers: int, seconds: float, progress: Progress) ->
                 page = context.new_page()
                 page.set_default_timeout(PAGE_WITHIN_MS)
                 page.on("websocket", frames.watch)
+                page.on("websocket", status.watch)
                 progress(f"stats-browser: opening the containers page ({len(ids)} of ours among the rows)")
                 page.goto("/")
                 page.wait_for_function(
@@ -84,12 +89,15 @@ def run(bench: Bench, *, containers: int, seconds: float, progress: Progress) ->
                 cdp.send("Performance.enable")
                 progress(f"stats-browser: {seconds:g} s of the page with {rows} rows")
                 before, count_before, size_before, started = _metrics(cdp), frames.count, frames.size, time.monotonic()
+                status_before = status.count
                 page.wait_for_timeout(seconds * 1000)  # the window: busy seconds over wall seconds is measured
                 after, wall = _metrics(cdp), time.monotonic() - started
                 messages, received = frames.count - count_before, frames.size - size_before
+                status_messages, load = status.count - status_before, os.getloadavg()[0]
             finally:
                 browser.close()
     busy = (after["TaskDuration"] - before["TaskDuration"]) / wall * 100
+    cpu = (after["ThreadTime"] - before["ThreadTime"]) / wall * 100
     parts = " / ".join(f"{(after[name] - before[name]) / wall * 100:.1f}" for name in BREAKDOWN)
     label = f"stats browser: containers page, {rows} rows ({len(ids)} sampled containers of ours), {seconds:g} s"
     return [
@@ -100,8 +108,10 @@ def run(bench: Bench, *, containers: int, seconds: float, progress: Progress) ->
             passed=busy < BUSY_GOAL,
         ),
         Row(f"{label}: of which script / layout / style recalculation", f"{parts} %"),
+        Row(f"{label}: main thread CPU (CDP ThreadTime / wall; the machine's load average {load:.1f})", f"{cpu:.1f} %"),
         Row(
             f"{label}: ws/stats/ messages received per second (mean size)",
             f"{messages / wall:.2f} ({received / max(messages, 1) / 1024:,.1f} KiB)",
         ),
+        Row(f"{label}: ws/containers/ (status) messages received per second", f"{status_messages / wall:.2f}"),
     ]

@@ -3,7 +3,6 @@ changes and sort by their live values when their header is clicked."""
 
 import re
 import uuid
-from datetime import UTC, datetime
 
 import docker.errors
 import pytest
@@ -94,11 +93,7 @@ def test_the_network_and_block_io_columns_update_and_sort(page_for, owner, conta
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.clock.install()
     page.goto("/")
-    # The page's timers stop (its 30 s redraw of the ages too): whatever the cells show came in place from
-    # the socket's changes.
-    page.clock.pause_at(datetime.fromtimestamp(page.evaluate("Date.now()") / 1000 + 1, UTC))
 
     def cell(found, column):
         """A live cell, or one line of it (in, out, read, write)."""
@@ -114,9 +109,11 @@ def test_the_network_and_block_io_columns_update_and_sort(page_for, owner, conta
     expect(cell(server, "in")).to_have_text(re.compile(r"^↓\s\d+(\.\d+)?\s(KiB|MiB)/s$"), timeout=60000)
     expect(cell(sender, "out")).to_have_text(re.compile(r"^↑\s\d+(\.\d+)?\s(KiB|MiB)/s$"), timeout=60000)
     expect(cell(server, "memory")).to_have_text(re.compile(r"^\d+(\.\d+)?\s(KiB|MiB)\d+\.\d %$"))
-    # Later rounds' changes reach the cells.
+    # Later rounds' changes reach the cells, in place: the line's text node is the one that was there.
     before = cell(server, "in").text_content()
+    cell(server, "in").evaluate("line => { window.keptText = line.firstChild; }")
     expect(cell(server, "in")).not_to_have_text(before, timeout=30000)
+    assert cell(server, "in").evaluate("line => line.firstChild === window.keptText")
 
     # By both directions together: the idle container (the newest, first unsorted) moves last, then first.
     rows = page.locator("#containers tbody tr")
@@ -154,3 +151,18 @@ def test_containers_screenshots_with_live_columns(browser, live_server_url, owne
     page.screenshot(path=str(ARTIFACTS / f"containers-stats-{scheme}.png"))
     assert problems == []
     context.close()
+
+
+def test_a_status_change_remakes_only_its_own_row(page_for, owner, container):
+    kept = container("sleep 3600")
+    stopping = container("sleep 3600")
+    page = page_for(owner)
+    page.goto("/")
+    row = page.locator(f'#containers tr[data-id="{kept.id}"]')
+    expect(row.locator("td.cpu")).to_have_text(re.compile(r"^\d+\.\d %$"), timeout=60000)
+    row.evaluate("tr => { window.keptRow = tr; }")
+    stopping.stop(timeout=1)
+    expect(page.locator(f'#containers tr[data-id="{stopping.id}"]')).to_have_attribute(
+        "data-state", "exited", timeout=30000
+    )
+    assert row.evaluate("tr => tr === window.keptRow"), "the other container's row was made again"

@@ -33,6 +33,7 @@ class Served:
         self.session.trust_env = False  # loopback only, never a proxy from the environment
         self.session.headers["Authorization"] = f"Bearer {token}"
         self.process: subprocess.Popen | None = None
+        self.started = 0.0
 
     @property
     def pid(self) -> int:
@@ -40,6 +41,7 @@ class Served:
         return self.process.pid
 
     def __enter__(self) -> "Served":
+        self.started = time.monotonic()
         with self.log_path.open("ab") as log:
             # The venv's `daphne` script, as scripts/run starts it: the service then runs its always-on producers.
             daphne = str(Path(sys.executable).parent / "daphne")
@@ -66,6 +68,21 @@ class Served:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def wait_until_sampled(self, count: int, *, timeout: float = 600) -> float:
+        """Wait until the service's stats collector has its first sample of `count` containers the account sees;
+        returns the seconds since daphne was started.
+
+        Its first round inspects every running container once, for its pid and row: a cost of the service's start,
+        timed here apart from the requests measured after it.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            response = self.session.get(f"{self.base}/container-svc/containers/stats", timeout=120)
+            if response.status_code == 200 and len(response.json()["stats"]) >= count:
+                return time.monotonic() - self.started
+            time.sleep(0.5)
+        raise SystemExit(f"the service sampled fewer than {count} containers in {timeout:.0f} s; see {self.log_path}")
 
     def call(self, method: str, path: str, body: dict) -> dict:
         response = self.session.request(method, f"{self.base}{path}", json=body, timeout=120)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import resource
+import threading
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -282,6 +284,117 @@ def read_counters(files: ContainerFiles) -> ContainerCounters:
     )
 
 
+# --- held open: what a collector reads every round ----------------------------------------------------------
+READ_SIZE = 4096  # one pread holds any of these files whole on a container (memory.stat is about 1 KiB)
+FILES_PER_CONTAINER = 7  # six cgroup files and the network namespace's net/dev
+
+
+def _pread(fd: int) -> bytes:
+    """The whole file from its start: the kernel makes a cgroup or /proc file's text afresh for each read at 0."""
+    data = os.pread(fd, READ_SIZE, 0)
+    if len(data) < READ_SIZE:
+        return data
+    chunks = [data]
+    offset = len(data)
+    while chunk := os.pread(fd, READ_SIZE, offset):
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
+def _open(path: str) -> int:
+    """A descriptor on `path`, or -1 for a file that is not there ("" for a controller that is missing)."""
+    if not path:
+        return -1
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return -1
+
+
+class HeldCounters:
+    """One container's counter files and its network namespace's net/dev, opened once and read each round.
+
+    Opening a file costs a path walk and an allocation, more than the read itself: held descriptors are read
+    with pread from offset 0, one system call a file. A removed cgroup's files answer ENODEV from then on (the
+    container stopped, or restarted into a new cgroup under the same path): read() raises CgroupUnreadable,
+    and the caller closes this and opens anew. The net/dev descriptor keeps the namespace it was opened in,
+    so it is only ever read together with the cgroup files it was opened with.
+    """
+
+    __slots__ = ("_blkio", "_cpu", "_fds", "_memory_limit", "_memory_stat", "_memory_usage", "_net", "_pids", "_v2")
+
+    def __init__(self, files: ContainerFiles, *, pid: int) -> None:
+        self._v2 = files.version == CgroupVersion.V2
+        self._fds: list[int] = []
+        try:
+            self._cpu = self._required(files.cpu)
+            self._memory_usage = self._required(files.memory_usage)
+            self._memory_stat = self._required(files.memory_stat)
+            self._memory_limit = self._held(_open(files.memory_limit))
+            if self._memory_limit < 0 and not self._v2:
+                raise CgroupUnreadable(files.memory_limit)
+            self._blkio = self._held(_open(files.blkio))
+            self._pids = self._held(_open(files.pids))
+            self._net = self._required(f"{PROC}/{pid}/net/dev")
+        except CgroupUnreadable:
+            self.close()
+            raise
+
+    def _held(self, fd: int) -> int:
+        if fd >= 0:
+            self._fds.append(fd)
+        return fd
+
+    def _required(self, path: str) -> int:
+        fd = self._held(_open(path))
+        if fd < 0:
+            raise CgroupUnreadable(path)
+        return fd
+
+    def close(self) -> None:
+        fds, self._fds = self._fds, []
+        for fd in fds:
+            os.close(fd)
+
+    def read(self) -> tuple[ContainerCounters, NetCounters]:
+        """The counters as they stand; CgroupUnreadable once the cgroup has gone (this is then closed)."""
+        try:
+            cpu = _pread(self._cpu)
+            usage = _pread(self._memory_usage)
+            stat = _pread(self._memory_stat).decode("ascii", errors="replace")
+            limit = _pread(self._memory_limit).decode("ascii") if self._memory_limit >= 0 else "max"
+            blk_text = _pread(self._blkio).decode("ascii", errors="replace") if self._blkio >= 0 else ""
+            pids = int(_pread(self._pids) or 0) if self._pids >= 0 else 0
+            net = parse_net_dev(_pread(self._net).decode("ascii", errors="replace"))
+        except (OSError, ValueError) as error:
+            self.close()
+            raise CgroupUnreadable(str(error)) from error
+        v2 = self._v2
+        blk_read, blk_write = parse_v2_io_stat(blk_text) if v2 else parse_v1_blkio(blk_text)
+        counters = ContainerCounters(
+            cpu_usage_ns=flat_keyed_value(cpu.decode("ascii"), "usage_usec") * 1000 if v2 else int(cpu),
+            memory_usage_bytes=int(usage),
+            memory_inactive_file_bytes=flat_keyed_value(stat, "inactive_file" if v2 else "total_inactive_file"),
+            memory_limit_bytes=_limit(limit),
+            blk_read_bytes=blk_read,
+            blk_write_bytes=blk_write,
+            pids=pids,
+        )
+        return counters, net
+
+
+def open_files_budget() -> int:
+    """How many descriptors a collector may hold: half the process's soft limit (sockets need the rest)."""
+    try:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ValueError, OSError):
+        return 0
+    if soft == resource.RLIM_INFINITY:
+        return 1 << 16
+    return max(0, soft // 2 - 64)
+
+
 def container_counters(*, root: Path, version: CgroupVersion, container_id: str) -> ContainerCounters:
     """The counters of one container; CgroupUnreadable when its cgroup is gone or unreadable."""
     return read_counters(container_files(root=root, version=version, container_id=container_id))
@@ -361,6 +474,16 @@ def host_counters() -> HostCounters:
         memory_total_bytes=total,
         memory_available_bytes=available,
     )
+
+
+def name_this_thread(name: str) -> None:
+    """Give the calling thread `name` in /proc (its comm, 15 characters at most), where the kernel lets it:
+    a thread's CPU time is then told apart from outside (`/proc/<pid>/task/<tid>/stat`), as the benches do."""
+    try:
+        with open(f"{PROC}/self/task/{threading.get_native_id()}/comm", "w") as comm:
+            comm.write(name[:15])
+    except OSError:
+        pass  # not Linux, or /proc read-only: the thread keeps its inherited name
 
 
 def online_cpus() -> int:

@@ -81,32 +81,35 @@ def cpu_percent(previous: Reading, current: Reading) -> float | None:
 
 
 def container_stats_from(*, previous: Reading | None, current: Reading) -> ContainerStats:
+    """One sample (a collector makes one per container a round: written out field by field, it is cheap)."""
     memory = memory_used(usage=current.memory_usage_bytes, inactive_file=current.memory_inactive_file_bytes)
     limit = current.memory_limit_bytes
     seconds = 0.0
     if previous is not None and not is_restart(previous, current):
         seconds = (current.monotonic_ns - previous.monotonic_ns) / 1e9
-    usable = previous is not None and seconds > 0
-
-    def rate(field: str) -> float | None:
-        return _rate(getattr(previous, field), getattr(current, field), seconds) if usable else None
-
+    cpu = net_rx_rate = net_tx_rate = blk_read_rate = blk_write_rate = None
+    if previous is not None and seconds > 0:
+        cpu = cpu_percent(previous, current)
+        net_rx_rate = _rate(previous.net_rx_bytes, current.net_rx_bytes, seconds)
+        net_tx_rate = _rate(previous.net_tx_bytes, current.net_tx_bytes, seconds)
+        blk_read_rate = _rate(previous.blk_read_bytes, current.blk_read_bytes, seconds)
+        blk_write_rate = _rate(previous.blk_write_bytes, current.blk_write_bytes, seconds)
     return ContainerStats(
         container_id=current.container_id,
         taken_at=current.at,
         source=current.source,
-        cpu_percent=cpu_percent(previous, current) if usable and previous is not None else None,
+        cpu_percent=cpu,
         memory_bytes=memory,
         memory_limit_bytes=limit,
         memory_percent=memory / limit * 100.0 if limit > 0 else 0.0,
         net_rx_bytes=current.net_rx_bytes,
         net_tx_bytes=current.net_tx_bytes,
-        net_rx_rate=rate("net_rx_bytes"),
-        net_tx_rate=rate("net_tx_bytes"),
+        net_rx_rate=net_rx_rate,
+        net_tx_rate=net_tx_rate,
         blk_read_bytes=current.blk_read_bytes,
         blk_write_bytes=current.blk_write_bytes,
-        blk_read_rate=rate("blk_read_bytes"),
-        blk_write_rate=rate("blk_write_bytes"),
+        blk_read_rate=blk_read_rate,
+        blk_write_rate=blk_write_rate,
         pids=current.pids,
     )
 
@@ -187,31 +190,72 @@ def downsample(buckets: Iterable[Bucket], seconds: int) -> list[Bucket]:
 
 
 class BucketBuilder:
-    """Folds one container's samples into buckets of one length; hands back each bucket as it closes."""
+    """Folds one container's samples into buckets of one length; hands back each bucket as it closes.
+
+    It keeps running sums rather than a part per sample: a collector adds every container's sample each
+    round to each of its resolutions. The bucket is what downsample() would make of one-sample buckets: the
+    same sums in the same order, so the same floats.
+    """
 
     def __init__(self, seconds: int) -> None:
         self.seconds = seconds
-        self._parts: list[Bucket] = []
+        self._epoch: int | None = None  # the bucket being filled: its start in epoch seconds
         self._start: datetime | None = None
+        self._samples = 0
+        self._cpu_sum = self._cpu_max = self._mem_sum = 0.0
+        self._mem_max = self._mem_limit = self._pids = 0
+        self._net_rx_sum = self._net_tx_sum = self._blk_read_sum = self._blk_write_sum = 0.0
 
     def add(self, sample: ContainerStats) -> Bucket | None:
-        part = bucket_of_sample(sample, self.seconds)
-        if part is None:
-            return None
+        cpu = sample.cpu_percent
+        if cpu is None:
+            return None  # a first reading: no CPU or rates yet
+        epoch = int(sample.taken_at.timestamp())
+        epoch -= epoch % self.seconds
         closed = None
-        if self._parts and part.start != self._start:
+        if epoch != self._epoch:
             closed = self.close()
-        self._start = part.start
-        self._parts.append(part)
+            self._epoch = epoch
+            self._start = datetime.fromtimestamp(epoch, tz=UTC)
+            self._cpu_max, self._mem_max, self._pids = cpu, sample.memory_bytes, sample.pids
+        else:
+            self._cpu_max = max(self._cpu_max, cpu)
+            self._mem_max = max(self._mem_max, sample.memory_bytes)
+            self._pids = max(self._pids, sample.pids)
+        self._samples += 1
+        self._cpu_sum += cpu
+        self._mem_sum += float(sample.memory_bytes)
+        self._mem_limit = sample.memory_limit_bytes
+        self._net_rx_sum += sample.net_rx_rate or 0.0
+        self._net_tx_sum += sample.net_tx_rate or 0.0
+        self._blk_read_sum += sample.blk_read_rate or 0.0
+        self._blk_write_sum += sample.blk_write_rate or 0.0
         return closed
 
     def close(self) -> Bucket | None:
         """The bucket being filled, ended now (the container stopped, or the collector does)."""
-        if not self._parts:
+        if self._start is None or not self._samples:
             return None
-        bucket = _merged(self._parts[0].start, self.seconds, self._parts)  # every part starts at self._start
-        self._parts = []
-        self._start = None
+        count = self._samples
+        bucket = Bucket(
+            start=self._start,
+            seconds=self.seconds,
+            samples=count,
+            cpu_mean=self._cpu_sum / count,
+            cpu_max=self._cpu_max,
+            mem_mean=self._mem_sum / count,
+            mem_max=self._mem_max,
+            mem_limit=self._mem_limit,
+            net_rx_rate=self._net_rx_sum / count,
+            net_tx_rate=self._net_tx_sum / count,
+            blk_read_rate=self._blk_read_sum / count,
+            blk_write_rate=self._blk_write_sum / count,
+            pids=self._pids,
+        )
+        self._epoch = self._start = None
+        self._samples = 0
+        self._cpu_sum = self._mem_sum = 0.0
+        self._net_rx_sum = self._net_tx_sum = self._blk_read_sum = self._blk_write_sum = 0.0
         return bucket
 
 

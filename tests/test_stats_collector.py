@@ -266,3 +266,46 @@ def test_the_thread_samples_every_interval_until_stopped(stats, ours, started, s
     finally:
         stats_collector.stop()
     assert not stats_collector.running and not stats_collector.latest()
+
+
+def test_a_restarted_container_is_read_in_its_new_cgroup_and_network(stats, ours, started, docker_client):
+    # The collector holds a container's files open between rounds: after a restart it must read the new
+    # cgroup and the new network namespace, not the old ones.
+    stats_collector = stats("cgroup")
+    network = docker_client.networks.create(f"cst-net-{uuid.uuid4().hex[:8]}", driver="bridge", labels=TEST_LABEL)
+    try:
+        server_name = f"cst-srv-{uuid.uuid4().hex[:8]}"
+        server = started("sleep 3600 | nc -l -p 5000 > /dev/null", network=network.name, name=server_name)
+        sender = started("sleep 3600", network=network.name)
+        samples_of(stats_collector, server.id, count=2, what="two samples of the server before its restart")
+        server.restart(timeout=0)
+        wait_for(
+            lambda: ":1388 " in server.exec_run("cat /proc/net/tcp /proc/net/tcp6").output.decode(),
+            timeout=30,
+            what="the restarted server to listen on port 5000",
+        )
+        stats_collector.collect_once(only=ours)  # a round between the restart and the transfer
+        sender.exec_run(["sh", "-c", f"head -c 4194304 /dev/zero | nc {server_name} 5000"], detach=True)
+
+        def received():
+            stats_collector.collect_once(only=ours)
+            latest = stats_collector.latest().get(server.id)
+            return latest if latest and latest.net_rx_bytes >= 4 * MIB else None
+
+        after = wait_for(received, timeout=60, interval=0.5, what="the restarted server's 4 MiB to be counted")
+        assert after.net_rx_bytes < 6 * MIB  # its new namespace's counters, from zero at the restart
+        measured = samples_of(stats_collector, server.id, count=1, what="a CPU sample after the restart")
+        assert measured[-1].pids >= 1
+    finally:
+        network.reload()
+        for found in network.containers:
+            found.remove(force=True)
+        network.remove()
+
+
+def test_containers_over_the_open_files_budget_are_read_too(stats, ours, started, monkeypatch):
+    monkeypatch.setattr(cgroups, "open_files_budget", lambda: cgroups.FILES_PER_CONTAINER)  # one container's
+    stats_collector = stats("cgroup")
+    first, second = started("sleep 3600"), started("sleep 3600")
+    for container in (first, second):
+        samples_of(stats_collector, container.id, count=3, what=f"three samples of {container.name}")

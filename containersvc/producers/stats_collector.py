@@ -18,7 +18,6 @@ import logging
 import shutil
 import threading
 import time
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +35,7 @@ from containersvc.producers.engine_away import AWAY_ERRORS, engine_away
 from containersvc.producers.leases import Lease
 from containersvc.producers.publish import Publisher
 from containersvc.producers.worker import Worker
+from containersvc.sample_history import SampleHistory
 from containersvc.services import alerts, mirror
 from containersvc.services.stats import stats_prune, stats_retentions, stats_store_buckets
 from containersvc.stats import Bucket, BucketBuilder, ContainerStats, Reading, busy_percent, container_stats_from
@@ -69,11 +69,16 @@ class _Tracked:
     row_pk: int
     name: str
     pid: int
-    history: deque
+    history: SampleHistory
     builders: list[BucketBuilder]
     previous: Reading | None = None
     latest: ContainerStats | None = None
-    files: cgroups.ContainerFiles | None = None  # found on the first cgroup read, again after a failed one
+    counters: cgroups.HeldCounters | None = None  # opened on the first cgroup read, again after a failed one
+
+    def close(self) -> None:
+        if self.counters is not None:
+            self.counters.close()
+            self.counters = None
 
 
 class _Foreign(Exception):
@@ -95,8 +100,14 @@ class StatsCollector(Worker):
         self._data_root: str | None = None
         self._data_root_checked = 0.0
         self._pool: ThreadPoolExecutor | None = None
+        # A round's moment and the host's figures: the same for every container of the round.
+        self._round_at = timezone.now()
+        self._online_cpus = 1
+        self._held_budget = 0  # containers whose files may be held open (set with the source)
+        self._held = 0  # containers whose files are held open
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_demand = False  # the thread runs for sockets only: it stores nothing
+        self._named: threading.Thread | None = None  # the thread last given thread_name in /proc
         self.lease = Lease("stats")  # run by start(): stored history is one process's per node
 
     # --- control (see Worker) -----------------------------------------------------------------------------
@@ -127,7 +138,10 @@ class StatsCollector(Worker):
     def reset(self) -> None:
         """Forget everything sampled (tests; a changed source or engine)."""
         with self._round_lock, self._lock:
+            for tracked in self._tracked.values():
+                tracked.close()
             self._tracked.clear()
+            self._held = 0
             self._foreign.clear()
             self._source = None
             self.host = None
@@ -136,6 +150,9 @@ class StatsCollector(Worker):
 
     def perform_work(self, stop: threading.Event) -> None:
         began = time.monotonic()
+        if self._named is not threading.current_thread():
+            cgroups.name_this_thread(self.thread_name)  # its CPU time can be read apart from the process's
+            self._named = threading.current_thread()
         try:
             close_old_connections()
             self.collect_once()
@@ -193,7 +210,7 @@ class StatsCollector(Worker):
         """The samples in memory of a running container, oldest first (empty if it is not sampled here)."""
         with self._lock:
             tracked = self._tracked.get(container_id)
-            return list(tracked.history) if tracked else []
+            return tracked.history.samples() if tracked else []
 
     def data_root(self) -> str | None:
         """The engine's DockerRootDir, asked once (again a minute after a failure)."""
@@ -215,6 +232,7 @@ class StatsCollector(Worker):
             source = self._choose_source()
             closed: list[tuple[int, Bucket]] = []
             samples: list[ContainerStats] = []
+            self._round_at, self._online_cpus = timezone.now(), cgroups.online_cpus()
             self._sample_host()  # first: an unlimited container's memory limit is the host's memory
             running = set(self._running_ids(source))
             if only is not None:
@@ -265,6 +283,7 @@ class StatsCollector(Worker):
             source = SOURCE_CGROUP if self._engine_cgroups_visible(root, version) else SOURCE_ENGINE
         self._cgroup_version = version
         self._source = source
+        self._held_budget = cgroups.open_files_budget() // cgroups.FILES_PER_CONTAINER
         logger.info("sampling container stats from %s", "the cgroup files" if source == SOURCE_CGROUP else "the engine")
         return source
 
@@ -307,7 +326,7 @@ class StatsCollector(Worker):
             row_pk=row.pk,
             name=details.summary.name,
             pid=int(details.raw_state.get("Pid") or 0),
-            history=deque(maxlen=keep),
+            history=SampleHistory(container_id=container_id, capacity=keep),
             builders=[BucketBuilder(retention.bucket_seconds) for retention in stats_retentions()],
         )
         with self._lock:
@@ -370,8 +389,8 @@ class StatsCollector(Worker):
         return sample
 
     def _read(self, source: str, container_id: str, tracked: _Tracked) -> Reading:
-        at, monotonic_ns = timezone.now(), time.monotonic_ns()
         if source == SOURCE_ENGINE:
+            at = timezone.now()
             raw = engine.container_stats(container_id=container_id, timeout=settings.CONTAINERSVC_STATS_ENGINE_TIMEOUT)
             return Reading(
                 container_id=container_id,
@@ -391,15 +410,7 @@ class StatsCollector(Worker):
                 blk_write_bytes=raw.blk_write_bytes,
                 pids=raw.pids,
             )
-        if tracked.files is None:
-            root = Path(settings.CONTAINERSVC_CGROUP_ROOT)
-            tracked.files = cgroups.container_files(root=root, version=self._cgroup_version, container_id=container_id)
-        try:
-            counters = cgroups.read_counters(tracked.files)
-        except CgroupUnreadable:
-            tracked.files = None  # gone, or made again (a restart): looked up afresh next round
-            raise
-        net = self._net(container_id, tracked)
+        monotonic_ns, counters, net = self._read_cgroup(container_id, tracked)
         host_memory = self.host.counters.memory_total_bytes if self.host else 0
         limit = counters.memory_limit_bytes
         # As the engine reports it: an unlimited container's limit is the host's memory.
@@ -407,12 +418,12 @@ class StatsCollector(Worker):
             limit = host_memory or (limit or 0)
         return Reading(
             container_id=container_id,
-            at=at,
+            at=self._round_at,
             monotonic_ns=monotonic_ns,
             source=SOURCE_CGROUP,
             cpu_usage_ns=counters.cpu_usage_ns,
             system_cpu_ns=None,
-            online_cpus=cgroups.online_cpus(),
+            online_cpus=self._online_cpus,
             memory_usage_bytes=counters.memory_usage_bytes,
             memory_inactive_file_bytes=counters.memory_inactive_file_bytes,
             memory_limit_bytes=limit,
@@ -423,19 +434,53 @@ class StatsCollector(Worker):
             pids=counters.pids,
         )
 
-    def _net(self, container_id: str, tracked: _Tracked) -> cgroups.NetCounters:
-        """From the init process's network namespace; its pid is asked of the engine again after a restart."""
+    def _read_cgroup(
+        self, container_id: str, tracked: _Tracked
+    ) -> tuple[int, cgroups.ContainerCounters, cgroups.NetCounters]:
+        """When (monotonic ns), and the counters: the container's own moment, as CPU % is Δ CPU time / Δ wall
+        clock. Its files are held open from its first read (within the budget of open files) until its cgroup
+        goes; a container over the budget has them opened and closed each round."""
+        held = tracked.counters
+        if held is None:
+            held = self._open_counters(container_id, tracked)
+            if self._held < self._held_budget:
+                tracked.counters = held
+                self._held += 1
+            else:
+                try:
+                    return time.monotonic_ns(), *held.read()
+                finally:
+                    held.close()
+        try:
+            return time.monotonic_ns(), *held.read()
+        except CgroupUnreadable:
+            tracked.counters = None  # gone, or made again (a restart): opened afresh next round
+            self._held -= 1
+            raise
+
+    def _open_counters(self, container_id: str, tracked: _Tracked) -> cgroups.HeldCounters:
+        """Its cgroup files and its init process's net/dev; the pid is asked of the engine again after a restart
+        (a pid is reused once its process ends, so it is checked against the container's cgroup first)."""
+        root = Path(settings.CONTAINERSVC_CGROUP_ROOT)
+        files = cgroups.container_files(root=root, version=self._cgroup_version, container_id=container_id)
         if not tracked.pid or not cgroups.pid_in_container(pid=tracked.pid, container_id=container_id):
             details = engine.container_inspect(container_id=container_id)
             tracked.pid = int(details.raw_state.get("Pid") or 0)
         if not tracked.pid:
             raise CgroupUnreadable(container_id)
-        return cgroups.net_counters(pid=tracked.pid)
+        try:
+            return cgroups.HeldCounters(files, pid=tracked.pid)
+        except CgroupUnreadable:
+            tracked.pid = 0  # its init process may have ended: asked again next round
+            raise
 
     def _forget(self, container_id: str, closed: list[tuple[int, Bucket]]) -> None:
         with self._lock:
             tracked = self._tracked.pop(container_id, None)
         if tracked is not None:
+            if tracked.counters is not None:
+                self._held -= 1
+            tracked.close()
             closed.extend((tracked.row_pk, bucket) for bucket in (b.close() for b in tracked.builders) if bucket)
 
     def _sample_host(self) -> None:

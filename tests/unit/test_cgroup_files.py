@@ -1,5 +1,6 @@
 """The cgroup and /proc readers on files written here in the kernel's documented formats (no engine)."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,70 @@ def test_proc_stat_and_meminfo():
     assert len(per_cpu) == 2
     total, available = cgroups.parse_meminfo("MemTotal:  1000 kB\nMemFree:  10 kB\nMemAvailable:  600 kB\n")
     assert (total, available) == (1024000, 614400)
+
+
+def test_held_files_read_what_a_fresh_read_reads_and_follow_changes(v2_root):
+    files = cgroups.container_files(root=v2_root, version=CgroupVersion.V2, container_id=ID)
+    held = cgroups.HeldCounters(files, pid=os.getpid())  # any live process has a net/dev to hold
+    try:
+        before = cgroups.net_counters(pid=os.getpid())
+        counters, net = held.read()
+        after = cgroups.net_counters(pid=os.getpid())
+        assert counters == cgroups.read_counters(files)
+        assert before.rx_bytes <= net.rx_bytes <= after.rx_bytes  # this host's own traffic goes on meanwhile
+        # The kernel writes a counter's text afresh at each read; a rewritten file stands in for that here.
+        (v2_root / "docker" / ID / "cpu.stat").write_text(
+            V2_CPU_STAT.replace("usage_usec 2500000", "usage_usec 3500000")
+        )
+        (v2_root / "docker" / ID / "memory.max").write_text("268435456\n")
+        counters, _ = held.read()
+        assert counters.cpu_usage_ns == 3_500_000_000 and counters.memory_limit_bytes == 268435456
+    finally:
+        held.close()
+
+
+def test_held_files_of_a_v1_cgroup_without_blkio_or_pids(tmp_path):
+    _write(tmp_path / "cpuacct" / "docker" / ID, {"cpuacct.usage": "483864554\n"})
+    _write(
+        tmp_path / "memory" / "docker" / ID,
+        {
+            "memory.usage_in_bytes": "67878912\n",
+            "memory.limit_in_bytes": "134217728\n",
+            "memory.stat": "cache 67117056\ntotal_cache 1\ninactive_file 4096\ntotal_inactive_file 8192\n",
+        },
+    )
+    files = cgroups.container_files(root=tmp_path, version=CgroupVersion.V1, container_id=ID)
+    held = cgroups.HeldCounters(files, pid=os.getpid())
+    try:
+        counters, _ = held.read()
+    finally:
+        held.close()
+    assert counters == cgroups.read_counters(files)
+    assert (counters.memory_inactive_file_bytes, counters.memory_limit_bytes, counters.pids) == (8192, 134217728, 0)
+
+
+def test_held_files_need_the_cgroup_and_the_process(v2_root):
+    files = cgroups.container_files(root=v2_root, version=CgroupVersion.V2, container_id=ID)
+    (v2_root / "docker" / ID / "memory.stat").unlink()
+    with pytest.raises(CgroupUnreadable):
+        cgroups.HeldCounters(files, pid=os.getpid())
+    (v2_root / "docker" / ID / "memory.stat").write_text(V2_MEMORY_STAT)
+    with pytest.raises(CgroupUnreadable):
+        cgroups.HeldCounters(files, pid=2**22 + 1)  # above the kernel's pid_max: no such process
+
+
+def test_a_long_file_is_read_whole(tmp_path):
+    many = "".join(f"8:{minor} rbytes=1 wbytes=2 rios=1 wios=1 dbytes=0 dios=0\n" for minor in range(200))
+    assert len(many) > cgroups.READ_SIZE
+    _write(tmp_path, {"cgroup.controllers": "cpu io memory pids\n"})
+    _write(
+        tmp_path / "docker" / ID,
+        {"cpu.stat": V2_CPU_STAT, "memory.current": "1\n", "memory.max": "max\n", "memory.stat": "", "io.stat": many},
+    )
+    files = cgroups.container_files(root=tmp_path, version=CgroupVersion.V2, container_id=ID)
+    held = cgroups.HeldCounters(files, pid=os.getpid())
+    try:
+        counters, _ = held.read()
+    finally:
+        held.close()
+    assert (counters.blk_read_bytes, counters.blk_write_bytes) == (200, 400)

@@ -5,7 +5,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from containersvc.stats import BucketBuilder, Reading, container_stats_from, downsample, memory_used
+from containersvc.sample_history import SampleHistory
+from containersvc.stats import (
+    BucketBuilder,
+    Reading,
+    bucket_of_sample,
+    container_stats_from,
+    downsample,
+    memory_used,
+)
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 SECOND = 1_000_000_000
@@ -108,3 +116,35 @@ def test_downsample_weights_by_samples():
     buckets = [b for s in _samples([20.0] * 10 + [80.0] * 10 + [0.0]) if (b := builder.add(s))]
     (minute,) = downsample(buckets, 60)
     assert minute.samples == 20 and minute.cpu_mean == pytest.approx(50.0) and minute.cpu_max == pytest.approx(80.0)
+
+
+def test_the_builder_makes_the_buckets_downsample_makes_of_its_samples():
+    # The collector's running sums against the same samples merged as one-sample buckets: the same floats.
+    samples = _samples([12.3, 0.1, 97.7, 33.3, 5.0, 66.6, 0.0, 1.25, 42.0, 7.77, 3.14, 99.9, 50.5])
+    builder = BucketBuilder(5)
+    built = [bucket for sample in samples if (bucket := builder.add(sample))]
+    built.append(builder.close())
+    parts = [bucket for sample in samples if (bucket := bucket_of_sample(sample, 5))]
+    assert built == downsample(parts, 5)
+    assert [bucket.samples for bucket in built] == [5, 5, 3]
+
+
+def test_a_first_reading_starts_no_bucket():
+    (first,) = _samples([10.0])
+    first_reading = container_stats_from(previous=None, current=reading())
+    builder = BucketBuilder(10)
+    assert builder.add(first_reading) is None and builder.close() is None
+    builder.add(first)
+    assert builder.close().samples == 1
+
+
+def test_history_gives_back_the_samples_it_was_given_oldest_first():
+    samples = [container_stats_from(previous=None, current=reading()), *_samples([5.5, 100.0, 0.25, 7.0, 1.0])]
+    history = SampleHistory(container_id="c" * 64, capacity=4)
+    for count, sample in enumerate(samples[:3], start=1):
+        history.append(sample)
+        assert history.samples() == samples[:count]  # None (a first reading's CPU and rates) kept as None
+    for sample in samples[3:]:
+        history.append(sample)
+    assert len(history) == 4
+    assert history.samples() == samples[-4:]  # written round: the oldest go

@@ -1,0 +1,125 @@
+"""One running container's recent samples in memory, held as numbers in two arrays rather than as objects.
+
+A collector keeps CONTAINERSVC_STATS_MEMORY_SECONDS of samples for every running container: 900 a container
+at the defaults, 450,000 at 500 containers. As ContainerStats objects, each with its own floats and ints,
+that is about half a kilobyte a sample and as many objects for the garbage collector to walk; as rows of
+two arrays it is 112 bytes a sample and no object at all. The arrays grow to the capacity, then are written
+round. ContainerStats are made again only when the history is read (an API call), never a round.
+"""
+
+import math
+from array import array
+from datetime import UTC, datetime, timedelta
+
+from containersvc.stats import ContainerStats
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+# A sample's fields as stored: floats (None as NaN: a rate or CPU figure is never NaN) and integers.
+FLOATS = ("cpu_percent", "memory_percent", "net_rx_rate", "net_tx_rate", "blk_read_rate", "blk_write_rate")
+INTS = (
+    "taken_at",  # microseconds since the epoch
+    "memory_bytes",
+    "memory_limit_bytes",
+    "net_rx_bytes",
+    "net_tx_bytes",
+    "blk_read_bytes",
+    "blk_write_bytes",
+    "pids",
+)
+_NAN = math.nan
+
+
+def _none_as_nan(value: float | None) -> float:
+    return _NAN if value is None else value
+
+
+def _nan_as_none(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+class SampleHistory:
+    """The last `capacity` samples of one container, oldest first when read."""
+
+    __slots__ = ("_at", "_at_us", "_capacity", "_count", "_floats", "_ints", "_next", "container_id", "source")
+
+    def __init__(self, *, container_id: str, capacity: int) -> None:
+        self.container_id = container_id
+        self.source = ""
+        self._capacity = max(1, capacity)
+        self._floats = array("d")
+        self._ints = array("q")
+        self._count = 0  # samples held
+        self._next = 0  # where the next sample goes once the arrays are full
+        self._at: datetime | None = None  # the last moment converted (a round's samples share one)
+        self._at_us = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _micros(self, moment: datetime) -> int:
+        if moment is not self._at:
+            self._at, self._at_us = moment, (moment - EPOCH) // MICROSECOND
+        return self._at_us
+
+    def append(self, sample: ContainerStats) -> None:
+        self.source = sample.source
+        floats = (
+            _none_as_nan(sample.cpu_percent),
+            sample.memory_percent,
+            _none_as_nan(sample.net_rx_rate),
+            _none_as_nan(sample.net_tx_rate),
+            _none_as_nan(sample.blk_read_rate),
+            _none_as_nan(sample.blk_write_rate),
+        )
+        ints = (
+            self._micros(sample.taken_at),
+            sample.memory_bytes,
+            sample.memory_limit_bytes,
+            sample.net_rx_bytes,
+            sample.net_tx_bytes,
+            sample.blk_read_bytes,
+            sample.blk_write_bytes,
+            sample.pids,
+        )
+        if self._count < self._capacity:
+            self._floats.extend(floats)
+            self._ints.extend(ints)
+            self._count += 1
+            return
+        at = self._next
+        self._floats[at * len(FLOATS) : (at + 1) * len(FLOATS)] = array("d", floats)
+        self._ints[at * len(INTS) : (at + 1) * len(INTS)] = array("q", ints)
+        self._next = (at + 1) % self._capacity
+
+    def samples(self) -> list[ContainerStats]:
+        """The samples held, oldest first."""
+        full = self._count == self._capacity
+        order = [*range(self._next, self._count), *range(self._next)] if full else range(self._count)
+        return [self._sample(index) for index in order]
+
+    def _sample(self, index: int) -> ContainerStats:
+        cpu, memory_percent, net_rx, net_tx, blk_read, blk_write = self._floats[
+            index * len(FLOATS) : (index + 1) * len(FLOATS)
+        ]
+        at, memory, limit, rx_bytes, tx_bytes, read_bytes, write_bytes, pids = self._ints[
+            index * len(INTS) : (index + 1) * len(INTS)
+        ]
+        return ContainerStats(
+            container_id=self.container_id,
+            taken_at=EPOCH + at * MICROSECOND,
+            source=self.source,
+            cpu_percent=_nan_as_none(cpu),
+            memory_bytes=memory,
+            memory_limit_bytes=limit,
+            memory_percent=memory_percent,
+            net_rx_bytes=rx_bytes,
+            net_tx_bytes=tx_bytes,
+            net_rx_rate=_nan_as_none(net_rx),
+            net_tx_rate=_nan_as_none(net_tx),
+            blk_read_bytes=read_bytes,
+            blk_write_bytes=write_bytes,
+            blk_read_rate=_nan_as_none(blk_read),
+            blk_write_rate=_nan_as_none(blk_write),
+            pids=pids,
+        )

@@ -20,6 +20,18 @@ def cpu_seconds(pid: int) -> float:
     return _ticks(Path(f"/proc/{pid}")) / TICKS
 
 
+def thread_cpu_seconds(pid: int, name: str) -> float:
+    """User + system CPU seconds so far of the threads of `pid` named `name` in /proc (their comm)."""
+    ticks = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if (task / "comm").read_text().strip() == name:
+                ticks += _ticks(task)
+        except OSError:
+            continue  # it ended meanwhile
+    return ticks / TICKS
+
+
 def _ticks(entry: Path) -> int:
     fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime, stime

@@ -100,6 +100,10 @@ class EpochSeconds(Func):
     output_field = IntegerField()
     template = "CAST(FLOOR(EXTRACT(EPOCH FROM %(expressions)s)) AS BIGINT)"  # PostgreSQL
 
+    def get_db_converters(self, connection):
+        # The database's integer as it comes: Django's int() of each row took a tenth of a day's history call.
+        return []
+
     def as_sqlite(self, compiler, connection, **extra_context):
         # Django keeps datetimes in SQLite as UTC text, which strftime reads. Its % is doubled twice, as in Django's
         # own Now.as_sqlite: once for this template, once for the backend's placeholder substitution.

@@ -11,7 +11,11 @@ from containersvc.stats import Bucket, downsample
 
 
 def reference_points_json(buckets: list[Bucket], step: int) -> bytes:
-    points = [
+    return _serialized(downsample(buckets, step))
+
+
+def _serialized(points: list[Bucket]) -> bytes:
+    shown = [
         {
             "at": point.start,
             "samples": point.samples,
@@ -26,9 +30,9 @@ def reference_points_json(buckets: list[Bucket], step: int) -> bytes:
             "blockWriteBytesPerSecond": point.blk_write_rate,
             "pids": point.pids,
         }
-        for point in downsample(buckets, step)
+        for point in points
     ]
-    return OrjsonRenderer().render(StatsPointSerializer(points, many=True).data)
+    return OrjsonRenderer().render(StatsPointSerializer(shown, many=True).data)
 
 
 START = datetime(2026, 11, 30, 23, 58, 0, tzinfo=UTC)  # the points cross midnight
@@ -58,3 +62,20 @@ def awkward_buckets(seconds: int, count: int, start: datetime = START) -> list[B
             )
         )
     return buckets
+
+
+def reference_history_points(
+    *, stored: list[Bucket], memory: list[Bucket], since: datetime, until: datetime, step: int, bucket_seconds: int
+) -> bytes:
+    """The points the history selector made before it read tuples, from all of one resolution's stored buckets
+    and the buckets of the samples in memory (its algorithm, line for line, on `Bucket`s)."""
+    memory_start = memory[0].start if memory else None
+    parts: list[Bucket] = []
+    if memory_start is None or memory_start > since:
+        read_until = min(until, memory_start or until)
+        parts = [b for b in stored if since - timedelta(seconds=bucket_seconds) <= b.start < read_until]
+        if memory_start is not None:
+            parts = [b for b in parts if b.start + timedelta(seconds=b.seconds) <= memory_start]
+    stored_until = parts[-1].start + timedelta(seconds=bucket_seconds) if parts else since
+    parts = parts + [bucket for bucket in memory if stored_until <= bucket.start < until]
+    return _serialized([b for b in downsample(parts, step) if since - timedelta(seconds=step) < b.start < until])

@@ -1,7 +1,8 @@
 """The stats API: every container's latest sample, one container's history, the node's totals."""
 
+import random
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -12,9 +13,9 @@ from containersvc import scopes
 from containersvc.models import Container, ContainerState
 from containersvc.producers.stats_collector import collector
 from containersvc.services.stats import stats_bucket_of_row, stats_store_buckets
-from containersvc.stats import Bucket, bucket_start
+from containersvc.stats import Bucket, ContainerStats, bucket_of_sample, bucket_start
 from tests.conftest import wait_for
-from tests.stats_points_reference import awkward_buckets, reference_points_json
+from tests.stats_points_reference import awkward_buckets, reference_history_points, reference_points_json
 
 BURN = "while :; do :; done"
 LIST = "/container-svc/containers/stats"
@@ -193,6 +194,63 @@ def test_stored_history_answers_what_the_serializer_made_of_the_same_buckets(api
     assert response.status_code == 200, response.json()
     assert response.json()["resolutionSeconds"] == 10 and len(response.json()["points"]) == 3600 // step
     assert response.content.endswith(b'"points":' + reference_points_json(stored, step) + b"}")
+
+
+def _memory_samples(container_id: str, first: datetime, count: int) -> list[ContainerStats]:
+    """A second's samples, taken a little after each second as the collector takes them; the first has no CPU."""
+    rng = random.Random(count)
+    return [
+        ContainerStats(
+            container_id=container_id,
+            taken_at=first + timedelta(seconds=number, microseconds=rng.randrange(1_000_000)),
+            source="cgroup",
+            cpu_percent=None if number == 0 else rng.choice([0.1, 1 / 3, rng.random() * 200]),
+            memory_bytes=rng.randrange(2**32),
+            memory_limit_bytes=2**33,
+            memory_percent=1.0,
+            net_rx_bytes=0,
+            net_tx_bytes=0,
+            net_rx_rate=None if number == 0 else rng.random() * 1e6,
+            net_tx_rate=None if number == 0 else 0.1,
+            blk_read_bytes=0,
+            blk_write_bytes=0,
+            blk_read_rate=None if number == 0 else 2.5e-5,
+            blk_write_rate=None if number == 0 else rng.random(),
+            pids=rng.randrange(1, 100),
+        )
+        for number in range(count)
+    ]
+
+
+@pytest.mark.parametrize(("minutes", "step"), [(30, 1), (30, 10), (30, 45), (8, 1), (8, 7)])
+def test_history_across_stored_buckets_and_memory_answers_as_before(api, owner, settings, monkeypatch, minutes, step):
+    """Stored buckets up to where memory begins, then memory's seconds: the points are byte for byte what the
+    selector made of the same buckets and samples before it read tuples (tests/stats_points_reference.py)."""
+    settings.CONTAINERSVC_STATS_FINE_BUCKET_SECONDS = 10
+    row = Container.objects.create(
+        node_id=settings.CONTAINERSVC_NODE_ID,
+        container_id=uuid.uuid4().hex * 2,
+        name=f"sampled-{uuid.uuid4().hex[:8]}",
+        image="busybox",
+        state=ContainerState.RUNNING,
+        created_by=owner,
+    )
+    now = timezone.now()
+    stored_from = bucket_start(now - timedelta(minutes=40), 60)
+    stats_store_buckets(buckets=[(row.pk, bucket) for bucket in awkward_buckets(10, 210, start=stored_from)])
+    samples = _memory_samples(row.container_id, now - timedelta(minutes=10), 600)
+    monkeypatch.setattr(collector, "history", lambda container_id: samples if container_id == row.container_id else [])
+
+    since, until = now - timedelta(minutes=minutes), now
+    query = {"id": row.container_id, "step": step, "since": since.isoformat(), "until": until.isoformat()}
+    response = api.get(HISTORY, query)
+    assert response.status_code == 200, response.json()
+    stored = [stats_bucket_of_row(stored) for stored in row.stats_samples.order_by("bucket_start", "id")]
+    memory = [bucket for bucket in map(bucket_of_sample, samples) if bucket is not None]
+    expected = reference_history_points(
+        stored=stored, memory=memory, since=since, until=until, step=step, bucket_seconds=10
+    )
+    assert response.json()["points"] and response.content.endswith(b'"points":' + expected + b"}")
 
 
 def test_history_bad_input(api, container, stats):

@@ -3,8 +3,10 @@ the node's totals."""
 
 import dataclasses
 import math
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 
 from django.conf import settings
 from django.db.models import Func, IntegerField, QuerySet
@@ -150,13 +152,15 @@ def container_stats_history(
     if memory_start is None or memory_start > since.timestamp():
         stored_to = until if memory_start is None else min(until, datetime.fromtimestamp(memory_start, tz=UTC))
         stored = _stored(container, length, since, stored_to)
-        if memory_start is not None:
-            stored = [part for part in stored if part[0] + length <= memory_start]
+        while memory_start is not None and stored and stored[-1][0] + length > memory_start:
+            stored.pop()  # the bucket memory's first seconds fall in: memory has them at full resolution
     since_at, until_at = since.timestamp(), until.timestamp()
     stored_until = stored[-1][0] + length if stored else since_at
     parts = stored + [point for point in in_memory if stored_until <= point[0] < until_at]
     resolution = float(length) if stored else float(settings.CONTAINERSVC_STATS_INTERVAL)
-    points = [point for point in downsample_points(parts, step) if since_at - step < point[0] < until_at]
+    points = downsample_points(parts, step)  # oldest first: those in (since - step, until) are a slice of them
+    first = bisect_right(points, since_at - step, key=itemgetter(0))
+    points = points[first : bisect_left(points, until_at, key=itemgetter(0))]
     return StatsHistory(container=container, since=since, until=until, step=step, resolution=resolution, points=points)
 
 

@@ -119,22 +119,17 @@ class ContainerStatsHistoryResponseSerializer(ContainerStatsHistoryHeadSerialize
 MINUTES_SECONDS = tuple(f"{second // 60:02}:{second % 60:02}Z" for second in range(3600))
 
 
-def _utc_json(epoch_seconds: list[int]) -> list[str]:
-    """Whole seconds since the epoch as DRF writes a UTC datetime (TIME_ZONE is UTC), e.g. 2026-11-30T16:04:10Z:
-    the calendar is worked out once an hour (formatting each second alone took a third of a day's call)."""
-    hours = {at - at % 3600 for at in epoch_seconds}
-    prefixes = {hour: time.strftime("%Y-%m-%dT%H:", time.gmtime(hour)) for hour in hours}
-    return [prefixes[at - at % 3600] + MINUTES_SECONDS[at % 3600] for at in epoch_seconds]
-
-
 def stats_points_json(points: list[StatsPoint]) -> list[dict]:
     """The points as StatsPointSerializer would write them, without a DRF field a value: a day at a 10 s step
     is 8,640 points, and the serializer took half of the call (docs/benchmarks.md). The floats are floats and
-    the integers integers already (the selector's arithmetic); tests/unit/test_stats_points_json.py holds this
+    the integers integers already (the selector's arithmetic); `at` is written as DRF writes a UTC datetime
+    (TIME_ZONE is UTC), its calendar worked out once an hour. tests/unit/test_stats_points_json.py holds this
     to the serializer's JSON."""
+    hours = {point[0] - point[0] % 3600 for point in points}
+    hour_texts = {hour: time.strftime("%Y-%m-%dT%H:", time.gmtime(hour)) for hour in hours}
     return [
         {
-            "at": at,
+            "at": hour_texts[at - at % 3600] + MINUTES_SECONDS[at % 3600],
             "samples": samples,
             "cpuPercentMean": cpu_mean,
             "cpuPercentMax": cpu_max,
@@ -147,10 +142,10 @@ def stats_points_json(points: list[StatsPoint]) -> list[dict]:
             "blockWriteBytesPerSecond": blk_write_rate,
             "pids": pids,
         }
-        for at, (
-            _, samples, cpu_mean, cpu_max, mem_mean, mem_max, mem_limit, net_rx_rate, net_tx_rate, blk_read_rate,
+        for (
+            at, samples, cpu_mean, cpu_max, mem_mean, mem_max, mem_limit, net_rx_rate, net_tx_rate, blk_read_rate,
             blk_write_rate, pids,
-        ) in zip(_utc_json([point[0] for point in points]), points, strict=True)
+        ) in points
     ]  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from containersvc.stats import Bucket
 
 # A point: a `Bucket` without its length, its start as whole seconds since the epoch (UTC), as a plain tuple
-# laid out as POINT_FIELDS (a NamedTuple's constructor alone cost more than the point's arithmetic).
+# laid out as POINT_FIELDS (a NamedTuple's constructor is a Python function call a point; a tuple is not).
 POINT_FIELDS = (
     "at", "samples", "cpu_mean", "cpu_max", "mem_mean", "mem_max", "mem_limit", "net_rx_rate", "net_tx_rate",
     "blk_read_rate", "blk_write_rate", "pids",

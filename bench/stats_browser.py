@@ -100,6 +100,8 @@ def run(bench: Bench, *, containers: int, seconds: float, progress: Progress) ->
     cpu = (after["ThreadTime"] - before["ThreadTime"]) / wall * 100
     parts = " / ".join(f"{(after[name] - before[name]) / wall * 100:.1f}" for name in BREAKDOWN)
     label = f"stats browser: containers page, {rows} rows ({len(ids)} sampled containers of ours), {seconds:g} s"
+    # Said at once too: removing hundreds of containers afterwards can outlast the engine's timeouts.
+    progress(f"stats-browser: busy {busy:.1f} % ({parts} % script / layout / style), CPU {cpu:.1f} %, load {load:.1f}")
     return [
         Row(
             f"{label}: main thread busy (CDP TaskDuration / wall)",

@@ -219,6 +219,7 @@ class ContainerFiles:
     memory_limit: str
     blkio: str
     pids: str
+    procs: str  # the processes in the cgroup, one pid a line
 
 
 def _optional_dir(parent: Path, container_id: str) -> Path | None:
@@ -240,6 +241,7 @@ def container_files(*, root: Path, version: CgroupVersion, container_id: str) ->
             memory_limit=str(directory / "memory.max"),
             blkio=str(directory / "io.stat") if (directory / "io.stat").is_file() else "",
             pids=str(directory / "pids.current") if (directory / "pids.current").is_file() else "",
+            procs=str(directory / "cgroup.procs"),
         )
     if version == CgroupVersion.V1:
         cpu = _container_dir(_v1_controller_dir(root, "cpuacct"), container_id)
@@ -254,6 +256,7 @@ def container_files(*, root: Path, version: CgroupVersion, container_id: str) ->
             memory_limit=str(memory / "memory.limit_in_bytes"),
             blkio=str(blkio / "blkio.throttle.io_service_bytes_recursive") if blkio else "",
             pids=str(pids / "pids.current") if pids else "",
+            procs=str(memory / "cgroup.procs"),
         )
     raise CgroupUnreadable(container_id)
 
@@ -417,6 +420,16 @@ def parse_net_dev(text: str) -> NetCounters:
 def net_counters(*, pid: int) -> NetCounters:
     """Network bytes of the namespace the process `pid` (a container's init process) lives in."""
     return parse_net_dev(_read(f"{PROC}/{pid}/net/dev"))
+
+
+def container_pid(files: ContainerFiles) -> int:
+    """A process of the container, from its cgroup: the lowest pid, its init process unless pids wrapped; any of
+    its processes shares its network namespace. 0 when it has none (it stopped)."""
+    try:
+        pids = [int(line) for line in _read(files.procs).split()]
+    except CgroupUnreadable:
+        return 0
+    return min(pids, default=0)
 
 
 def pid_in_container(*, pid: int, container_id: str) -> bool:

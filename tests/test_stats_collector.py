@@ -309,3 +309,29 @@ def test_containers_over_the_open_files_budget_are_read_too(stats, ours, started
     first, second = started("sleep 3600"), started("sleep 3600")
     for container in (first, second):
         samples_of(stats_collector, container.id, count=3, what=f"three samples of {container.name}")
+
+
+def test_containers_the_mirror_knows_are_sampled_without_an_inspect(stats, ours, started, docker_client, monkeypatch):
+    # A service starting on a node of hundreds of containers took minutes over its first round when it inspected
+    # each one for its pid and row: the row comes from the mirror and the pid from the container's cgroup.
+    from containersvc import engine
+    from containersvc.services import mirror
+
+    stats_collector = stats("cgroup")
+    running = started("sleep 3600")
+    mirror.mirror_record_details(details=engine.container_inspect(container_id=running.id))
+    inspected: list[str] = []
+    real_inspect = engine.container_inspect
+
+    def counted_inspect(*, container_id: str):
+        inspected.append(container_id)
+        return real_inspect(container_id=container_id)
+
+    monkeypatch.setattr(engine, "container_inspect", counted_inspect)
+
+    measured = samples_of(stats_collector, running.id, count=1, what="a sample of a container the mirror knows")
+
+    assert inspected == []
+    assert measured[-1].pids >= 1
+    running.reload()
+    assert stats_collector._tracked[running.id].pid == running.attrs["State"]["Pid"]

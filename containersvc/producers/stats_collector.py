@@ -309,23 +309,26 @@ class StatsCollector(Worker):
                 logger.info("stats could not list containers: %s", error.message)
             return list(self._tracked)  # keep what we have; nothing is sampled this round
 
-    def _track(self, container_id: str) -> _Tracked:
+    def _track(self, container_id: str, known: tuple[int, str] | None) -> _Tracked:
+        """Start keeping a container: its row's pk and name from the mirror when it has them (`known`); else one
+        inspect tells whether the engine has it at all (a cgroup of another engine's is foreign) and makes its row."""
         tracked = self._tracked.get(container_id)
         if tracked is not None:
             return tracked
-        try:
-            details = engine.container_inspect(container_id=container_id)
-        except NotFound as error:
-            raise _Foreign(container_id) from error
-        # The inspect is taken anyway (for the pid): the row is brought up to date with it, or made.
-        row = mirror.mirror_record_details(details=details)
+        if known is None:
+            try:
+                details = engine.container_inspect(container_id=container_id)
+            except NotFound as error:
+                raise _Foreign(container_id) from error
+            row = mirror.mirror_record_details(details=details)
+            known = (row.pk, details.summary.name)
         keep = max(
             1, round(settings.CONTAINERSVC_STATS_MEMORY_SECONDS / max(settings.CONTAINERSVC_STATS_INTERVAL, 0.01))
         )
         tracked = _Tracked(
-            row_pk=row.pk,
-            name=details.summary.name,
-            pid=int(details.raw_state.get("Pid") or 0),
+            row_pk=known[0],
+            name=known[1],
+            pid=0,  # found when its files are opened
             history=SampleHistory(container_id=container_id, capacity=keep),
             builders=[BucketBuilder(retention.bucket_seconds) for retention in stats_retentions()],
         )
@@ -334,10 +337,13 @@ class StatsCollector(Worker):
         return tracked
 
     def _track_all(self, container_ids: set[str]) -> list[tuple[str, _Tracked]]:
+        """The containers of this round; those met for the first time are looked up in the mirror in one query
+        (a first round at hundreds of containers would otherwise inspect each one)."""
+        known = mirror.mirror_rows_known(container_ids=container_ids - set(self._tracked))
         tracked = []
         for container_id in sorted(container_ids):
             try:
-                tracked.append((container_id, self._track(container_id)))
+                tracked.append((container_id, self._track(container_id, known.get(container_id))))
             except _Foreign:
                 self._foreign.add(container_id)
             except NotFound:
@@ -377,7 +383,7 @@ class StatsCollector(Worker):
     ) -> ContainerStats:
         sample = container_stats_from(previous=tracked.previous, current=reading)
         if sample.cpu_percent is None and tracked.previous is not None and source == SOURCE_CGROUP:
-            tracked.pid = 0  # counters went back: a restart; ask for the new init process next round
+            tracked.pid = 0  # counters went back: a restart; its process is read from the cgroup anew next round
         tracked.previous = reading
         with self._lock:
             tracked.latest = sample
@@ -459,13 +465,12 @@ class StatsCollector(Worker):
             raise
 
     def _open_counters(self, container_id: str, tracked: _Tracked) -> cgroups.HeldCounters:
-        """Its cgroup files and its init process's net/dev; the pid is asked of the engine again after a restart
-        (a pid is reused once its process ends, so it is checked against the container's cgroup first)."""
+        """Its cgroup files and a process's net/dev; the pid is read from the cgroup again after a restart (a pid
+        is reused once its process ends, so it is checked against the container's cgroup first)."""
         root = Path(settings.CONTAINERSVC_CGROUP_ROOT)
         files = cgroups.container_files(root=root, version=self._cgroup_version, container_id=container_id)
         if not tracked.pid or not cgroups.pid_in_container(pid=tracked.pid, container_id=container_id):
-            details = engine.container_inspect(container_id=container_id)
-            tracked.pid = int(details.raw_state.get("Pid") or 0)
+            tracked.pid = cgroups.container_pid(files)
         if not tracked.pid:
             raise CgroupUnreadable(container_id)
         try:

@@ -228,6 +228,15 @@ def mirror_record_details(
     return row
 
 
+def mirror_rows_known(*, container_ids: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """(pk, name) of this node's rows of these containers, by container id: one query for many. Rows the engine's
+    view was never written into (made at create, before the start's inspect or event) are left out."""
+    rows = Container.objects.filter(
+        node_id=settings.CONTAINERSVC_NODE_ID, container_id__in=list(container_ids)
+    ).exclude(name="")
+    return {container_id: (pk, name) for container_id, pk, name in rows.values_list("container_id", "pk", "name")}
+
+
 def mirror_row(*, summary: EngineContainer) -> Container:
     """The row of a container the engine has (unsaved when the mirror has none yet: then no creator is
     recorded, and only superusers and grants reach it)."""

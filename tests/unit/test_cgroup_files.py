@@ -213,3 +213,22 @@ def test_a_long_file_is_read_whole(tmp_path):
     finally:
         held.close()
     assert (counters.blk_read_bytes, counters.blk_write_bytes) == (200, 400)
+
+
+def test_a_containers_process_is_read_from_its_cgroup_the_lowest_pid_first(v2_root):
+    """The collector's first round finds each container's network namespace here, not by inspecting it."""
+    _write(v2_root / "docker" / ID, {"cgroup.procs": "4242\n311\n5000\n"})
+    files = cgroups.container_files(root=v2_root, version=CgroupVersion.V2, container_id=ID)
+
+    assert cgroups.container_pid(files) == 311
+
+    _write(v2_root / "docker" / ID, {"cgroup.procs": ""})
+    assert cgroups.container_pid(files) == 0  # it stopped: no process left
+
+
+def test_a_v1_containers_process_is_read_from_its_memory_cgroup(tmp_path):
+    _write(tmp_path / "cpuacct" / "docker" / ID, {"cpuacct.usage": "1\n"})
+    _write(tmp_path / "memory" / "docker" / ID, {"cgroup.procs": "77\n"})
+    files = cgroups.container_files(root=tmp_path, version=CgroupVersion.V1, container_id=ID)
+
+    assert cgroups.container_pid(files) == 77

@@ -133,6 +133,22 @@ def visible_containers(*, actor, rows: QuerySet[Container]) -> QuerySet[Containe
     return rows.filter(condition)
 
 
+def visible_rows(*, actor, rows: list[Container]) -> list[Container]:
+    """The rows `actor` may see (Level.VIEW or more) among rows in hand, in their order: access_level's rule with
+    the grants read once (a list of hundreds would otherwise ask the database again for rows it holds)."""
+    if not _is_active(actor):
+        return []
+    if actor.is_superuser:
+        return rows
+    grants = _grants_of(actor)
+    return [
+        row
+        for row in rows
+        if (row.created_by_id is not None and row.created_by_id == actor.pk)
+        or any(_grant_matches(grant, row) for grant in grants)
+    ]
+
+
 def env_visible(*, actor, container: Container) -> bool:
     """Env values are the owner's and superusers'; grantees see the keys with masked values."""
     # Grants stop at OPERATE, so this is access_level(...) >= OWNER without reading grants (lists ask per row).

@@ -58,13 +58,7 @@ def container_list_for(
     limit: int | None = None,
 ) -> list[Container]:
     """container_list as `actor` may see it: the limit counts visible rows only."""
-    rows = container_list(live=live, node_id=node_id, container_id=container_id)
-    if not getattr(actor, "is_superuser", False):
-        ids = {row.container_id for row in rows}
-        nodes = {row.node_id for row in rows}
-        candidates = Container.objects.filter(node_id__in=nodes, container_id__in=ids)
-        visible = set(access.visible_containers(actor=actor, rows=candidates).values_list("node_id", "container_id"))
-        rows = [row for row in rows if (row.node_id, row.container_id) in visible]
+    rows = access.visible_rows(actor=actor, rows=container_list(live=live, node_id=node_id, container_id=container_id))
     return rows[:limit] if limit else rows
 
 

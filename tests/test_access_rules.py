@@ -87,7 +87,7 @@ def test_grants_by_label_prefix_user_and_group_take_the_highest(alice, bob):
         {"name_prefix": "api", "label_selector": "team"},
     ],
 )
-def test_the_database_filter_agrees_with_the_per_container_rule(alice, bob, grant):
+def test_the_database_filter_and_the_rows_in_hand_agree_with_the_per_container_rule(alice, bob, grant):
     rows = [
         row("web-1", created_by=alice, labels={"team": "ml"}),
         row("web-2", labels={"team": "m"}),
@@ -100,17 +100,21 @@ def test_the_database_filter_agrees_with_the_per_container_rule(alice, bob, gran
 
     filtered = set(access.visible_containers(actor=bob, rows=Container.objects.all()).values_list("name", flat=True))
     by_rule = {each.name for each in rows if access.access_level(actor=bob, container=each) >= Level.VIEW}
+    in_hand = [each.name for each in access.visible_rows(actor=bob, rows=rows)]
 
-    assert filtered == by_rule
+    assert filtered == by_rule == set(in_hand)
+    assert in_hand == [each.name for each in rows if each.name in by_rule]  # in the order given
     assert "api-2" in filtered  # bob's own
 
 
 def test_anonymous_and_superuser_filters(make_user):
     from django.contrib.auth.models import AnonymousUser
 
-    row("web-1")
+    rows = [row("web-1")]
     assert not access.visible_containers(actor=AnonymousUser(), rows=Container.objects.all()).exists()
     assert access.visible_containers(actor=make_user(superuser=True), rows=Container.objects.all()).count() == 1
+    assert access.visible_rows(actor=AnonymousUser(), rows=rows) == []
+    assert access.visible_rows(actor=make_user(superuser=True), rows=rows) == rows
 
 
 @pytest.mark.parametrize(

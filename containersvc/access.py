@@ -78,11 +78,22 @@ def grant_clean(*, grant: AccessGrant) -> None:
         raise ValidationError(errors)
 
 
-def _grant_matches(grant: AccessGrant, container: Container) -> bool:
+@dataclass(frozen=True, slots=True)
+class _GrantRule:
     """In Python what _grant_condition says to the database; a grant with both needs both."""
-    if grant.name_prefix and not (container.name or "").startswith(grant.name_prefix):
-        return False
-    return not grant.label_selector or label_selector(grant.label_selector).matches(container.labels or {})
+
+    name_prefix: str
+    selector: LabelSelector | None
+
+    def matches(self, container: Container) -> bool:
+        if self.name_prefix and not (container.name or "").startswith(self.name_prefix):
+            return False
+        return self.selector is None or self.selector.matches(container.labels or {})
+
+
+def _grant_rule(grant: AccessGrant) -> _GrantRule:
+    selector = label_selector(grant.label_selector) if grant.label_selector else None
+    return _GrantRule(name_prefix=grant.name_prefix, selector=selector)
 
 
 def _grant_condition(grant: AccessGrant) -> Q:
@@ -108,7 +119,7 @@ def access_level(*, actor, container: Container) -> Level:
         return Level.NONE
     if actor.is_superuser or (container.created_by_id is not None and container.created_by_id == actor.pk):
         return Level.OWNER
-    levels = [_GRANT_LEVELS[grant.level] for grant in _grants_of(actor) if _grant_matches(grant, container)]
+    levels = [_GRANT_LEVELS[grant.level] for grant in _grants_of(actor) if _grant_rule(grant).matches(container)]
     return max(levels, default=Level.NONE)
 
 
@@ -140,13 +151,8 @@ def visible_rows(*, actor, rows: list[Container]) -> list[Container]:
         return []
     if actor.is_superuser:
         return rows
-    grants = _grants_of(actor)
-    return [
-        row
-        for row in rows
-        if (row.created_by_id is not None and row.created_by_id == actor.pk)
-        or any(_grant_matches(grant, row) for grant in grants)
-    ]
+    actor_pk, rules = actor.pk, [_grant_rule(grant) for grant in _grants_of(actor)]
+    return [row for row in rows if row.created_by_id == actor_pk or any(rule.matches(row) for rule in rules)]
 
 
 def env_visible(*, actor, container: Container) -> bool:

@@ -73,8 +73,8 @@ class Served:
         """Wait until the service's stats collector has its first sample of `count` containers the account sees;
         returns the seconds since daphne was started.
 
-        Its first round inspects every running container once, for its pid and row: a cost of the service's start,
-        timed here apart from the requests measured after it.
+        Its first round meets every running container (one mirror query; an inspect of each it has no row of): a cost
+        of the service's start, timed here apart from the requests measured after it.
         """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

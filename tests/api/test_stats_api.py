@@ -170,19 +170,24 @@ def test_history_points_carry_network_block_io_and_pids(api, container, stats, s
     assert rates | {"pids"} <= set(declared)
 
 
+def a_row(settings, owner, *, name: str, state: str) -> Container:
+    """A container's row of this node, the test account's, with no container behind it (its history is seeded)."""
+    return Container.objects.create(
+        node_id=settings.CONTAINERSVC_NODE_ID,
+        container_id=uuid.uuid4().hex * 2,
+        name=f"{name}-{uuid.uuid4().hex[:8]}",
+        image="busybox",
+        state=state,
+        created_by=owner,
+    )
+
+
 @pytest.mark.parametrize("step", [10, 30])  # 10 s buckets: 60 would read the 1 min ones
 def test_stored_history_answers_what_the_serializer_made_of_the_same_buckets(api, owner, settings, step):
     """Read as tuples, downsampled on tuples and written by hand, the points are byte for byte what Buckets
     through `downsample` and the declared serializer made of the same rows (their figures are awkward)."""
     settings.CONTAINERSVC_STATS_FINE_BUCKET_SECONDS = 10
-    row = Container.objects.create(
-        node_id=settings.CONTAINERSVC_NODE_ID,
-        container_id=uuid.uuid4().hex * 2,
-        name=f"stored-{uuid.uuid4().hex[:8]}",
-        image="busybox",
-        state=ContainerState.REMOVED,
-        created_by=owner,
-    )
+    row = a_row(settings, owner, name="stored", state=ContainerState.REMOVED)
     first = bucket_start(timezone.now() - timedelta(hours=2), 60)
     buckets = awkward_buckets(10, 360, start=first)
     stats_store_buckets(buckets=[(row.pk, bucket) for bucket in buckets])
@@ -227,14 +232,7 @@ def test_history_across_stored_buckets_and_memory_answers_as_before(api, owner, 
     """Stored buckets up to where memory begins, then memory's seconds: the points are byte for byte what the
     selector made of the same buckets and samples before it read tuples (tests/stats_points_reference.py)."""
     settings.CONTAINERSVC_STATS_FINE_BUCKET_SECONDS = 10
-    row = Container.objects.create(
-        node_id=settings.CONTAINERSVC_NODE_ID,
-        container_id=uuid.uuid4().hex * 2,
-        name=f"sampled-{uuid.uuid4().hex[:8]}",
-        image="busybox",
-        state=ContainerState.RUNNING,
-        created_by=owner,
-    )
+    row = a_row(settings, owner, name="sampled", state=ContainerState.RUNNING)
     now = timezone.now()
     stored_from = bucket_start(now - timedelta(minutes=40), 60)
     stats_store_buckets(buckets=[(row.pk, bucket) for bucket in awkward_buckets(10, 210, start=stored_from)])

@@ -29,6 +29,16 @@ def _write(directory: Path, files: dict[str, str]) -> None:
         (directory / name).write_text(text)
 
 
+def _read_held(files: cgroups.ContainerFiles) -> cgroups.ContainerCounters:
+    """One read through held files (this process's net/dev), closed after."""
+    held = cgroups.HeldCounters(files, pid=os.getpid())
+    try:
+        counters, _ = held.read()
+    finally:
+        held.close()
+    return counters
+
+
 @pytest.fixture
 def v2_root(tmp_path) -> Path:
     _write(tmp_path, {"cgroup.controllers": "cpuset cpu io memory hugetlb pids rdma misc\n"})
@@ -179,11 +189,7 @@ def test_held_files_of_a_v1_cgroup_without_blkio_or_pids(tmp_path):
         },
     )
     files = cgroups.container_files(root=tmp_path, version=CgroupVersion.V1, container_id=ID)
-    held = cgroups.HeldCounters(files, pid=os.getpid())
-    try:
-        counters, _ = held.read()
-    finally:
-        held.close()
+    counters = _read_held(files)
     assert counters == cgroups.read_counters(files)
     assert (counters.memory_inactive_file_bytes, counters.memory_limit_bytes, counters.pids) == (8192, 134217728, 0)
 
@@ -207,11 +213,7 @@ def test_a_long_file_is_read_whole(tmp_path):
         {"cpu.stat": V2_CPU_STAT, "memory.current": "1\n", "memory.max": "max\n", "memory.stat": "", "io.stat": many},
     )
     files = cgroups.container_files(root=tmp_path, version=CgroupVersion.V2, container_id=ID)
-    held = cgroups.HeldCounters(files, pid=os.getpid())
-    try:
-        counters, _ = held.read()
-    finally:
-        held.close()
+    counters = _read_held(files)
     assert (counters.blk_read_bytes, counters.blk_write_bytes) == (200, 400)
 
 

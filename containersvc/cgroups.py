@@ -261,6 +261,21 @@ def container_files(*, root: Path, version: CgroupVersion, container_id: str) ->
     raise CgroupUnreadable(container_id)
 
 
+def _counters(*, v2: bool, cpu: str, usage: str, stat: str, limit: str, blk: str, pids: int) -> ContainerCounters:
+    """The counters from their files' texts, as both readers read them ("" for a file that is not there, the
+    limit "max" for none)."""
+    blk_read, blk_write = parse_v2_io_stat(blk) if v2 else parse_v1_blkio(blk)
+    return ContainerCounters(
+        cpu_usage_ns=flat_keyed_value(cpu, "usage_usec") * 1000 if v2 else int(cpu),
+        memory_usage_bytes=int(usage),
+        memory_inactive_file_bytes=flat_keyed_value(stat, "inactive_file" if v2 else "total_inactive_file"),
+        memory_limit_bytes=_limit(limit),
+        blk_read_bytes=blk_read,
+        blk_write_bytes=blk_write,
+        pids=pids,
+    )
+
+
 def read_counters(files: ContainerFiles) -> ContainerCounters:
     """One read of a container's counters; CgroupUnreadable when its cgroup has gone meanwhile."""
     v2 = files.version == CgroupVersion.V2
@@ -269,20 +284,18 @@ def read_counters(files: ContainerFiles) -> ContainerCounters:
     except CgroupUnreadable:
         blk_text = ""
     try:
-        limit = _limit(_read(files.memory_limit))
+        limit = _read(files.memory_limit)
     except CgroupUnreadable:
         if not v2:
             raise
-        limit = None
-    memory_stat = _read(files.memory_stat)
-    blk_read, blk_write = parse_v2_io_stat(blk_text) if v2 else parse_v1_blkio(blk_text)
-    return ContainerCounters(
-        cpu_usage_ns=flat_keyed_value(_read(files.cpu), "usage_usec") * 1000 if v2 else _int(files.cpu),
-        memory_usage_bytes=_int(files.memory_usage),
-        memory_inactive_file_bytes=flat_keyed_value(memory_stat, "inactive_file" if v2 else "total_inactive_file"),
-        memory_limit_bytes=limit,
-        blk_read_bytes=blk_read,
-        blk_write_bytes=blk_write,
+        limit = "max"
+    return _counters(
+        v2=v2,
+        cpu=_read(files.cpu),
+        usage=_read(files.memory_usage),
+        stat=_read(files.memory_stat),
+        limit=limit,
+        blk=blk_text,
         pids=_optional_int(files.pids),
     )
 
@@ -373,15 +386,13 @@ class HeldCounters:
         except (OSError, ValueError) as error:
             self.close()
             raise CgroupUnreadable(str(error)) from error
-        v2 = self._v2
-        blk_read, blk_write = parse_v2_io_stat(blk_text) if v2 else parse_v1_blkio(blk_text)
-        counters = ContainerCounters(
-            cpu_usage_ns=flat_keyed_value(cpu.decode("ascii"), "usage_usec") * 1000 if v2 else int(cpu),
-            memory_usage_bytes=int(usage),
-            memory_inactive_file_bytes=flat_keyed_value(stat, "inactive_file" if v2 else "total_inactive_file"),
-            memory_limit_bytes=_limit(limit),
-            blk_read_bytes=blk_read,
-            blk_write_bytes=blk_write,
+        counters = _counters(
+            v2=self._v2,
+            cpu=cpu.decode("ascii"),
+            usage=usage.decode("ascii"),
+            stat=stat,
+            limit=limit,
+            blk=blk_text,
             pids=pids,
         )
         return counters, net

@@ -65,6 +65,17 @@ def started(docker_client, test_image, ours):
             pass
 
 
+@pytest.fixture
+def bridge(docker_client):
+    """A user-defined bridge network of the test's; removed afterwards with whatever is still on it."""
+    network = docker_client.networks.create(f"cst-net-{uuid.uuid4().hex[:8]}", driver="bridge", labels=TEST_LABEL)
+    yield network
+    network.reload()
+    for found in network.containers:
+        found.remove(force=True)
+    network.remove()
+
+
 def samples_of(stats_collector, container_id: str, *, count: int, what: str, timeout: float = 30):
     """Collect rounds until the container has `count` samples with CPU and rates; returns them."""
 
@@ -139,34 +150,27 @@ def test_the_cgroup_path_reads_what_the_engine_reports_for_memory(stats, ours, s
 
 
 @pytest.mark.parametrize("source", ["cgroup", "engine"])
-def test_network_bytes_between_two_containers(stats, ours, started, docker_client, source):
+def test_network_bytes_between_two_containers(stats, ours, started, bridge, source):
     stats_collector = stats(source)
-    network = docker_client.networks.create(f"cst-net-{uuid.uuid4().hex[:8]}", driver="bridge", labels=TEST_LABEL)
-    try:
-        server_name = f"cst-srv-{uuid.uuid4().hex[:8]}"
-        # stdin never ends, or nc would close the connection at once.
-        server = started("sleep 3600 | nc -l -p 5000 > /dev/null", network=network.name, name=server_name)
-        wait_for(
-            lambda: ":1388 " in server.exec_run("cat /proc/net/tcp /proc/net/tcp6").output.decode(),
-            timeout=10,
-            what="the server to listen on port 5000",
-        )
-        sender = started(f"head -c 4194304 /dev/zero | nc {server_name} 5000; sleep 3600", network=network.name)
+    server_name = f"cst-srv-{uuid.uuid4().hex[:8]}"
+    # stdin never ends, or nc would close the connection at once.
+    server = started("sleep 3600 | nc -l -p 5000 > /dev/null", network=bridge.name, name=server_name)
+    wait_for(
+        lambda: ":1388 " in server.exec_run("cat /proc/net/tcp /proc/net/tcp6").output.decode(),
+        timeout=10,
+        what="the server to listen on port 5000",
+    )
+    sender = started(f"head -c 4194304 /dev/zero | nc {server_name} 5000; sleep 3600", network=bridge.name)
 
-        def moved():
-            stats_collector.collect_once(only=ours)
-            latest = stats_collector.latest()
-            received, sent = latest.get(server.id), latest.get(sender.id)
-            done = received and sent and received.net_rx_bytes >= 4 * MIB and sent.net_tx_bytes >= 4 * MIB
-            return (received, sent) if done else None
+    def moved():
+        stats_collector.collect_once(only=ours)
+        latest = stats_collector.latest()
+        received, sent = latest.get(server.id), latest.get(sender.id)
+        done = received and sent and received.net_rx_bytes >= 4 * MIB and sent.net_tx_bytes >= 4 * MIB
+        return (received, sent) if done else None
 
-        received, sent = wait_for(moved, timeout=60, interval=0.5, what="4 MiB from the sender to the server")
-        assert received.net_rx_bytes < 6 * MIB and sent.net_tx_bytes < 6 * MIB
-    finally:
-        network.reload()
-        for found in network.containers:
-            found.remove(force=True)
-        network.remove()
+    received, sent = wait_for(moved, timeout=60, interval=0.5, what="4 MiB from the sender to the server")
+    assert received.net_rx_bytes < 6 * MIB and sent.net_tx_bytes < 6 * MIB
 
 
 def test_buckets_are_stored_kept_after_removal_and_pruned(stats, ours, started, settings):
@@ -268,39 +272,32 @@ def test_the_thread_samples_every_interval_until_stopped(stats, ours, started, s
     assert not stats_collector.running and not stats_collector.latest()
 
 
-def test_a_restarted_container_is_read_in_its_new_cgroup_and_network(stats, ours, started, docker_client):
+def test_a_restarted_container_is_read_in_its_new_cgroup_and_network(stats, ours, started, bridge):
     # The collector holds a container's files open between rounds: after a restart it must read the new
     # cgroup and the new network namespace, not the old ones.
     stats_collector = stats("cgroup")
-    network = docker_client.networks.create(f"cst-net-{uuid.uuid4().hex[:8]}", driver="bridge", labels=TEST_LABEL)
-    try:
-        server_name = f"cst-srv-{uuid.uuid4().hex[:8]}"
-        server = started("sleep 3600 | nc -l -p 5000 > /dev/null", network=network.name, name=server_name)
-        sender = started("sleep 3600", network=network.name)
-        samples_of(stats_collector, server.id, count=2, what="two samples of the server before its restart")
-        server.restart(timeout=0)
-        wait_for(
-            lambda: ":1388 " in server.exec_run("cat /proc/net/tcp /proc/net/tcp6").output.decode(),
-            timeout=30,
-            what="the restarted server to listen on port 5000",
-        )
-        stats_collector.collect_once(only=ours)  # a round between the restart and the transfer
-        sender.exec_run(["sh", "-c", f"head -c 4194304 /dev/zero | nc {server_name} 5000"], detach=True)
+    server_name = f"cst-srv-{uuid.uuid4().hex[:8]}"
+    server = started("sleep 3600 | nc -l -p 5000 > /dev/null", network=bridge.name, name=server_name)
+    sender = started("sleep 3600", network=bridge.name)
+    samples_of(stats_collector, server.id, count=2, what="two samples of the server before its restart")
+    server.restart(timeout=0)
+    wait_for(
+        lambda: ":1388 " in server.exec_run("cat /proc/net/tcp /proc/net/tcp6").output.decode(),
+        timeout=30,
+        what="the restarted server to listen on port 5000",
+    )
+    stats_collector.collect_once(only=ours)  # a round between the restart and the transfer
+    sender.exec_run(["sh", "-c", f"head -c 4194304 /dev/zero | nc {server_name} 5000"], detach=True)
 
-        def received():
-            stats_collector.collect_once(only=ours)
-            latest = stats_collector.latest().get(server.id)
-            return latest if latest and latest.net_rx_bytes >= 4 * MIB else None
+    def received():
+        stats_collector.collect_once(only=ours)
+        latest = stats_collector.latest().get(server.id)
+        return latest if latest and latest.net_rx_bytes >= 4 * MIB else None
 
-        after = wait_for(received, timeout=60, interval=0.5, what="the restarted server's 4 MiB to be counted")
-        assert after.net_rx_bytes < 6 * MIB  # its new namespace's counters, from zero at the restart
-        measured = samples_of(stats_collector, server.id, count=1, what="a CPU sample after the restart")
-        assert measured[-1].pids >= 1
-    finally:
-        network.reload()
-        for found in network.containers:
-            found.remove(force=True)
-        network.remove()
+    after = wait_for(received, timeout=60, interval=0.5, what="the restarted server's 4 MiB to be counted")
+    assert after.net_rx_bytes < 6 * MIB  # its new namespace's counters, from zero at the restart
+    measured = samples_of(stats_collector, server.id, count=1, what="a CPU sample after the restart")
+    assert measured[-1].pids >= 1
 
 
 def test_containers_over_the_open_files_budget_are_read_too(stats, ours, started, monkeypatch):

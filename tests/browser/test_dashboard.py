@@ -101,7 +101,8 @@ def test_a_200000_line_burst_leaves_the_page_responsive(page_for, owner, contain
             polling=50,
         )
         time.sleep(0.2)  # clicks spread over the burst, as a person makes them: the spacing is the test
-    expect(page.locator("#log")).to_contain_text("burst-done", timeout=60000)
+    # A ceiling, not a speed goal (the bench measures the stream's rate): a loaded CI machine took over 60 s.
+    expect(page.locator("#log")).to_contain_text("burst-done", timeout=180000)
     input_lags = page.evaluate("window.inputLags")
     assert len(input_lags) == 5 and max(input_lags) < 1000, input_lags
     # No freeze either: no single task holds the page's main thread for long. (The page's own tasks, not a
@@ -146,7 +147,10 @@ def test_the_log_viewer_shows_log_text_as_text_colours_search_filters_and_counts
 
 
 def test_the_log_viewer_shows_the_whole_log_from_the_start_then_follows(page_for, owner, container):
-    running = container("for i in $(seq 1 3000); do echo n-$i; done; sleep 3; echo after-the-past; sleep 600")
+    running = container(
+        "for i in $(seq 1 3000); do echo n-$i; done; until [ -e /go ]; do usleep 20000; done; echo after-the-past; "
+        "sleep 600"
+    )
     page = page_for(owner)
     page.goto(f"/containers/{running.id}/")
     log = page.locator("#log")
@@ -154,6 +158,7 @@ def test_the_log_viewer_shows_the_whole_log_from_the_start_then_follows(page_for
     expect(log.locator(".line")).to_have_count(200)  # the tail the page asks for first
     page.click("#log-from-start")
     expect(log.locator(".line").first).to_have_text(re.compile(r"n-1$"), timeout=20000)
+    running.exec_run(["touch", "/go"])  # a new line once the past is shown: the page must follow on to it
     expect(log).to_contain_text("after-the-past", timeout=20000)
     texts = log.locator(".line .text").all_text_contents()
     assert texts == [f"n-{n}" for n in range(1, 3001)] + ["after-the-past"], "every line once, in order"

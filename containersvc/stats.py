@@ -143,6 +143,8 @@ def _merged(start: datetime, seconds: int, parts: list[Bucket]) -> Bucket:
     count = sum(part.samples for part in parts)
 
     def mean(field: str) -> float:
+        if len(parts) == 1:
+            return float(getattr(parts[0], field))  # its own mean, not (mean × n) / n, which can differ in the last bit
         return sum(getattr(part, field) * part.samples for part in parts) / count
 
     return Bucket(

@@ -33,6 +33,8 @@ def _merged(start: int, parts: list[StatsPoint]) -> StatsPoint:
     count = sum(part[1] for part in parts)
 
     def mean(index: int) -> float:
+        if len(parts) == 1:
+            return float(parts[0][index])  # as stats._merged: one part's mean is its own
         return sum(float(part[index]) * part[1] for part in parts) / count
 
     return (
@@ -51,22 +53,27 @@ def _merged(start: int, parts: list[StatsPoint]) -> StatsPoint:
     )
 
 
+def _each_its_own_step(parts: list[StatsPoint], step: int) -> bool:
+    """Whether every part begins a step of its own (the step is the buckets' length): each is then a point."""
+    previous = None
+    for part in parts:
+        at = part[0]
+        if at % step or (previous is not None and at - previous < step):
+            return False
+        previous = at
+    return True
+
+
 def downsample_points(parts: list[StatsPoint], step: int) -> list[StatsPoint]:
-    """Parts (oldest first) merged into points of `step` seconds, as `stats.downsample` merges buckets."""
-    starts = [part[0] - part[0] % step for part in parts]
-    if len(set(starts)) == len(starts):
-        # Every part is a step of its own (the step is the buckets' length): `_merged` of one part, written out
-        # (a sum of one product is the product), in one pass. Memory is stored as whole bytes; its mean is a float.
-        return [
-            (start, n, cpu * n / n, cpu_max, float(mem) * n / n, mem_max, limit, rx * n / n, tx * n / n,
-             read * n / n, write * n / n, pids)
-            for start, (_, n, cpu, cpu_max, mem, mem_max, limit, rx, tx, read, write, pids)
-            in zip(starts, parts, strict=True)
-        ]  # fmt: skip
+    """Parts (oldest first) merged into points of `step` seconds, as `stats.downsample` merges buckets; a part
+    that is a step of its own is that step's point as it is (the mean of one part is its own mean)."""
+    if _each_its_own_step(parts, step):
+        return parts
     points: list[StatsPoint] = []
     group: list[StatsPoint] = []
     group_start = 0
-    for start, part in zip(starts, parts, strict=True):
+    for part in parts:
+        start = part[0] - part[0] % step
         if group and start != group_start:
             points.append(_merged(group_start, group))
             group = []

@@ -18,6 +18,7 @@ from django.utils import timezone
 from bench.environment import Bench
 from bench.served import Served
 from bench.timing import Row, median_of, ms
+from containersvc.stats import bucket_start
 
 DAY_SECONDS = 24 * 3600
 FINE, COARSE = 10, 60  # the default buckets: 10 s kept 24 h, 1 min kept 7 days
@@ -100,9 +101,9 @@ def _day(container_pk: int, rng: random.Random) -> int:
     inserted = 0
     with transaction.atomic():
         for resolution in (FINE, COARSE):
-            rows = _buckets(
-                container_pk, resolution, now - timedelta(seconds=DAY_SECONDS), DAY_SECONDS // resolution, rng
-            )
+            # Each bucket begins at a whole multiple of its length since the epoch, as the collector's do.
+            start = bucket_start(now - timedelta(seconds=DAY_SECONDS), resolution)
+            rows = _buckets(container_pk, resolution, start, DAY_SECONDS // resolution, rng)
             _insert(rows)
             inserted += len(rows)
     return inserted

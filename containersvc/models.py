@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from containersvc import scopes
+from containersvc.stats_points import POINT_FIGURES  # the columns a history read takes, in its order
 
 
 class ContainerState(models.TextChoices):
@@ -269,7 +270,8 @@ class SetupToken(models.Model):
 class ContainerStatsSample(models.Model):
     """One bucket of a container's resource samples, downsampled: means and maxima over `resolution` seconds."""
 
-    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="stats_samples")
+    # Indexed by the history index below, which begins with it: no index of its own.
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="stats_samples", db_index=False)
     resolution = models.PositiveIntegerField(help_text="Bucket length in seconds.")
     bucket_start = models.DateTimeField()
     samples = models.PositiveIntegerField(default=1, help_text="Samples the bucket summarises.")
@@ -286,7 +288,11 @@ class ContainerStatsSample(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["container", "resolution", "bucket_start"]),
+            # Every column a history read takes, so that a day of a container's buckets is read from the index
+            # alone (a covering index), not from rows spread over the table: half the read (docs/stats.md).
+            models.Index(
+                fields=["container", "resolution", "bucket_start", *POINT_FIGURES], name="stats_sample_history_idx"
+            ),
             models.Index(fields=["resolution", "bucket_start"], name="stats_sample_retention_idx"),
         ]
         ordering = ["bucket_start", "id"]

@@ -7,6 +7,8 @@ they took most of a history call (docs/benchmarks.md, "Resource monitoring"). Th
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from containersvc.stats import Bucket
 
 # A point: a `Bucket` without its length, its start as whole seconds since the epoch (UTC), as a plain tuple
@@ -53,27 +55,19 @@ def _merged(start: int, parts: list[StatsPoint]) -> StatsPoint:
     )
 
 
-def _each_its_own_step(parts: list[StatsPoint], step: int) -> bool:
-    """Whether every part begins a step of its own (the step is the buckets' length): each is then a point."""
-    previous = None
-    for part in parts:
-        at = part[0]
-        if at % step or (previous is not None and at - previous < step):
-            return False
-        previous = at
-    return True
-
-
 def downsample_points(parts: list[StatsPoint], step: int) -> list[StatsPoint]:
     """Parts (oldest first) merged into points of `step` seconds, as `stats.downsample` merges buckets; a part
     that is a step of its own is that step's point as it is (the mean of one part is its own mean)."""
-    if _each_its_own_step(parts, step):
-        return parts
+    ats = list(map(itemgetter(0), parts))
+    starts = [at - at % step for at in ats]
+    if len(set(starts)) == len(starts):
+        if starts == ats:
+            return parts  # the buckets' own step, as the collector stores them: nothing to remake
+        return [(start, *part[1:]) for start, part in zip(starts, parts, strict=True)]
     points: list[StatsPoint] = []
     group: list[StatsPoint] = []
     group_start = 0
-    for part in parts:
-        start = part[0] - part[0] % step
+    for start, part in zip(starts, parts, strict=True):
         if group and start != group_start:
             points.append(_merged(group_start, group))
             group = []

@@ -117,14 +117,15 @@ class EpochSeconds(Func):
         return self.as_sql(compiler, connection, template=template, **extra_context)
 
 
-def _stored(container: Container, resolution: int, since: datetime, until: datetime) -> list[StatsPoint]:
-    """The stored buckets over [since - resolution, until) as tuples laid out as StatsPoint, oldest first;
-    read on the (container, resolution, bucket_start) index, without a model instance a row."""
+def stats_stored_points(container: Container, resolution: int, since: datetime, until: datetime) -> QuerySet:
+    """The stored buckets over [since - resolution, until) as tuples laid out as StatsPoint, oldest first; read
+    from the history index alone (it holds every column read, in the order asked), without a model instance a
+    row."""
     rows = ContainerStatsSample.objects.filter(
         container=container, resolution=resolution, bucket_start__gte=since - timedelta(seconds=resolution)
     ).filter(bucket_start__lt=until)
-    ordered = rows.order_by("bucket_start", "id").annotate(start_epoch=EpochSeconds("bucket_start"))
-    return list(ordered.values_list("start_epoch", *stats_columns(POINT_FIGURES)))
+    ordered = rows.order_by("bucket_start").annotate(start_epoch=EpochSeconds("bucket_start"))
+    return ordered.values_list("start_epoch", *stats_columns(POINT_FIGURES))
 
 
 def container_stats_history(
@@ -155,7 +156,7 @@ def container_stats_history(
     stored: list[StatsPoint] = []
     if memory_start is None or memory_start > since.timestamp():
         stored_to = until if memory_start is None else min(until, datetime.fromtimestamp(memory_start, tz=UTC))
-        stored = _stored(container, length, since, stored_to)
+        stored = list(stats_stored_points(container, length, since, stored_to))
         while memory_start is not None and stored and stored[-1][0] + length > memory_start:
             stored.pop()  # the bucket memory's first seconds fall in: memory has them at full resolution
     since_at, until_at = since.timestamp(), until.timestamp()

@@ -9,6 +9,7 @@ from rest_framework.renderers import JSONRenderer
 
 # orjson writes datetimes, dates, times and dataclasses its own way: hand them to DRF's encoder instead.
 OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+LINE_SEPARATORS_LEAD = "\u2028".encode()[:2]  # the UTF-8 bytes U+2028 and U+2029 begin with
 
 
 class OrjsonRenderer(JSONRenderer):
@@ -32,5 +33,8 @@ class OrjsonRenderer(JSONRenderer):
             rendered = orjson.dumps(data, default=self.encoder_class().default, option=OPTIONS)
         except orjson.JSONEncodeError:
             return super().render(data, accepted_media_type, renderer_context)
-        # As DRF does: escaped, so that the JSON is also a valid JavaScript literal.
+        # As DRF does: escaped, so that the JSON is also a valid JavaScript literal (looked for first: a history
+        # answer is megabytes, and replacing copies it).
+        if LINE_SEPARATORS_LEAD not in rendered:
+            return rendered
         return rendered.replace("\u2028".encode(), b"\\u2028").replace("\u2029".encode(), b"\\u2029")

@@ -125,8 +125,11 @@ def stats_points_json(points: list[StatsPoint]) -> list[dict]:
     the integers integers already (the selector's arithmetic); `at` is written as DRF writes a UTC datetime
     (TIME_ZONE is UTC), its calendar worked out once an hour. tests/unit/test_stats_points_json.py holds this
     to the serializer's JSON."""
-    hours = {point[0] - point[0] % 3600 for point in points}
-    hour_texts = {hour: time.strftime("%Y-%m-%dT%H:", time.gmtime(hour)) for hour in hours}
+    first_hour = points[0][0] - points[0][0] % 3600 if points else 0
+    last_hour = points[-1][0] if points else -1  # the points are oldest first
+    hour_texts = {
+        hour: time.strftime("%Y-%m-%dT%H:", time.gmtime(hour)) for hour in range(first_hour, last_hour + 1, 3600)
+    }
     return [
         {
             "at": hour_texts[at - at % 3600] + MINUTES_SECONDS[at % 3600],

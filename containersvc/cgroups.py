@@ -7,6 +7,7 @@ layouts, and returns the project's own frozen dataclasses. Nothing here computes
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import resource
@@ -84,18 +85,26 @@ def _v1_controller_dir(root: Path, controller: str) -> Path:
     return plain if plain.is_dir() else root / f"cpu,{controller}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _container_id_in(entry: str, *, systemd: bool) -> str | None:
+    """The container id a cgroup directory's name holds, if any (remembered: the directories are listed every
+    round, and nearly all of them were met before)."""
+    match = (SYSTEMD_SCOPE if systemd else CONTAINER_ID).fullmatch(entry)
+    return (match.group(1) if systemd else match.group(0)) if match else None
+
+
 def _ids_under(parent: Path) -> list[str]:
     """Container ids with a cgroup under `parent` (cgroupfs `docker/<id>` or systemd `docker-<id>.scope`)."""
     found: list[str] = []
-    for directory, pattern in ((parent / "docker", CONTAINER_ID), (parent / "system.slice", SYSTEMD_SCOPE)):
+    for directory, systemd in ((f"{parent}/docker", False), (f"{parent}/system.slice", True)):
         try:
             names = os.listdir(directory)
         except OSError:
             continue
         for entry in names:
-            match = pattern.fullmatch(entry)
-            if match:
-                found.append(match.group(1) if match.groups() else match.group(0))
+            container_id = _container_id_in(entry, systemd=systemd)
+            if container_id:
+                found.append(container_id)
     return found
 
 
@@ -119,7 +128,7 @@ def _container_dir(parent: Path, container_id: str) -> Path:
 
 
 # --- file formats -----------------------------------------------------------------------------------------
-def _read(path: str | Path) -> str:
+def _read_bytes(path: str | Path) -> bytes:
     # os.open/os.read: a sampling round reads a handful of tiny files per container, and the io stack's
     # text layers cost more than the read itself (docs/stats.md, "What it costs").
     try:
@@ -134,11 +143,15 @@ def _read(path: str | Path) -> str:
         raise CgroupUnreadable(str(path)) from error
     finally:
         os.close(fd)
-    return b"".join(chunks).decode("ascii", errors="replace")
+    return b"".join(chunks)
+
+
+def _read(path: str | Path) -> str:
+    return _read_bytes(path).decode("ascii", errors="replace")
 
 
 def _int(path: str) -> int:
-    return int(_read(path).strip())
+    return int(_read_bytes(path))
 
 
 def _optional_int(path: str, default: int = 0) -> int:
@@ -160,48 +173,50 @@ def parse_flat_keyed(text: str) -> dict[str, int]:
     return values
 
 
-def flat_keyed_value(text: str, key: str, default: int = 0) -> int:
-    """One key of a flat keyed file, without parsing the other lines."""
-    at = text.find(f"{key} ")
-    while at > 0 and text[at - 1] != "\n":
-        at = text.find(f"{key} ", at + 1)
-    if at < 0:
-        return default
-    end = text.find("\n", at)
-    return int(text[at + len(key) + 1 : end if end >= 0 else None])
+def flat_keyed_value(data: bytes, key: bytes, default: int = 0) -> int:
+    """One key of a flat keyed file, without parsing the other lines (nor decoding them: int() reads bytes)."""
+    if data.startswith(key + b" "):
+        at = 0
+    else:
+        at = data.find(b"\n" + key + b" ")
+        if at < 0:
+            return default
+        at += 1
+    end = data.find(b"\n", at)
+    return int(data[at + len(key) + 1 : end if end >= 0 else None])
 
 
-def parse_v1_blkio(text: str) -> tuple[int, int]:
+def parse_v1_blkio(data: bytes) -> tuple[int, int]:
     """blkio.throttle.io_service_bytes: `MAJ:MIN Op bytes` lines; Read and Write summed over devices."""
     read = write = 0
-    for line in text.splitlines():
+    for line in data.splitlines():
         fields = line.split()
         if len(fields) != 3:
             continue  # the final `Total N`
         op = fields[1].lower()
-        if op == "read":
+        if op == b"read":
             read += int(fields[2])
-        elif op == "write":
+        elif op == b"write":
             write += int(fields[2])
     return read, write
 
 
-def parse_v2_io_stat(text: str) -> tuple[int, int]:
+def parse_v2_io_stat(data: bytes) -> tuple[int, int]:
     """io.stat: `MAJ:MIN rbytes=N wbytes=N rios=N ...` lines; rbytes and wbytes summed over devices."""
     read = write = 0
-    for line in text.splitlines():
+    for line in data.splitlines():
         for field in line.split()[1:]:
-            key, _, value = field.partition("=")
-            if key == "rbytes":
+            key, _, value = field.partition(b"=")
+            if key == b"rbytes":
                 read += int(value)
-            elif key == "wbytes":
+            elif key == b"wbytes":
                 write += int(value)
     return read, write
 
 
-def _limit(value: str) -> int | None:
+def _limit(value: bytes) -> int | None:
     value = value.strip()
-    if value == "max":
+    if value == b"max":
         return None
     number = int(value)
     return None if number >= UNLIMITED else number
@@ -261,14 +276,16 @@ def container_files(*, root: Path, version: CgroupVersion, container_id: str) ->
     raise CgroupUnreadable(container_id)
 
 
-def _counters(*, v2: bool, cpu: str, usage: str, stat: str, limit: str, blk: str, pids: int) -> ContainerCounters:
-    """The counters from their files' texts, as both readers read them ("" for a file that is not there, the
-    limit "max" for none)."""
+def _counters(
+    *, v2: bool, cpu: bytes, usage: bytes, stat: bytes, limit: bytes, blk: bytes, pids: int
+) -> ContainerCounters:
+    """The counters from their files' texts, as both readers read them (b"" for a file that is not there, the
+    limit b"max" for none)."""
     blk_read, blk_write = parse_v2_io_stat(blk) if v2 else parse_v1_blkio(blk)
     return ContainerCounters(
-        cpu_usage_ns=flat_keyed_value(cpu, "usage_usec") * 1000 if v2 else int(cpu),
+        cpu_usage_ns=flat_keyed_value(cpu, b"usage_usec") * 1000 if v2 else int(cpu),
         memory_usage_bytes=int(usage),
-        memory_inactive_file_bytes=flat_keyed_value(stat, "inactive_file" if v2 else "total_inactive_file"),
+        memory_inactive_file_bytes=flat_keyed_value(stat, b"inactive_file" if v2 else b"total_inactive_file"),
         memory_limit_bytes=_limit(limit),
         blk_read_bytes=blk_read,
         blk_write_bytes=blk_write,
@@ -280,22 +297,22 @@ def read_counters(files: ContainerFiles) -> ContainerCounters:
     """One read of a container's counters; CgroupUnreadable when its cgroup has gone meanwhile."""
     v2 = files.version == CgroupVersion.V2
     try:
-        blk_text = _read(files.blkio) if files.blkio else ""
+        blk = _read_bytes(files.blkio) if files.blkio else b""
     except CgroupUnreadable:
-        blk_text = ""
+        blk = b""
     try:
-        limit = _read(files.memory_limit)
+        limit = _read_bytes(files.memory_limit)
     except CgroupUnreadable:
         if not v2:
             raise
-        limit = "max"
+        limit = b"max"
     return _counters(
         v2=v2,
-        cpu=_read(files.cpu),
-        usage=_read(files.memory_usage),
-        stat=_read(files.memory_stat),
+        cpu=_read_bytes(files.cpu),
+        usage=_read_bytes(files.memory_usage),
+        stat=_read_bytes(files.memory_stat),
         limit=limit,
-        blk=blk_text,
+        blk=blk,
         pids=_optional_int(files.pids),
     )
 
@@ -303,6 +320,7 @@ def read_counters(files: ContainerFiles) -> ContainerCounters:
 # --- held open: what a collector reads every round ----------------------------------------------------------
 READ_SIZE = 4096  # one pread holds any of these files whole on a container (memory.stat is about 1 KiB)
 FILES_PER_CONTAINER = 7  # six cgroup files and the network namespace's net/dev
+FULL_READ_EVERY = 10  # reads: an idle container's memory.stat, limit, block IO and pids are at most this old
 
 
 def _pread(fd: int) -> bytes:
@@ -336,13 +354,31 @@ class HeldCounters:
     container stopped, or restarted into a new cgroup under the same path): read() raises CgroupUnreadable,
     and the caller closes this and opens anew. The net/dev descriptor keeps the namespace it was opened in,
     so it is only ever read together with the cgroup files it was opened with.
+
+    An idle container's other files are not read every time: see read().
     """
 
-    __slots__ = ("_blkio", "_cpu", "_fds", "_memory_limit", "_memory_stat", "_memory_usage", "_net", "_pids", "_v2")
+    __slots__ = (
+        "_blkio",
+        "_cpu",
+        "_fds",
+        "_last",
+        "_memory_limit",
+        "_memory_stat",
+        "_memory_usage",
+        "_moving",
+        "_net",
+        "_pids",
+        "_reused",
+        "_v2",
+    )
 
     def __init__(self, files: ContainerFiles, *, pid: int) -> None:
         self._v2 = files.version == CgroupVersion.V2
         self._fds: list[int] = []
+        self._moving: tuple[bytes, bytes, bytes] | None = None  # the texts an idle container keeps the same
+        self._last: tuple[ContainerCounters, NetCounters] | None = None
+        self._reused = 0  # reads since the last whole read that answered self._last
         try:
             self._cpu = self._required(files.cpu)
             self._memory_usage = self._required(files.memory_usage)
@@ -374,28 +410,31 @@ class HeldCounters:
             os.close(fd)
 
     def read(self) -> tuple[ContainerCounters, NetCounters]:
-        """The counters as they stand; CgroupUnreadable once the cgroup has gone (this is then closed)."""
+        """The counters as they stand; CgroupUnreadable once the cgroup has gone (this is then closed).
+
+        CPU time, memory usage and net/dev are read each time. While none of them moved, nothing ran in the
+        container and the last counters are answered again, for at most FULL_READ_EVERY - 1 reads in a row:
+        what changes without the container running (a `docker update` of its limit, writeback of its dirty
+        pages, the kernel ageing its page cache) shows within FULL_READ_EVERY reads.
+        """
         try:
-            cpu = _pread(self._cpu)
-            usage = _pread(self._memory_usage)
-            stat = _pread(self._memory_stat).decode("ascii", errors="replace")
-            limit = _pread(self._memory_limit).decode("ascii") if self._memory_limit >= 0 else "max"
-            blk_text = _pread(self._blkio).decode("ascii", errors="replace") if self._blkio >= 0 else ""
+            moving = (_pread(self._cpu), _pread(self._memory_usage), _pread(self._net))
+            if moving == self._moving and self._last is not None and self._reused < FULL_READ_EVERY - 1:
+                self._reused += 1
+                return self._last
+            cpu, usage, net = moving
+            stat = _pread(self._memory_stat)
+            limit = _pread(self._memory_limit) if self._memory_limit >= 0 else b"max"
+            blk = _pread(self._blkio) if self._blkio >= 0 else b""
             pids = int(_pread(self._pids) or 0) if self._pids >= 0 else 0
-            net = parse_net_dev(_pread(self._net).decode("ascii", errors="replace"))
+            counters = _counters(v2=self._v2, cpu=cpu, usage=usage, stat=stat, limit=limit, blk=blk, pids=pids)
+            self._last = (counters, _net_dev(net))
         except (OSError, ValueError) as error:
             self.close()
             raise CgroupUnreadable(str(error)) from error
-        counters = _counters(
-            v2=self._v2,
-            cpu=cpu.decode("ascii"),
-            usage=usage.decode("ascii"),
-            stat=stat,
-            limit=limit,
-            blk=blk_text,
-            pids=pids,
-        )
-        return counters, net
+        self._moving = moving
+        self._reused = 0
+        return self._last
 
 
 def open_files_budget() -> int:
@@ -416,10 +455,14 @@ def container_counters(*, root: Path, version: CgroupVersion, container_id: str)
 
 def parse_net_dev(text: str) -> NetCounters:
     """/proc/<pid>/net/dev: bytes received and sent, summed over the interfaces but loopback."""
+    return _net_dev(text.encode("ascii", errors="replace"))
+
+
+def _net_dev(data: bytes) -> NetCounters:
     rx = tx = 0
-    for line in text.splitlines()[2:]:
-        interface, _, counters = line.partition(":")
-        if interface.strip() == "lo":
+    for line in data.splitlines()[2:]:
+        interface, _, counters = line.partition(b":")
+        if interface.strip() == b"lo":
             continue
         fields = counters.split()
         if len(fields) >= 9:
@@ -430,7 +473,7 @@ def parse_net_dev(text: str) -> NetCounters:
 
 def net_counters(*, pid: int) -> NetCounters:
     """Network bytes of the namespace the process `pid` (a container's init process) lives in."""
-    return parse_net_dev(_read(f"{PROC}/{pid}/net/dev"))
+    return _net_dev(_read_bytes(f"{PROC}/{pid}/net/dev"))
 
 
 def container_pid(files: ContainerFiles) -> int:
@@ -478,13 +521,24 @@ def parse_proc_stat(text: str) -> tuple[CpuTimes, tuple[CpuTimes, ...]]:
 
 def parse_meminfo(text: str) -> tuple[int, int]:
     """MemTotal and MemAvailable in bytes."""
-    values = {}
-    for line in text.splitlines():
-        key, _, rest = line.partition(":")
-        fields = rest.split()
-        if fields:
-            values[key] = int(fields[0]) * (1024 if len(fields) > 1 else 1)
-    return values.get("MemTotal", 0), values.get("MemAvailable", values.get("MemFree", 0))
+    available = _meminfo_bytes(text, "MemAvailable")
+    if available is None:
+        available = _meminfo_bytes(text, "MemFree")  # kernels before 3.14
+    return _meminfo_bytes(text, "MemTotal") or 0, available or 0
+
+
+def _meminfo_bytes(text: str, key: str) -> int | None:
+    """One `Key:   N kB` line in bytes, found without splitting the other fifty."""
+    at = text.find(f"{key}:")
+    while at > 0 and text[at - 1] != "\n":
+        at = text.find(f"{key}:", at + 1)
+    if at < 0:
+        return None
+    end = text.find("\n", at)
+    fields = text[at + len(key) + 1 : end if end >= 0 else None].split()
+    if not fields:
+        return None
+    return int(fields[0]) * (1024 if len(fields) > 1 else 1)
 
 
 def host_counters() -> HostCounters:

@@ -234,3 +234,64 @@ def test_a_v1_containers_process_is_read_from_its_memory_cgroup(tmp_path):
     files = cgroups.container_files(root=tmp_path, version=CgroupVersion.V1, container_id=ID)
 
     assert cgroups.container_pid(files) == 77
+
+
+# --- an idle container: what is read again, and how soon ------------------------------------------------------
+NET_DEV = (
+    "Inter-|   Receive                                                |  Transmit\n"
+    " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls"
+    " carrier compressed\n"
+    "  eth0: {rx}       8    0    0    0     0          0         0      200       4    0    0    0     0"
+    "       0          0\n"
+)
+
+
+@pytest.fixture
+def idle_held(v2_root, tmp_path, monkeypatch):
+    """Held files of the v2 container, with a net/dev of its own (this host's traffic would move the real one)."""
+    monkeypatch.setattr(cgroups, "PROC", tmp_path / "proc")
+    _write(tmp_path / "proc" / "4242" / "net", {"dev": NET_DEV.format(rx=1000)})
+    files = cgroups.container_files(root=v2_root, version=CgroupVersion.V2, container_id=ID)
+    held = cgroups.HeldCounters(files, pid=4242)
+    yield held
+    held.close()
+
+
+def test_an_idle_containers_limit_is_read_again_within_the_bound(idle_held, v2_root):
+    assert idle_held.read()[0].memory_limit_bytes is None
+    # A `docker update --memory` changes the limit while nothing runs in the container.
+    (v2_root / "docker" / ID / "memory.max").write_text("268435456\n")
+
+    limits = [idle_held.read()[0].memory_limit_bytes for _ in range(cgroups.FULL_READ_EVERY)]
+
+    assert limits[0] is None  # idle: the limit is not read every time
+    assert limits[-1] == 268435456  # but within FULL_READ_EVERY reads
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("cpu.stat", V2_CPU_STAT.replace("usage_usec 2500000", "usage_usec 2500001")),
+        ("memory.current", "73404416\n"),
+    ],
+)
+def test_a_moving_cgroup_counter_reads_every_file_again(idle_held, v2_root, name, text):
+    idle_held.read()
+    (v2_root / "docker" / ID / "memory.max").write_text("268435456\n")
+    (v2_root / "docker" / ID / "pids.current").write_text("9\n")
+    (v2_root / "docker" / ID / name).write_text(text)
+
+    counters, _ = idle_held.read()
+
+    assert (counters.memory_limit_bytes, counters.pids) == (268435456, 9)
+
+
+def test_moving_network_bytes_read_every_file_again(idle_held, v2_root, tmp_path):
+    idle_held.read()
+    (v2_root / "docker" / ID / "io.stat").write_text("8:0 rbytes=1 wbytes=2 rios=1 wios=1 dbytes=0 dios=0\n")
+    (tmp_path / "proc" / "4242" / "net" / "dev").write_text(NET_DEV.format(rx=1500))
+
+    counters, net = idle_held.read()
+
+    assert net.rx_bytes == 1500
+    assert (counters.blk_read_bytes, counters.blk_write_bytes) == (1, 2)

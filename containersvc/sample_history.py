@@ -30,10 +30,6 @@ INTS = (
 _NAN = math.nan
 
 
-def _none_as_nan(value: float | None) -> float:
-    return _NAN if value is None else value
-
-
 def _nan_as_none(value: float) -> float | None:
     return None if math.isnan(value) else value
 
@@ -64,13 +60,16 @@ class SampleHistory:
 
     def append(self, sample: ContainerStats) -> None:
         self.source = sample.source
+        cpu, net_rx, net_tx = sample.cpu_percent, sample.net_rx_rate, sample.net_tx_rate
+        blk_read, blk_write = sample.blk_read_rate, sample.blk_write_rate
+        # None as NaN written out, not called: this runs for every container each round.
         floats = (
-            _none_as_nan(sample.cpu_percent),
+            _NAN if cpu is None else cpu,
             sample.memory_percent,
-            _none_as_nan(sample.net_rx_rate),
-            _none_as_nan(sample.net_tx_rate),
-            _none_as_nan(sample.blk_read_rate),
-            _none_as_nan(sample.blk_write_rate),
+            _NAN if net_rx is None else net_rx,
+            _NAN if net_tx is None else net_tx,
+            _NAN if blk_read is None else blk_read,
+            _NAN if blk_write is None else blk_write,
         )
         ints = (
             self._micros(sample.taken_at),

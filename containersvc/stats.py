@@ -13,21 +13,32 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 
-from containersvc.engine.types import StatsCounters
 
-
-@dataclass(frozen=True, slots=True)
-class Reading(StatsCounters):
-    """One container's counters at one moment, from the cgroup files or the engine."""
+# Reading and ContainerStats are not frozen: a collector makes one of each per container a round, and a
+# frozen dataclass's __init__ costs several times a plain one's (docs/stats.md, "What it costs").
+@dataclass(slots=True)
+class Reading:
+    """One container's counters at one moment, from the cgroup files or the engine (engine.StatsCounters' fields,
+    and when and how they were read)."""
 
     container_id: str
     at: datetime
     monotonic_ns: int
     source: str  # "cgroup" or "engine"
+    cpu_usage_ns: int
     system_cpu_ns: int | None  # the host's CPU time (engine); None: Δ wall clock × online CPUs stands in
+    online_cpus: int
+    memory_usage_bytes: int
+    memory_inactive_file_bytes: int
+    memory_limit_bytes: int
+    net_rx_bytes: int
+    net_tx_bytes: int
+    blk_read_bytes: int
+    blk_write_bytes: int
+    pids: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ContainerStats:
     """One sample of one container; rates and CPU are None on its first reading (nothing to compare with)."""
 
@@ -199,6 +210,23 @@ class BucketBuilder:
     same sums in the same order, so the same floats.
     """
 
+    __slots__ = (
+        "_blk_read_sum",
+        "_blk_write_sum",
+        "_cpu_max",
+        "_cpu_sum",
+        "_epoch",
+        "_mem_limit",
+        "_mem_max",
+        "_mem_sum",
+        "_net_rx_sum",
+        "_net_tx_sum",
+        "_pids",
+        "_samples",
+        "_start",
+        "seconds",
+    )
+
     def __init__(self, seconds: int) -> None:
         self.seconds = seconds
         self._epoch: int | None = None  # the bucket being filled: its start in epoch seconds
@@ -220,10 +248,14 @@ class BucketBuilder:
             self._epoch = epoch
             self._start = datetime.fromtimestamp(epoch, tz=UTC)
             self._cpu_max, self._mem_max, self._pids = cpu, sample.memory_bytes, sample.pids
-        else:
-            self._cpu_max = max(self._cpu_max, cpu)
-            self._mem_max = max(self._mem_max, sample.memory_bytes)
-            self._pids = max(self._pids, sample.pids)
+        else:  # max() as comparisons: this runs for every container and resolution each round
+            memory, pids = sample.memory_bytes, sample.pids
+            if cpu > self._cpu_max:
+                self._cpu_max = cpu
+            if memory > self._mem_max:
+                self._mem_max = memory
+            if pids > self._pids:
+                self._pids = pids
         self._samples += 1
         self._cpu_sum += cpu
         self._mem_sum += float(sample.memory_bytes)

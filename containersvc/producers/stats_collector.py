@@ -103,6 +103,7 @@ class StatsCollector(Worker):
         # A round's moment and the host's figures: the same for every container of the round.
         self._round_at = timezone.now()
         self._online_cpus = 1
+        self._host_memory = 0  # what an unlimited container's limit is reported as
         self._held_budget = 0  # containers whose files may be held open (set with the source)
         self._held = 0  # containers whose files are held open
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -234,13 +235,16 @@ class StatsCollector(Worker):
             samples: list[ContainerStats] = []
             self._round_at, self._online_cpus = timezone.now(), cgroups.online_cpus()
             self._sample_host()  # first: an unlimited container's memory limit is the host's memory
+            self._host_memory = self.host.counters.memory_total_bytes if self.host else 0
             running = set(self._running_ids(source))
             if only is not None:
                 running &= only
             tracked = self._track_all(running - self._foreign)
-            for (_, entry), reading in zip(tracked, self._read_all(source, tracked), strict=True):
-                if reading is not None:
-                    samples.append(self._record(source, entry, reading, closed))
+            readings = self._read_all(source, tracked)  # outside the lock: a first round opens files, slowly
+            with self._lock:  # once a round, not once a container
+                for (_, entry), reading in zip(tracked, readings, strict=True):
+                    if reading is not None:
+                        samples.append(self._record(source, entry, reading, closed))
             for container_id in set(self._tracked) - running:
                 self._forget(container_id, closed)
             self._foreign &= running
@@ -339,7 +343,8 @@ class StatsCollector(Worker):
     def _track_all(self, container_ids: set[str]) -> list[tuple[str, _Tracked]]:
         """The containers of this round; those met for the first time are looked up in the mirror in one query
         (a first round at hundreds of containers would otherwise inspect each one)."""
-        known = mirror.mirror_rows_known(container_ids=container_ids - set(self._tracked))
+        new = container_ids - self._tracked.keys()
+        known = mirror.mirror_rows_known(container_ids=new) if new else {}
         tracked = []
         for container_id in sorted(container_ids):
             try:
@@ -381,13 +386,13 @@ class StatsCollector(Worker):
     def _record(
         self, source: str, tracked: _Tracked, reading: Reading, closed: list[tuple[int, Bucket]]
     ) -> ContainerStats:
+        """One container's sample from its reading, kept and folded into its buckets (with the lock held)."""
         sample = container_stats_from(previous=tracked.previous, current=reading)
         if sample.cpu_percent is None and tracked.previous is not None and source == SOURCE_CGROUP:
             tracked.pid = 0  # counters went back: a restart; its process is read from the cgroup anew next round
         tracked.previous = reading
-        with self._lock:
-            tracked.latest = sample
-            tracked.history.append(sample)
+        tracked.latest = sample
+        tracked.history.append(sample)
         for builder in tracked.builders:
             bucket = builder.add(sample)
             if bucket is not None:
@@ -416,8 +421,8 @@ class StatsCollector(Worker):
                 blk_write_bytes=raw.blk_write_bytes,
                 pids=raw.pids,
             )
-        monotonic_ns, counters, net = self._read_cgroup(container_id, tracked)
-        host_memory = self.host.counters.memory_total_bytes if self.host else 0
+        monotonic_ns, (counters, net) = self._read_cgroup(container_id, tracked)
+        host_memory = self._host_memory
         limit = counters.memory_limit_bytes
         # As the engine reports it: an unlimited container's limit is the host's memory.
         if limit is None or (host_memory and limit > host_memory):
@@ -442,7 +447,7 @@ class StatsCollector(Worker):
 
     def _read_cgroup(
         self, container_id: str, tracked: _Tracked
-    ) -> tuple[int, cgroups.ContainerCounters, cgroups.NetCounters]:
+    ) -> tuple[int, tuple[cgroups.ContainerCounters, cgroups.NetCounters]]:
         """When (monotonic ns), and the counters: the container's own moment, as CPU % is Δ CPU time / Δ wall
         clock. Its files are held open from its first read (within the budget of open files) until its cgroup
         goes; a container over the budget has them opened and closed each round."""
@@ -454,11 +459,11 @@ class StatsCollector(Worker):
                 self._held += 1
             else:
                 try:
-                    return time.monotonic_ns(), *held.read()
+                    return time.monotonic_ns(), held.read()
                 finally:
                     held.close()
         try:
-            return time.monotonic_ns(), *held.read()
+            return time.monotonic_ns(), held.read()
         except CgroupUnreadable:
             tracked.counters = None  # gone, or made again (a restart): opened afresh next round
             self._held -= 1

@@ -229,6 +229,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "BuildStatusEnum": "containersvc.models.BuildStatus",
         "PullStatusEnum": "containersvc.models.PullStatus",
+        "StatsPointFieldEnum": "containersvc.api.views.stats.POINT_KEYS",
     },
     # The shapes sockets send that no operation answers are declared too (containersvc/api/socket_shapes.py).
     "POSTPROCESSING_HOOKS": [

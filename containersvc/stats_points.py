@@ -1,8 +1,10 @@
 """One container's history as plain tuples: the history API's points, and their downsampling.
 
-A day at a 10 s step is 8,640 points: as `Bucket` dataclasses (frozen, so slow to make) and model instances
-they took most of a history call (docs/benchmarks.md, "Resource monitoring"). The arithmetic is `stats`'
-(`_merged`), step for step, so a point's figures are the same to the last bit as the buckets' would be.
+A day at a 10 s step is 8,640 points. The answer carries them as arrays in one declared order (POINT_FIELDS),
+the tuples as they are read and merged here, so that neither a `Bucket` dataclass, nor a model instance, nor a
+dict is made a point (docs/benchmarks.md, "Resource monitoring"). The arithmetic is `stats`' (`_merged`),
+step for step, so a point's figures are the same to the last bit as the buckets' would be; memory's mean is
+given in whole bytes, as it is stored.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ POINT_FIELDS = (
     "at", "samples", "cpu_mean", "cpu_max", "mem_mean", "mem_max", "mem_limit", "net_rx_rate", "net_tx_rate",
     "blk_read_rate", "blk_write_rate", "pids",
 )  # fmt: skip
-StatsPoint = tuple[int, int, float, float, float, int, int, float, float, float, float, int]
+StatsPoint = tuple[int, int, float, float, int, int, int, float, float, float, float, int]
 # The figures after `at`: what a stored bucket is read as (the row's columns, see services/stats.py).
 POINT_FIGURES = POINT_FIELDS[1:]
 
 
 def point_of_bucket(bucket: Bucket) -> StatsPoint:
     return (
-        int(bucket.start.timestamp()), bucket.samples, bucket.cpu_mean, bucket.cpu_max, bucket.mem_mean,
+        int(bucket.start.timestamp()), bucket.samples, bucket.cpu_mean, bucket.cpu_max, round(bucket.mem_mean),
         bucket.mem_max, bucket.mem_limit, bucket.net_rx_rate, bucket.net_tx_rate, bucket.blk_read_rate,
         bucket.blk_write_rate, bucket.pids,
     )  # fmt: skip
@@ -44,7 +46,7 @@ def _merged(start: int, parts: list[StatsPoint]) -> StatsPoint:
         count,
         mean(2),
         max(part[3] for part in parts),
-        mean(4),
+        round(mean(4)),
         max(part[5] for part in parts),
         parts[-1][6],
         mean(7),

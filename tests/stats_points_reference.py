@@ -1,12 +1,11 @@
-"""What the history API answered for its points before they were written by hand: `Bucket`s through
-`stats.downsample`, each point through the declared StatsPointSerializer, rendered by the API's renderer. The
-tests hold the fast path to it byte for byte."""
+"""What the history API answered for its points before they were read and written as tuples: `Bucket`s through
+`stats.downsample`, each point written field by field in the answer's declared order, rendered by the API's
+renderer. The tests hold the fast path to it byte for byte."""
 
 import random
 from datetime import UTC, datetime, timedelta
 
 from containersvc.api.renderers import OrjsonRenderer
-from containersvc.api.views.stats import StatsPointSerializer
 from containersvc.stats import Bucket, downsample
 
 
@@ -16,23 +15,23 @@ def reference_points_json(buckets: list[Bucket], step: int) -> bytes:
 
 def _serialized(points: list[Bucket]) -> bytes:
     shown = [
-        {
-            "at": point.start,
-            "samples": point.samples,
-            "cpuPercentMean": point.cpu_mean,
-            "cpuPercentMax": point.cpu_max,
-            "memoryBytesMean": round(point.mem_mean),
-            "memoryBytesMax": point.mem_max,
-            "memoryLimitBytes": point.mem_limit,
-            "netRxBytesPerSecond": point.net_rx_rate,
-            "netTxBytesPerSecond": point.net_tx_rate,
-            "blockReadBytesPerSecond": point.blk_read_rate,
-            "blockWriteBytesPerSecond": point.blk_write_rate,
-            "pids": point.pids,
-        }
+        [
+            int(point.start.timestamp()),
+            point.samples,
+            point.cpu_mean,
+            point.cpu_max,
+            round(point.mem_mean),
+            point.mem_max,
+            point.mem_limit,
+            point.net_rx_rate,
+            point.net_tx_rate,
+            point.blk_read_rate,
+            point.blk_write_rate,
+            point.pids,
+        ]
         for point in points
     ]
-    return OrjsonRenderer().render(StatsPointSerializer(shown, many=True).data)
+    return OrjsonRenderer().render(shown)
 
 
 START = datetime(2026, 11, 30, 23, 58, 0, tzinfo=UTC)  # the points cross midnight

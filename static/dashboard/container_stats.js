@@ -63,6 +63,12 @@ function pushPoint(time, point) {
   charts.io.push(time, point.blockReadBytesPerSecond, point.blockWriteBytesPerSecond);
 }
 
+// The history's points come as arrays in the order of its `fields` (compact for a day of them): made objects here.
+function pointObjects(history) {
+  const { fields, points } = history;
+  return points.map((values) => Object.fromEntries(fields.map((field, index) => [field, values[index]])));
+}
+
 async function showRange(range) {
   const mine = ++asked;
   for (const button of document.querySelectorAll("#chart-ranges button")) {
@@ -74,7 +80,7 @@ async function showRange(range) {
   let points = [];
   try {
     const query = `id=${id}&step=${range.step}&since=${encodeURIComponent(since)}`;
-    points = (await api("GET", `/container-svc/container/stats/history?${query}`)).points;
+    points = pointObjects(await api("GET", `/container-svc/container/stats/history?${query}`));
     status.textContent = "";
   } catch (error) {
     status.textContent = `History: ${error.message}`;
@@ -86,7 +92,7 @@ async function showRange(range) {
   for (const chart of Object.values(charts)) {
     chart.reset({ windowMs: range.seconds * 1000, capacity: points.length + liveRoom + 1, gapMs });
   }
-  for (const point of points) pushPoint(Date.parse(point.at), point);
+  for (const point of points) pushPoint(point.at * 1000, point);
   if (points.length) hostMemoryCeiling(points[points.length - 1].memoryLimitBytes);
   current = range;
   drawAll();

@@ -1,12 +1,13 @@
-"""The history's points, downsampled on tuples and written by hand, are the JSON that `Bucket`s through
-`stats.downsample` and the declared StatsPointSerializer make of the same data, byte for byte."""
+"""The history's points, downsampled on tuples and rendered as they are, are the JSON that `Bucket`s through
+`stats.downsample`, written field by field, make of the same data, byte for byte."""
 
 import dataclasses
+from datetime import UTC, datetime
 
 import pytest
 
 from containersvc.api.renderers import OrjsonRenderer
-from containersvc.api.views.stats import StatsPointSerializer, stats_points_json
+from containersvc.api.views.stats import POINT_KEYS, ContainerStatsHistoryResponseSerializer
 from containersvc.services.stats import stats_bucket_of_row, stats_columns, stats_row_of_bucket
 from containersvc.stats import Bucket
 from containersvc.stats_points import POINT_FIGURES, downsample_points, point_of_bucket
@@ -25,7 +26,7 @@ def test_stored_buckets_answer_the_same_json(seconds, step):
     stored = [stats_bucket_of_row(stats_row_of_bucket(container_pk=1, bucket=bucket)) for bucket in buckets]
     expected = reference_points_json(stored, step)
 
-    written = stats_points_json(downsample_points([_row_tuple(bucket) for bucket in buckets], step))
+    written = downsample_points([_row_tuple(bucket) for bucket in buckets], step)
     assert OrjsonRenderer().render(written) == expected
 
 
@@ -37,12 +38,21 @@ def test_memory_samples_answer_the_same_json(step):
     ]
     expected = reference_points_json(one_second, step)
 
-    written = stats_points_json(downsample_points([point_of_bucket(bucket) for bucket in one_second], step))
+    written = downsample_points([point_of_bucket(bucket) for bucket in one_second], step)
     assert OrjsonRenderer().render(written) == expected
 
 
 def test_the_points_are_written_as_declared():
-    """The writer's keys are the serializer's (and so the OpenAPI document's) and its start is DRF's UTC format."""
-    [point] = stats_points_json([_row_tuple(awkward_buckets(10, 1)[0])])
-    assert list(point) == list(StatsPointSerializer().fields)
-    assert point["at"] == "2026-11-30T23:58:00Z"
+    """A point's values are in the order the answer declares (and so the OpenAPI document), the start in whole
+    seconds since the epoch."""
+    bucket = awkward_buckets(10, 1)[0]
+    [point] = downsample_points([_row_tuple(bucket)], 10)
+    declared = ContainerStatsHistoryResponseSerializer().fields["fields"].child.choices
+    assert list(declared) == list(POINT_KEYS) and len(point) == len(POINT_KEYS)
+    named = dict(zip(POINT_KEYS, point, strict=True))
+    assert named["at"] == int(datetime(2026, 11, 30, 23, 58, tzinfo=UTC).timestamp())
+    assert (named["cpuPercentMean"], named["memoryBytesMax"], named["pids"]) == (
+        bucket.cpu_mean,
+        bucket.mem_max,
+        bucket.pids,
+    )

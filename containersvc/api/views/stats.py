@@ -1,7 +1,5 @@
 """Resource stats: the latest sample of every container, one container's history, and the node's totals."""
 
-import time
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -11,7 +9,7 @@ from containersvc.api.serializers import StrictSerializer
 from containersvc.api.views.base import ScopedApi
 from containersvc.producers import stats_collector
 from containersvc.scopes import Scope
-from containersvc.stats_points import StatsPoint
+from containersvc.stats_points import POINT_FIELDS
 
 RATE = "Bytes per second over the last interval; null on a container's first sample."
 
@@ -83,21 +81,20 @@ class ContainerStatsHistoryQuerySerializer(StrictSerializer):
         return data
 
 
-class StatsPointSerializer(serializers.Serializer):
-    """A point's shape, for the OpenAPI document: `stats_points_json` writes the points."""
-
-    at = serializers.DateTimeField(help_text="Start of the step.")
-    samples = serializers.IntegerField()
-    cpuPercentMean = serializers.FloatField()
-    cpuPercentMax = serializers.FloatField()
-    memoryBytesMean = serializers.IntegerField()
-    memoryBytesMax = serializers.IntegerField()
-    memoryLimitBytes = serializers.IntegerField()
-    netRxBytesPerSecond = serializers.FloatField()
-    netTxBytesPerSecond = serializers.FloatField()
-    blockReadBytesPerSecond = serializers.FloatField()
-    blockWriteBytesPerSecond = serializers.FloatField()
-    pids = serializers.IntegerField(help_text="The most at once in the step.")
+# The answer's name of each of a point's fields; the arrays are in stats_points.POINT_FIELDS's order.
+WIRE_NAME = {
+    "at": "at", "samples": "samples", "cpu_mean": "cpuPercentMean", "cpu_max": "cpuPercentMax",
+    "mem_mean": "memoryBytesMean", "mem_max": "memoryBytesMax", "mem_limit": "memoryLimitBytes",
+    "net_rx_rate": "netRxBytesPerSecond", "net_tx_rate": "netTxBytesPerSecond",
+    "blk_read_rate": "blockReadBytesPerSecond", "blk_write_rate": "blockWriteBytesPerSecond", "pids": "pids",
+}  # fmt: skip
+POINT_KEYS = tuple(WIRE_NAME[field] for field in POINT_FIELDS)
+POINTS_HELP = (
+    "One array a step, oldest first, its values in the order of `fields`: at (the step's start, whole seconds since "
+    "the epoch, UTC), samples, CPU % mean and max (100 is one core), memory bytes mean and max (without inactive page "
+    "cache) and limit, network receive and send and block read and write rates (bytes per second, means), and the "
+    "most pids at once."
+)
 
 
 class ContainerStatsHistoryHeadSerializer(serializers.Serializer):
@@ -109,47 +106,13 @@ class ContainerStatsHistoryHeadSerializer(serializers.Serializer):
     until = serializers.DateTimeField()
     step = serializers.IntegerField()
     resolutionSeconds = serializers.FloatField(help_text="Seconds between the samples the points summarise.")
+    fields = serializers.ListField(  # type: ignore[assignment]  # a Serializer attribute's name, fine as a field
+        child=serializers.ChoiceField(choices=POINT_KEYS), help_text="The names of a point's values, in order."
+    )
 
 
 class ContainerStatsHistoryResponseSerializer(ContainerStatsHistoryHeadSerializer):
-    points = StatsPointSerializer(many=True)
-
-
-# Every second of an hour as the end of an ISO 8601 UTC time: "MM:SSZ".
-MINUTES_SECONDS = tuple(f"{second // 60:02}:{second % 60:02}Z" for second in range(3600))
-
-
-def stats_points_json(points: list[StatsPoint]) -> list[dict]:
-    """The points as StatsPointSerializer would write them, without a DRF field a value: a day at a 10 s step
-    is 8,640 points, and the serializer took half of the call (docs/benchmarks.md). The floats are floats and
-    the integers integers already (the selector's arithmetic); `at` is written as DRF writes a UTC datetime
-    (TIME_ZONE is UTC), its calendar worked out once an hour. tests/unit/test_stats_points_json.py holds this
-    to the serializer's JSON."""
-    first_hour = points[0][0] - points[0][0] % 3600 if points else 0
-    last_hour = points[-1][0] if points else -1  # the points are oldest first
-    hour_texts = {
-        hour: time.strftime("%Y-%m-%dT%H:", time.gmtime(hour)) for hour in range(first_hour, last_hour + 1, 3600)
-    }
-    return [
-        {
-            "at": hour_texts[at - at % 3600] + MINUTES_SECONDS[at % 3600],
-            "samples": samples,
-            "cpuPercentMean": cpu_mean,
-            "cpuPercentMax": cpu_max,
-            "memoryBytesMean": round(mem_mean),
-            "memoryBytesMax": mem_max,
-            "memoryLimitBytes": mem_limit,
-            "netRxBytesPerSecond": net_rx_rate,
-            "netTxBytesPerSecond": net_tx_rate,
-            "blockReadBytesPerSecond": blk_read_rate,
-            "blockWriteBytesPerSecond": blk_write_rate,
-            "pids": pids,
-        }
-        for (
-            at, samples, cpu_mean, cpu_max, mem_mean, mem_max, mem_limit, net_rx_rate, net_tx_rate, blk_read_rate,
-            blk_write_rate, pids,
-        ) in points
-    ]  # fmt: skip
+    points = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()), help_text=POINTS_HELP)
 
 
 class ContainerStatsHistoryApi(ScopedApi):
@@ -180,9 +143,11 @@ class ContainerStatsHistoryApi(ScopedApi):
             "until": history.until,
             "step": history.step,
             "resolutionSeconds": history.resolution,
+            "fields": POINT_KEYS,
         }
-        # The renderer (orjson) writes the points' plain values itself: DRF never sees them one by one.
-        return Response({**ContainerStatsHistoryHeadSerializer(head).data, "points": stats_points_json(history.points)})
+        # The points are tuples of plain numbers already: the renderer (orjson) writes them as they are, with no
+        # dict, no DRF field and no datetime a point (a day at a 10 s step is 8,640 of them).
+        return Response({**ContainerStatsHistoryHeadSerializer(head).data, "points": history.points})
 
 
 class LoadSerializer(serializers.Serializer):

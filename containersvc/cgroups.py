@@ -418,7 +418,8 @@ class HeldCounters:
         pages, the kernel ageing its page cache) shows within FULL_READ_EVERY reads.
         """
         try:
-            moving = (_pread(self._cpu), _pread(self._memory_usage), _pread(self._net))
+            # CPU time and memory usage are a number (a few lines of cpu.stat on v2): one pread holds them.
+            moving = (os.pread(self._cpu, READ_SIZE, 0), os.pread(self._memory_usage, READ_SIZE, 0), _pread(self._net))
             if moving == self._moving and self._last is not None and self._reused < FULL_READ_EVERY - 1:
                 self._reused += 1
                 return self._last

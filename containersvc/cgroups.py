@@ -320,7 +320,7 @@ def read_counters(files: ContainerFiles) -> ContainerCounters:
 # --- held open: what a collector reads every round ----------------------------------------------------------
 READ_SIZE = 4096  # one pread holds any of these files whole on a container (memory.stat is about 1 KiB)
 FILES_PER_CONTAINER = 7  # six cgroup files and the network namespace's net/dev
-FULL_READ_EVERY = 10  # reads: an idle container's memory.stat, limit, block IO and pids are at most this old
+FULL_READ_EVERY = 10  # an idle container has memory.stat, its limit, block IO and pids read every 10th read
 
 
 def _pread(fd: int) -> bytes:

@@ -28,6 +28,17 @@ INTS = (
     "pids",
 )
 _NAN = math.nan
+_last_converted: tuple[datetime | None, int] = (None, 0)  # a round's samples, of every container, share one moment
+
+
+def _micros(moment: datetime) -> int:
+    """Microseconds since the epoch, worked out once a round rather than once a container."""
+    global _last_converted
+    converted, micros = _last_converted
+    if moment is not converted:
+        micros = (moment - EPOCH) // MICROSECOND
+        _last_converted = (moment, micros)
+    return micros
 
 
 def _nan_as_none(value: float) -> float | None:
@@ -37,7 +48,7 @@ def _nan_as_none(value: float) -> float | None:
 class SampleHistory:
     """The last `capacity` samples of one container, oldest first when read."""
 
-    __slots__ = ("_at", "_at_us", "_capacity", "_count", "_floats", "_ints", "_next", "container_id", "source")
+    __slots__ = ("_capacity", "_count", "_floats", "_ints", "_next", "container_id", "source")
 
     def __init__(self, *, container_id: str, capacity: int) -> None:
         self.container_id = container_id
@@ -47,16 +58,9 @@ class SampleHistory:
         self._ints = array("q")
         self._count = 0  # samples held
         self._next = 0  # where the next sample goes once the arrays are full
-        self._at: datetime | None = None  # the last moment converted (a round's samples share one)
-        self._at_us = 0
 
     def __len__(self) -> int:
         return self._count
-
-    def _micros(self, moment: datetime) -> int:
-        if moment is not self._at:
-            self._at, self._at_us = moment, (moment - EPOCH) // MICROSECOND
-        return self._at_us
 
     def append(self, sample: ContainerStats) -> None:
         self.source = sample.source
@@ -72,7 +76,7 @@ class SampleHistory:
             _NAN if blk_write is None else blk_write,
         )
         ints = (
-            self._micros(sample.taken_at),
+            _micros(sample.taken_at),
             sample.memory_bytes,
             sample.memory_limit_bytes,
             sample.net_rx_bytes,

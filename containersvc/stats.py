@@ -66,7 +66,7 @@ def memory_used(*, usage: int, inactive_file: int) -> int:
 
 
 def _rate(before: int, after: int, seconds: float) -> float:
-    return max(0, after - before) / seconds
+    return (after - before) / seconds if after > before else 0.0  # max(0, Δ) / seconds, without a call
 
 
 def is_restart(previous: Reading, current: Reading) -> bool:

@@ -12,12 +12,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from containersvc import engine
 from containersvc.engine import EngineEvent, EventStream
 from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.producers import groups
+from containersvc.producers.connections import refresh_connections
 from containersvc.producers.engine_away import AWAY_ERRORS, engine_away
 from containersvc.producers.publish import Publisher
 from containersvc.producers.worker import Worker
@@ -193,7 +194,7 @@ class ContainerStatusProducer(Worker):
             with self._lock:
                 self._stop_locked()  # the reader ends with the worker
             return False
-        close_old_connections()
+        refresh_connections()
         return True
 
     def on_stop(self) -> None:

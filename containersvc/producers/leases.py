@@ -19,11 +19,12 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Case, F, Q, QuerySet, When
 from django.utils import timezone
 
 from containersvc.models import ProducerLease
+from containersvc.producers.connections import refresh_connections
 from containersvc.producers.worker import Worker
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class Lease(Worker):
     # --- the loop (see Worker) ----------------------------------------------------------------------------
     def perform_work(self, stop: threading.Event) -> None:
         try:
-            close_old_connections()
+            refresh_connections()
             self.renew()
         except DatabaseError:
             logger.warning("%s lease not renewed", self.role, exc_info=True)

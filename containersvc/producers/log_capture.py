@@ -34,6 +34,7 @@ from containersvc import engine, labels
 from containersvc.engine import ContainerDetails, EngineEvent, LogFollow
 from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.models import Container, ContainerState
+from containersvc.producers.connections import refresh_connections
 from containersvc.producers.engine_away import AWAY_ERRORS, engine_away
 from containersvc.producers.leases import Lease
 from containersvc.services import logs, mirror
@@ -345,7 +346,7 @@ class LogCapture:
                 if now >= next_retention:
                     next_retention = now + settings.CONTAINERSVC_LOG_RETENTION_CHECK_SECONDS
                     self._quietly(logs.logs_enforce_retention)
-                close_old_connections()
+                refresh_connections()
         finally:
             connection.close()
 

@@ -24,13 +24,14 @@ from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from containersvc import cgroups, engine
 from containersvc.cgroups import CgroupUnreadable, CgroupVersion, HostCounters
 from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.producers import groups
+from containersvc.producers.connections import refresh_connections
 from containersvc.producers.engine_away import AWAY_ERRORS, engine_away
 from containersvc.producers.leases import Lease
 from containersvc.producers.publish import Publisher
@@ -155,7 +156,7 @@ class StatsCollector(Worker):
             cgroups.name_this_thread(self.thread_name)  # its CPU time can be read apart from the process's
             self._named = threading.current_thread()
         try:
-            close_old_connections()
+            refresh_connections()
             self.collect_once()
         except Exception:
             # One failed round must not end sampling; the next tick tries again.

@@ -4,6 +4,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 
 from django.conf import settings
+from django.db import connection, transaction
 
 from containersvc.models import ContainerStatsSample
 from containersvc.stats import Bucket, cutoff
@@ -35,13 +36,6 @@ def stats_columns(attributes: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(_COLUMN_OF.get(name, name) for name in attributes)
 
 
-def stats_row_of_bucket(*, container_pk: int, bucket: Bucket) -> ContainerStatsSample:
-    """The row that stores one bucket (unsaved); memory's mean is kept in whole bytes."""
-    values = {_COLUMN_OF.get(name, name): getattr(bucket, name) for name in _ATTRIBUTES}
-    values["mem_mean"] = round(bucket.mem_mean)
-    return ContainerStatsSample(container_id=container_pk, **values)
-
-
 def stats_bucket_of_row(row: ContainerStatsSample) -> Bucket:
     """The bucket a stored row holds."""
     values = {name: getattr(row, _COLUMN_OF.get(name, name)) for name in _ATTRIBUTES}
@@ -49,11 +43,45 @@ def stats_bucket_of_row(row: ContainerStatsSample) -> Bucket:
     return Bucket(**values)
 
 
+# A bucket's row: its container's pk, then the columns of the bucket's attributes.
+_INSERTED = ("container_id", *stats_columns(_ATTRIBUTES))
+_MEM_MEAN, _START = _INSERTED.index("mem_mean"), _INSERTED.index("bucket_start")
+
+
+def _row_values(container_pk: int, bucket: Bucket) -> list:
+    """The values of a bucket's row, in _INSERTED's order; memory's mean is kept in whole bytes."""
+    values = [container_pk, *(getattr(bucket, name) for name in _ATTRIBUTES)]
+    values[_MEM_MEAN] = round(bucket.mem_mean)
+    return values
+
+
+def stats_row_of_bucket(*, container_pk: int, bucket: Bucket) -> ContainerStatsSample:
+    """The row that stores one bucket (unsaved), as stats_store_buckets() writes it."""
+    return ContainerStatsSample(**dict(zip(_INSERTED, _row_values(container_pk, bucket), strict=True)))
+
+
 def stats_store_buckets(*, buckets: list[tuple[int, Bucket]]) -> int:
-    """Closed buckets as (container row pk, bucket), in one insert."""
-    rows = [stats_row_of_bucket(container_pk=container_pk, bucket=bucket) for container_pk, bucket in buckets]
-    if rows:
-        ContainerStatsSample.objects.bulk_create(rows)
+    """Closed buckets as (container row pk, bucket), in one multi-row insert (or as few as the database's limit on
+    a statement's parameters allows: SQLite takes 71 rows of these). Written out rather than through
+    bulk_create, which compiles each value of each row through its model field: at hundreds of containers that
+    cost the stats collector more than reading their counters."""
+    if not buckets:
+        return 0
+    rows = [_row_values(container_pk, bucket) for container_pk, bucket in buckets]
+    for row in rows:
+        row[_START] = connection.ops.adapt_datetimefield_value(row[_START])
+    table = connection.ops.quote_name(ContainerStatsSample._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(column) for column in _INSERTED)
+    placeholders = f"({', '.join(['%s'] * len(_INSERTED))})"
+    per_statement = max(1, connection.ops.bulk_batch_size(list(_INSERTED), rows))
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        for first in range(0, len(rows), per_statement):
+            batch = rows[first : first + per_statement]
+            values = ", ".join([placeholders] * len(batch))
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {values}",  # noqa: S608 - names from the model, values bound
+                [value for row in batch for value in row],
+            )
     return len(rows)
 
 

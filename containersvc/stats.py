@@ -13,29 +13,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 
+from containersvc.engine.types import StatsCounters
+
 
 # Reading and ContainerStats are not frozen: a collector makes one of each per container a round, and a
 # frozen dataclass's __init__ costs several times a plain one's (docs/stats.md, "What it costs").
 @dataclass(slots=True)
-class Reading:
-    """One container's counters at one moment, from the cgroup files or the engine (engine.StatsCounters' fields,
-    and when and how they were read)."""
+class Reading(StatsCounters):
+    """One container's counters at one moment, from the cgroup files or the engine: when and how they were read."""
 
     container_id: str
     at: datetime
     monotonic_ns: int
     source: str  # "cgroup" or "engine"
-    cpu_usage_ns: int
     system_cpu_ns: int | None  # the host's CPU time (engine); None: Δ wall clock × online CPUs stands in
-    online_cpus: int
-    memory_usage_bytes: int
-    memory_inactive_file_bytes: int
-    memory_limit_bytes: int
-    net_rx_bytes: int
-    net_tx_bytes: int
-    blk_read_bytes: int
-    blk_write_bytes: int
-    pids: int
 
 
 @dataclass(slots=True)

@@ -172,7 +172,9 @@ class DaemonInfo:
     data_root: str = ""  # DockerRootDir: where images, containers and volumes live
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, nor the classes made of it: stats.Reading is one, and a collector makes one a container a round
+# (a frozen dataclass's __init__ costs several times a plain one's; docs/stats.md, "What it costs").
+@dataclass(slots=True)
 class StatsCounters:
     """One container's raw counters, what `docker stats` reads: the engine's one-shot stats carry them
     (EngineStats), and so does a reading from the cgroup files or the engine (stats.Reading)."""
@@ -189,7 +191,7 @@ class StatsCounters:
     pids: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EngineStats(StatsCounters):
     """One container's counters from the engine's one-shot stats, with the host's CPU time and the read time."""
 

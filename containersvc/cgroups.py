@@ -163,16 +163,6 @@ def _optional_int(path: str, default: int = 0) -> int:
         return default
 
 
-def parse_flat_keyed(text: str) -> dict[str, int]:
-    """`key value` lines (memory.stat, cpu.stat)."""
-    values: dict[str, int] = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(" ")
-        if value:
-            values[key] = int(value)
-    return values
-
-
 def flat_keyed_value(data: bytes, key: bytes, default: int = 0) -> int:
     """One key of a flat keyed file, without parsing the other lines (nor decoding them: int() reads bytes)."""
     if data.startswith(key + b" "):

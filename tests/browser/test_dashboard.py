@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from containersvc.models import AccessGrant, GrantLevel
 from containersvc.scopes import Scope
 from tests.browser.conftest import PASSWORD
+from tests.browser.main_thread import main_thread_tasks
 from tests.conftest import TEST_LABEL
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -75,40 +76,42 @@ def test_a_200000_line_burst_leaves_the_page_responsive(page_for, owner, contain
     page = page_for(owner)
     page.goto(f"/containers/{running.id}/")
     expect(page.locator("#log-status")).to_have_text("live")
-    # Measured in the page, so a loaded test machine's round trips to the browser do not count: how late
-    # input is handled (from the input's own timestamp) and how late a 100 ms timer fires.
+    # How late input is handled is measured in the page (from the input's own timestamp), so a loaded test
+    # machine's round trips to the browser do not count.
     page.evaluate(
         """() => {
         window.inputLags = [];
-        window.longestTask = 0;
         document.getElementById('log-ts').addEventListener('mousedown',
             (event) => window.inputLags.push(performance.now() - event.timeStamp));
-        new PerformanceObserver((list) => {
-            for (const entry of list.getEntries()) window.longestTask = Math.max(window.longestTask, entry.duration);
-        }).observe({ type: 'longtask' });
     }"""
     )
-    # A function, not an expression string: the page's CSP forbids the eval a string predicate needs.
-    page.wait_for_function("() => document.querySelectorAll('#log .line').length > 1000", timeout=20000)
-    page.locator("#log-ts").scroll_into_view_if_needed()  # the mouse clicks where it is on the screen
-    box = page.locator("#log-ts").bounding_box()
-    for _ in range(5):
-        checked = page.locator("#log-ts").is_checked()
-        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    with main_thread_tasks(page) as tasks:
+        # A function, not an expression string: the page's CSP forbids the eval a string predicate needs.
+        page.wait_for_function("() => document.querySelectorAll('#log .line').length > 1000", timeout=20000)
+        page.locator("#log-ts").scroll_into_view_if_needed()  # the mouse clicks where it is on the screen
+        box = page.locator("#log-ts").bounding_box()
+        for _ in range(5):
+            checked = page.locator("#log-ts").is_checked()
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.wait_for_function(
+                "wanted => document.getElementById('log').classList.contains('show-ts') === wanted",
+                arg=not checked,
+                polling=50,
+            )
+            time.sleep(0.2)  # clicks spread over the burst, as a person makes them: the spacing is the test
+        # A ceiling, not a speed goal (the bench measures the stream's rate): a loaded CI machine took over 60 s.
+        # The last line only, seldom: reading the whole log's text to look for it is work on the page's thread.
         page.wait_for_function(
-            "wanted => document.getElementById('log').classList.contains('show-ts') === wanted",
-            arg=not checked,
-            polling=50,
+            "() => document.getElementById('log').lastElementChild?.textContent.includes('burst-done')",
+            timeout=180000,
+            polling=500,
         )
-        time.sleep(0.2)  # clicks spread over the burst, as a person makes them: the spacing is the test
-    # A ceiling, not a speed goal (the bench measures the stream's rate): a loaded CI machine took over 60 s.
-    expect(page.locator("#log")).to_contain_text("burst-done", timeout=180000)
     input_lags = page.evaluate("window.inputLags")
     assert len(input_lags) == 5 and max(input_lags) < 1000, input_lags
-    # No freeze either: no single task holds the page's main thread for long. (The page's own tasks, not a
-    # timer's delay: on a busy machine the whole browser waits for a core, which says nothing of the page.)
-    longest_task = page.evaluate("window.longestTask")
-    assert longest_task < 1000, longest_task
+    # No freeze either: no single task holds the page's main thread for long. Its own CPU time, not the task's
+    # wall-clock length: on a busy machine the whole browser waits for a core, which says nothing of the page.
+    assert tasks.count > 100, tasks  # the burst was rendered while measured
+    assert tasks.longest_cpu_ms < 500, tasks
     assert page.locator("#log .line").count() <= 5000 + 10, "the DOM keeps a bounded window"
 
 

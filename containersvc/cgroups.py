@@ -310,7 +310,7 @@ def read_counters(files: ContainerFiles) -> ContainerCounters:
 # --- held open: what a collector reads every round ----------------------------------------------------------
 READ_SIZE = 4096  # one pread holds any of these files whole on a container (memory.stat is about 1 KiB)
 FILES_PER_CONTAINER = 7  # six cgroup files and the network namespace's net/dev
-FULL_READ_EVERY = 10  # an idle container has memory.stat, its limit, block IO and pids read every 10th read
+FULL_READ_EVERY = 10  # an idle container has its memory files, block IO and pids read every 10th read
 
 
 def _pread(fd: int) -> bytes:
@@ -366,7 +366,7 @@ class HeldCounters:
     def __init__(self, files: ContainerFiles, *, pid: int) -> None:
         self._v2 = files.version == CgroupVersion.V2
         self._fds: list[int] = []
-        self._moving: tuple[bytes, bytes, bytes] | None = None  # the texts an idle container keeps the same
+        self._moving: tuple[bytes, bytes] | None = None  # the texts an idle container keeps the same
         self._last: tuple[ContainerCounters, NetCounters] | None = None
         self._reused = 0  # reads since the last whole read that answered self._last
         try:
@@ -402,18 +402,19 @@ class HeldCounters:
     def read(self) -> tuple[ContainerCounters, NetCounters]:
         """The counters as they stand; CgroupUnreadable once the cgroup has gone (this is then closed).
 
-        CPU time, memory usage and net/dev are read each time. While none of them moved, nothing ran in the
-        container and the last counters are answered again, for at most FULL_READ_EVERY - 1 reads in a row:
+        CPU time and net/dev are read each time. While neither moved, nothing ran in the container and nothing
+        reached it, and the last counters are answered again, for at most FULL_READ_EVERY - 1 reads in a row:
         what changes without the container running (a `docker update` of its limit, writeback of its dirty
-        pages, the kernel ageing its page cache) shows within FULL_READ_EVERY reads.
+        pages, the kernel reclaiming or swapping out its memory) shows within FULL_READ_EVERY reads.
         """
         try:
-            # CPU time and memory usage are a number (a few lines of cpu.stat on v2): one pread holds them.
-            moving = (os.pread(self._cpu, READ_SIZE, 0), os.pread(self._memory_usage, READ_SIZE, 0), _pread(self._net))
+            # CPU time is a number (a few lines of cpu.stat on v2): one pread holds it.
+            moving = (os.pread(self._cpu, READ_SIZE, 0), _pread(self._net))
             if moving == self._moving and self._last is not None and self._reused < FULL_READ_EVERY - 1:
                 self._reused += 1
                 return self._last
-            cpu, usage, net = moving
+            cpu, net = moving
+            usage = os.pread(self._memory_usage, READ_SIZE, 0)
             stat = _pread(self._memory_stat)
             limit = _pread(self._memory_limit) if self._memory_limit >= 0 else b"max"
             blk = _pread(self._blkio) if self._blkio >= 0 else b""

@@ -257,33 +257,35 @@ def idle_held(v2_root, tmp_path, monkeypatch):
     held.close()
 
 
-def test_an_idle_containers_limit_is_read_again_within_the_bound(idle_held, v2_root):
-    assert idle_held.read()[0].memory_limit_bytes is None
-    # A `docker update --memory` changes the limit while nothing runs in the container.
-    (v2_root / "docker" / ID / "memory.max").write_text("268435456\n")
-
-    limits = [idle_held.read()[0].memory_limit_bytes for _ in range(cgroups.FULL_READ_EVERY)]
-
-    assert limits[0] is None  # idle: the limit is not read every time
-    assert limits[-1] == 268435456  # but within FULL_READ_EVERY reads
-
-
 @pytest.mark.parametrize(
-    ("name", "text"),
+    ("name", "text", "read"),
     [
-        ("cpu.stat", V2_CPU_STAT.replace("usage_usec 2500000", "usage_usec 2500001")),
-        ("memory.current", "73404416\n"),
+        # A `docker update --memory` changes the limit while nothing runs in the container.
+        ("memory.max", "268435456\n", lambda counters: counters.memory_limit_bytes),
+        # The kernel reclaims or swaps out an idle container's memory: its usage falls with nothing running.
+        ("memory.current", "1048576\n", lambda counters: counters.memory_usage_bytes),
     ],
 )
-def test_a_moving_cgroup_counter_reads_every_file_again(idle_held, v2_root, name, text):
+def test_what_changes_in_an_idle_container_is_read_again_within_the_bound(idle_held, v2_root, name, text, read):
+    before = read(idle_held.read()[0])
+    (v2_root / "docker" / ID / name).write_text(text)
+
+    values = [read(idle_held.read()[0]) for _ in range(cgroups.FULL_READ_EVERY)]
+
+    assert values[0] == before  # idle: the file is not read every time
+    assert values[-1] == int(text) != before  # but within FULL_READ_EVERY reads
+
+
+def test_moving_cpu_time_reads_every_file_again(idle_held, v2_root):
     idle_held.read()
     (v2_root / "docker" / ID / "memory.max").write_text("268435456\n")
+    (v2_root / "docker" / ID / "memory.current").write_text("73404416\n")
     (v2_root / "docker" / ID / "pids.current").write_text("9\n")
-    (v2_root / "docker" / ID / name).write_text(text)
+    (v2_root / "docker" / ID / "cpu.stat").write_text(V2_CPU_STAT.replace("usage_usec 2500000", "usage_usec 2500001"))
 
     counters, _ = idle_held.read()
 
-    assert (counters.memory_limit_bytes, counters.pids) == (268435456, 9)
+    assert (counters.memory_limit_bytes, counters.memory_usage_bytes, counters.pids) == (268435456, 73404416, 9)
 
 
 def test_moving_network_bytes_read_every_file_again(idle_held, v2_root, tmp_path):

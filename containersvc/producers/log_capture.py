@@ -285,7 +285,7 @@ class LogCapture:
                 follower.wake()
                 return
             follower = self._followers[container_id] = CaptureFollower(container_id=container_id, manager=self)
-        follower.start()
+            follower.start()  # under the lock: stop() joins every follower it finds, so each must be started
 
     def retire(self, follower: CaptureFollower, *, force: bool = False) -> bool:
         """A follower found its container done: it ends unless the container started again meanwhile."""
@@ -386,10 +386,11 @@ class LogCapture:
                 stopped.append(found.id)
         if stopped:
             # In a thread of its own: one inspect each, and the ticker must go on flushing meanwhile.
-            self._drainer = threading.Thread(
+            drainer = threading.Thread(
                 target=self._drain_stopped, args=(stopped,), name="log-capture-drain", daemon=True
             )
-            self._drainer.start()
+            drainer.start()
+            self._drainer = drainer  # started before stop() can see it to join it
         return True
 
     def _drain_stopped(self, container_ids: list[str]) -> None:

@@ -2,7 +2,8 @@
 
 The bench's database gets what a day of sampling leaves: 8,640 buckets of 10 s and 1,440 of a minute for
 the container asked about, and as much for each of a few dozen others, so that the query has to find its
-rows among a realistic table. Timed in-process (DRF's APIClient, as the other API rows) and through daphne.
+rows among a realistic table; the buckets of every block whose time is past are packed, as the collector
+packs them. Timed in-process (DRF's APIClient, as the other API rows) and through daphne.
 """
 
 import random
@@ -18,6 +19,7 @@ from django.utils import timezone
 from bench.environment import Bench
 from bench.served import Served
 from bench.timing import Row, median_of, ms
+from containersvc.services.stats import stats_pack
 from containersvc.stats import bucket_start
 
 DAY_SECONDS = 24 * 3600
@@ -120,6 +122,9 @@ def stored_day(bench: Bench, *, others: int, progress) -> tuple[str, int]:
             progress(f"stats-history: {inserted:,} buckets stored")
     target = _container(bench, f"bench-{bench.run_id}-history-0")
     inserted += _day(target.pk, rng)
+    # Packed into blocks as the collector packs them once their time is past (a few containers a pass).
+    while stats_pack(now=timezone.now()):
+        progress("stats-history: packing the past hours' buckets into blocks")
     return target.container_id, inserted
 
 

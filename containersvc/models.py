@@ -301,6 +301,29 @@ class ContainerStatsSample(models.Model):
         return f"{self.resolution}s at {self.bucket_start:%Y-%m-%d %H:%M:%S} of {self.container}"
 
 
+class ContainerStatsBlock(models.Model):
+    """Closed buckets of one container and resolution, packed once their time is past (stats_blocks.py)."""
+
+    # Indexed by the unique constraint below, which begins with it: no index of its own.
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="stats_blocks", db_index=False)
+    resolution = models.PositiveIntegerField(help_text="Bucket length in seconds.")
+    block_start = models.DateTimeField(help_text="Where the block's time begins; it lasts BLOCK_BUCKETS buckets.")
+    buckets = models.PositiveIntegerField(help_text="Buckets packed in it.")
+    packed = models.BinaryField(help_text="The buckets as fixed-size records, oldest first (stats_blocks.RECORD).")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["container", "resolution", "block_start"], name="stats_block_unique"),
+        ]
+        indexes = [models.Index(fields=["resolution", "block_start"], name="stats_block_retention_idx")]
+        ordering = ["block_start", "id"]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.buckets} buckets of {self.resolution}s from {self.block_start:%Y-%m-%d %H:%M} of {self.container}"
+        )
+
+
 # The engine's layer statuses after which a layer is all downloaded, and after which it is in place.
 LAYER_DONE = frozenset({"Pull complete", "Already exists"})
 LAYER_DOWNLOADED = frozenset({"Verifying Checksum", "Download complete", "Extracting", *LAYER_DONE})

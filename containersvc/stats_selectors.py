@@ -9,17 +9,17 @@ from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 
 from django.conf import settings
-from django.db.models import Func, IntegerField, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from containersvc import access, cgroups
 from containersvc.engine import ContainerDetails
 from containersvc.errors import InvalidRequest, NotFound
-from containersvc.models import AlertEvent, AlertKind, Container, ContainerState, ContainerStatsSample
+from containersvc.models import AlertEvent, AlertKind, Container, ContainerState
 from containersvc.producers.stats_collector import HostSample, collector, disk_usage
-from containersvc.services.stats import stats_columns, stats_retentions
+from containersvc.services.stats import stats_retentions, stats_stored_points
 from containersvc.stats import ContainerStats, bucket_of_sample
-from containersvc.stats_points import POINT_FIGURES, StatsPoint, downsample_points, point_of_bucket
+from containersvc.stats_points import StatsPoint, downsample_points, point_of_bucket
 
 SORT_KEYS = {
     "cpu": lambda s: s.cpu_percent,
@@ -95,39 +95,6 @@ def _kept_seconds() -> int:
     return max(retention.keep_seconds for retention in stats_retentions())
 
 
-class EpochSeconds(Func):
-    """A datetime column as whole seconds since the epoch, worked out by the database: parsing a day of
-    buckets' datetimes in Python took as long as reading the rest of their columns."""
-
-    output_field = IntegerField()
-    template = "CAST(FLOOR(EXTRACT(EPOCH FROM %(expressions)s)) AS BIGINT)"  # PostgreSQL
-
-    def get_db_converters(self, connection):
-        # The database's integer as it comes: Django's int() of each row took a tenth of a day's history call.
-        return []
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        # Django keeps datetimes in SQLite as UTC text. unixepoch() (SQLite 3.38) reads it in half the time of
-        # strftime, which older versions fall back to; its % is doubled twice, as in Django's own Now.as_sqlite:
-        # once for this template, once for the backend's placeholder substitution.
-        if connection.Database.sqlite_version_info >= (3, 38):
-            template = "unixepoch(%(expressions)s)"
-        else:
-            template = "CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)"
-        return self.as_sql(compiler, connection, template=template, **extra_context)
-
-
-def stats_stored_points(container: Container, resolution: int, since: datetime, until: datetime) -> QuerySet:
-    """The stored buckets over [since - resolution, until) as tuples laid out as StatsPoint, oldest first; read
-    from the history index alone (it holds every column read, in the order asked), without a model instance a
-    row."""
-    rows = ContainerStatsSample.objects.filter(
-        container=container, resolution=resolution, bucket_start__gte=since - timedelta(seconds=resolution)
-    ).filter(bucket_start__lt=until)
-    ordered = rows.order_by("bucket_start").annotate(start_epoch=EpochSeconds("bucket_start"))
-    return ordered.values_list("start_epoch", *stats_columns(POINT_FIGURES))
-
-
 def container_stats_history(
     *, actor, reference: str, since: datetime | None, until: datetime | None, step: int | None
 ) -> StatsHistory:
@@ -156,7 +123,7 @@ def container_stats_history(
     stored: list[StatsPoint] = []
     if memory_start is None or memory_start > since.timestamp():
         stored_to = until if memory_start is None else min(until, datetime.fromtimestamp(memory_start, tz=UTC))
-        stored = list(stats_stored_points(container, length, since, stored_to))
+        stored = stats_stored_points(container.pk, length, since, stored_to)
         while memory_start is not None and stored and stored[-1][0] + length > memory_start:
             stored.pop()  # the bucket memory's first seconds fall in: memory has them at full resolution
     since_at, until_at = since.timestamp(), until.timestamp()

@@ -38,7 +38,7 @@ from containersvc.producers.publish import Publisher
 from containersvc.producers.worker import Worker
 from containersvc.sample_history import SampleHistory
 from containersvc.services import alerts, mirror
-from containersvc.services.stats import stats_prune, stats_retentions, stats_store_buckets
+from containersvc.services.stats import stats_pack, stats_prune, stats_retentions, stats_store_buckets
 from containersvc.stats import Bucket, BucketBuilder, ContainerStats, Reading, busy_percent, container_stats_from
 
 logger = logging.getLogger(__name__)
@@ -519,7 +519,9 @@ class StatsCollector(Worker):
             stored = stats_store_buckets(buckets=closed)
             if time.monotonic() - self._last_prune > PRUNE_EVERY_SECONDS:
                 self._last_prune = time.monotonic()
-                stats_prune(now=timezone.now())
+                now = timezone.now()
+                stats_prune(now=now)
+                stats_pack(now=now)
         except DatabaseError:
             logger.warning("stats buckets not stored", exc_info=True)
             return 0

@@ -10,12 +10,11 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from containersvc import scopes
+from containersvc import scopes, stats_blocks
 from containersvc.models import Container, ContainerState
 from containersvc.producers.stats_collector import collector
-from containersvc.services.stats import stats_bucket_of_row, stats_store_buckets
+from containersvc.services.stats import stats_bucket_of_row, stats_pack, stats_store_buckets, stats_unpacked_points
 from containersvc.stats import Bucket, ContainerStats, bucket_of_sample, bucket_start
-from containersvc.stats_selectors import stats_stored_points
 from tests.conftest import wait_for
 from tests.stats_points_reference import awkward_buckets, reference_history_points, reference_points_json
 
@@ -189,16 +188,20 @@ def a_row(settings, owner, *, name: str, state: str) -> Container:
     )
 
 
+@pytest.mark.parametrize("packed", [False, True], ids=["rows", "packed"])
 @pytest.mark.parametrize("step", [10, 30])  # 10 s buckets: 60 would read the 1 min ones
-def test_stored_history_answers_what_the_serializer_made_of_the_same_buckets(api, owner, settings, step):
+def test_stored_history_answers_what_the_serializer_made_of_the_same_buckets(api, owner, settings, step, packed):
     """Read as tuples, downsampled on tuples and written by hand, the points are byte for byte what Buckets
-    through `downsample` and the declared serializer made of the same rows (their figures are awkward)."""
+    through `downsample` and the declared serializer made of the same rows (their figures are awkward); the
+    same once the rows are packed into blocks."""
     settings.CONTAINERSVC_STATS_FINE_BUCKET_SECONDS = 10
     row = a_row(settings, owner, name="stored", state=ContainerState.REMOVED)
     first = bucket_start(timezone.now() - timedelta(hours=2), 60)
     buckets = awkward_buckets(10, 360, start=first)
     stats_store_buckets(buckets=[(row.pk, bucket) for bucket in buckets])
     stored = [stats_bucket_of_row(stored) for stored in row.stats_samples.order_by("bucket_start", "id")]
+    if packed:
+        assert stats_pack(now=timezone.now()) == 360 and not row.stats_samples.exists()
 
     until = first + timedelta(hours=1)
     query = {"id": row.container_id, "step": step, "since": first.isoformat(), "until": until.isoformat()}
@@ -234,15 +237,24 @@ def _memory_samples(container_id: str, first: datetime, count: int) -> list[Cont
     ]
 
 
+@pytest.mark.parametrize("packed", [False, True], ids=["rows", "packed"])
 @pytest.mark.parametrize(("minutes", "step"), [(30, 1), (30, 10), (30, 45), (8, 1), (8, 7)])
-def test_history_across_stored_buckets_and_memory_answers_as_before(api, owner, settings, monkeypatch, minutes, step):
+def test_history_across_stored_buckets_and_memory_answers_as_before(
+    api, owner, settings, monkeypatch, minutes, step, packed
+):
     """Stored buckets up to where memory begins, then memory's seconds: the points are byte for byte what the
-    selector made of the same buckets and samples before it read tuples (tests/stats_points_reference.py)."""
+    selector made of the same buckets and samples before it read tuples (tests/stats_points_reference.py); the
+    same when the older stored buckets lie in packed blocks and the newer in rows."""
     settings.CONTAINERSVC_STATS_FINE_BUCKET_SECONDS = 10
     row = a_row(settings, owner, name="sampled", state=ContainerState.RUNNING)
     now = timezone.now()
     stored_from = bucket_start(now - timedelta(minutes=40), 60)
     stats_store_buckets(buckets=[(row.pk, bucket) for bucket in awkward_buckets(10, 210, start=stored_from)])
+    stored = [stats_bucket_of_row(stored) for stored in row.stats_samples.order_by("bucket_start", "id")]
+    if packed:
+        monkeypatch.setattr(stats_blocks, "BLOCK_BUCKETS", 60)  # blocks of 10 min: at least one is past then
+        stats_pack(now=stored_from + timedelta(minutes=20))
+        assert row.stats_blocks.exists() and row.stats_samples.exists()
     samples = _memory_samples(row.container_id, now - timedelta(minutes=10), 600)
     monkeypatch.setattr(collector, "history", lambda container_id: samples if container_id == row.container_id else [])
 
@@ -250,7 +262,6 @@ def test_history_across_stored_buckets_and_memory_answers_as_before(api, owner, 
     query = {"id": row.container_id, "step": step, "since": since.isoformat(), "until": until.isoformat()}
     response = api.get(HISTORY, query)
     assert response.status_code == 200, response.json()
-    stored = [stats_bucket_of_row(stored) for stored in row.stats_samples.order_by("bucket_start", "id")]
     memory = [bucket for bucket in map(bucket_of_sample, samples) if bucket is not None]
     expected = reference_history_points(
         stored=stored, memory=memory, since=since, until=until, step=step, bucket_seconds=10
@@ -317,7 +328,7 @@ def test_a_stored_history_is_read_from_its_index_alone(owner, settings):
     a loaded table they lie spread over it): the plan says so on either database."""
     row = a_row(settings, owner, name="planned", state=ContainerState.REMOVED)
     until = timezone.now()
-    rows = stats_stored_points(row, 10, until - timedelta(days=1), until)
+    rows = stats_unpacked_points(row.pk, 10, until - timedelta(days=1), until)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL enable_seqscan = off")  # an empty table is otherwise read whole

@@ -2,10 +2,10 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "containersvc.settings")
-django_application = get_asgi_application()
+from containersvc.http_handler import sync_chain_asgi_application
+
+django_application = sync_chain_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -1,0 +1,64 @@
+"""The ASGI handler runs the middleware chain and the view as under WSGI: in the request's thread, entered once,
+with every middleware's work done (its headers, cookies and answers), and a failing view answered by Django."""
+
+import asyncio
+import threading
+
+import pytest
+from channels.testing import HttpCommunicator
+from django.core.handlers.asgi import ASGIHandler
+from django.http import HttpResponse
+from django.urls import path
+
+from containersvc import urls
+from containersvc.http_handler import SyncChainASGIHandler
+from containersvc.security_headers import CONTENT_SECURITY_POLICY
+
+SEEN: dict[str, int] = {}
+
+
+def where_it_ran(request):
+    SEEN["view"] = threading.get_ident()
+    return HttpResponse(b"ran")
+
+
+def failing(request):
+    raise RuntimeError("the view failed")
+
+
+urlpatterns = [path("where", where_it_ran), path("failing", failing), *urls.urlpatterns]
+
+
+@pytest.fixture
+def handler(settings):
+    settings.ROOT_URLCONF = __name__
+    return SyncChainASGIHandler()
+
+
+def _get(application, url: str) -> dict:
+    communicator = HttpCommunicator(application, "GET", url, headers=[(b"host", b"localhost")])
+    return asyncio.run(communicator.get_response(timeout=10))
+
+
+def test_the_chain_is_loaded_sync_where_djangos_own_is_async(handler):
+    assert not asyncio.iscoroutinefunction(handler._middleware_chain)
+    assert asyncio.iscoroutinefunction(ASGIHandler()._middleware_chain)
+
+
+@pytest.mark.django_db
+def test_a_page_gets_what_every_middleware_adds(handler):
+    response = _get(handler, "/login/")
+    headers = {name.decode().lower(): value.decode() for name, value in response["headers"]}
+    assert response["status"] == 200
+    assert headers["content-security-policy"] == CONTENT_SECURITY_POLICY  # the project's own middleware
+    assert headers["x-frame-options"] == "DENY"  # clickjacking
+    assert "csrftoken=" in headers["set-cookie"]  # CSRF, for the login form
+    assert headers["cross-origin-opener-policy"] == "same-origin"  # security
+
+
+def test_the_view_runs_off_the_event_loop_and_a_failure_is_a_500(handler):
+    SEEN.clear()
+    assert _get(handler, "/where")["body"] == b"ran"
+    assert SEEN["view"] != threading.get_ident()
+    assert _get(handler, "/failing")["status"] == 500
+    assert _get(handler, "/no-such-page")["status"] == 404

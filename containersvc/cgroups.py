@@ -273,7 +273,7 @@ def _counters(
     limit b"max" for none)."""
     blk_read, blk_write = parse_v2_io_stat(blk) if v2 else parse_v1_blkio(blk)
     return ContainerCounters(
-        cpu_usage_ns=flat_keyed_value(cpu, b"usage_usec") * 1000 if v2 else int(cpu),
+        cpu_usage_ns=_cpu_usage_ns(cpu, v2=v2),
         memory_usage_bytes=int(usage),
         memory_inactive_file_bytes=flat_keyed_value(stat, b"inactive_file" if v2 else b"total_inactive_file"),
         memory_limit_bytes=_limit(limit),
@@ -281,6 +281,10 @@ def _counters(
         blk_write_bytes=blk_write,
         pids=pids,
     )
+
+
+def _cpu_usage_ns(cpu: bytes, *, v2: bool) -> int:
+    return flat_keyed_value(cpu, b"usage_usec") * 1000 if v2 else int(cpu)
 
 
 def read_counters(files: ContainerFiles) -> ContainerCounters:
@@ -310,7 +314,11 @@ def read_counters(files: ContainerFiles) -> ContainerCounters:
 # --- held open: what a collector reads every round ----------------------------------------------------------
 READ_SIZE = 4096  # one pread holds any of these files whole on a container (memory.stat is about 1 KiB)
 FILES_PER_CONTAINER = 7  # six cgroup files and the network namespace's net/dev
-FULL_READ_EVERY = 10  # an idle container has its memory files, block IO and pids read every 10th read
+FULL_READ_EVERY = 10  # a quiet container has its memory files, block IO and pids read every 10th read
+# A container is quiet while it used less CPU time than this between two reads and its net/dev did not move: a
+# timer's wake-up (an init's reaping loop, as docker's --init wakes every second) takes a fraction of it, growing
+# memory or doing block IO of any size takes more.
+QUIET_CPU_NS = 1_000_000
 
 
 def _pread(fd: int) -> bytes:
@@ -345,19 +353,20 @@ class HeldCounters:
     and the caller closes this and opens anew. The net/dev descriptor keeps the namespace it was opened in,
     so it is only ever read together with the cgroup files it was opened with.
 
-    An idle container's other files are not read every time: see read().
+    A quiet container's other files are not read every time: see read().
     """
 
     __slots__ = (
         "_blkio",
         "_cpu",
+        "_cpu_ns",
         "_fds",
         "_last",
         "_memory_limit",
         "_memory_stat",
         "_memory_usage",
-        "_moving",
         "_net",
+        "_net_text",
         "_pids",
         "_reused",
         "_v2",
@@ -366,7 +375,8 @@ class HeldCounters:
     def __init__(self, files: ContainerFiles, *, pid: int) -> None:
         self._v2 = files.version == CgroupVersion.V2
         self._fds: list[int] = []
-        self._moving: tuple[bytes, bytes] | None = None  # the texts an idle container keeps the same
+        self._cpu_ns = 0  # CPU time at the last read
+        self._net_text = b""  # net/dev's text at the last read
         self._last: tuple[ContainerCounters, NetCounters] | None = None
         self._reused = 0  # reads since the last whole read that answered self._last
         try:
@@ -402,18 +412,27 @@ class HeldCounters:
     def read(self) -> tuple[ContainerCounters, NetCounters]:
         """The counters as they stand; CgroupUnreadable once the cgroup has gone (this is then closed).
 
-        CPU time and net/dev are read each time. While neither moved, nothing ran in the container and nothing
-        reached it, and the last counters are answered again, for at most FULL_READ_EVERY - 1 reads in a row:
-        what changes without the container running (a `docker update` of its limit, writeback of its dirty
-        pages, the kernel reclaiming or swapping out its memory) shows within FULL_READ_EVERY reads.
+        CPU time and net/dev are read each time. While the container is quiet (under QUIET_CPU_NS of CPU time
+        since the last read, net/dev as it was) its other counters are answered as last read, with its CPU time
+        as read now, for at most FULL_READ_EVERY - 1 reads in a row: what changes while it is quiet (a `docker
+        update` of its limit, writeback of its dirty pages, the kernel reclaiming or swapping out its memory)
+        shows within FULL_READ_EVERY reads.
         """
         try:
             # CPU time is a number (a few lines of cpu.stat on v2): one pread holds it.
-            moving = (os.pread(self._cpu, READ_SIZE, 0), _pread(self._net))
-            if moving == self._moving and self._last is not None and self._reused < FULL_READ_EVERY - 1:
+            cpu, net = os.pread(self._cpu, READ_SIZE, 0), _pread(self._net)
+            cpu_ns, last = _cpu_usage_ns(cpu, v2=self._v2), self._last
+            if (
+                last is not None
+                and net == self._net_text
+                and 0 <= cpu_ns - self._cpu_ns < QUIET_CPU_NS
+                and self._reused < FULL_READ_EVERY - 1
+            ):
                 self._reused += 1
-                return self._last
-            cpu, net = moving
+                self._cpu_ns = cpu_ns
+                if cpu_ns != last[0].cpu_usage_ns:
+                    last = self._last = (_with_cpu_usage(last[0], cpu_ns), last[1])
+                return last
             usage = os.pread(self._memory_usage, READ_SIZE, 0)
             stat = _pread(self._memory_stat)
             limit = _pread(self._memory_limit) if self._memory_limit >= 0 else b"max"
@@ -424,9 +443,21 @@ class HeldCounters:
         except (OSError, ValueError) as error:
             self.close()
             raise CgroupUnreadable(str(error)) from error
-        self._moving = moving
+        self._cpu_ns, self._net_text = cpu_ns, net
         self._reused = 0
         return self._last
+
+
+def _with_cpu_usage(counters: ContainerCounters, cpu_usage_ns: int) -> ContainerCounters:
+    return ContainerCounters(
+        cpu_usage_ns=cpu_usage_ns,
+        memory_usage_bytes=counters.memory_usage_bytes,
+        memory_inactive_file_bytes=counters.memory_inactive_file_bytes,
+        memory_limit_bytes=counters.memory_limit_bytes,
+        blk_read_bytes=counters.blk_read_bytes,
+        blk_write_bytes=counters.blk_write_bytes,
+        pids=counters.pids,
+    )
 
 
 def open_files_budget() -> int:

@@ -276,16 +276,33 @@ def test_what_changes_in_an_idle_container_is_read_again_within_the_bound(idle_h
     assert values[-1] == int(text) != before  # but within FULL_READ_EVERY reads
 
 
-def test_moving_cpu_time_reads_every_file_again(idle_held, v2_root):
+def _cpu_moved_by(v2_root, microseconds: int) -> None:
+    usage = f"usage_usec {2_500_000 + microseconds}"
+    (v2_root / "docker" / ID / "cpu.stat").write_text(V2_CPU_STAT.replace("usage_usec 2500000", usage))
+
+
+def test_cpu_time_moving_by_a_millisecond_reads_every_file_again(idle_held, v2_root):
     idle_held.read()
     (v2_root / "docker" / ID / "memory.max").write_text("268435456\n")
     (v2_root / "docker" / ID / "memory.current").write_text("73404416\n")
     (v2_root / "docker" / ID / "pids.current").write_text("9\n")
-    (v2_root / "docker" / ID / "cpu.stat").write_text(V2_CPU_STAT.replace("usage_usec 2500000", "usage_usec 2500001"))
+    _cpu_moved_by(v2_root, cgroups.QUIET_CPU_NS // 1000)
 
     counters, _ = idle_held.read()
 
     assert (counters.memory_limit_bytes, counters.memory_usage_bytes, counters.pids) == (268435456, 73404416, 9)
+
+
+def test_a_quiet_container_gets_its_cpu_time_as_read_now_and_the_rest_as_last_read(idle_held, v2_root):
+    """A wake-up now and then (an init's reaping loop) keeps a container quiet: its CPU time is read each time."""
+    before, _ = idle_held.read()
+    (v2_root / "docker" / ID / "memory.current").write_text("73404416\n")
+    _cpu_moved_by(v2_root, cgroups.QUIET_CPU_NS // 1000 - 1)
+
+    counters, _ = idle_held.read()
+
+    assert counters.cpu_usage_ns == before.cpu_usage_ns + cgroups.QUIET_CPU_NS - 1000
+    assert counters.memory_usage_bytes == before.memory_usage_bytes != 73404416
 
 
 def test_moving_network_bytes_read_every_file_again(idle_held, v2_root, tmp_path):

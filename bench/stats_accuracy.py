@@ -188,8 +188,7 @@ def cpu_rows(bench: Bench, collector: StatsCollector, burner: str) -> list[Row]:
     while beside.is_alive():
         time.sleep(1)  # the collector's interval: each of its figures covers one second
         collector.collect_once(only={burner})
-    beside.join()
-    collector.collect_once(only={burner})
+    beside.join()  # no round after it: one a millisecond after the last would be a figure of the kernel's tick
     counters_after = _engine_cpu(bench, burner)
     samples = [s.cpu_percent for s in collector.history(burner)[first:] if s.cpu_percent is not None]
     ours, theirs = sum(samples) / len(samples), sum(references) / len(references)

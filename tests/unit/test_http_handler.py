@@ -5,6 +5,7 @@ import asyncio
 import threading
 
 import pytest
+from asgiref.testing import ApplicationCommunicator
 from channels.testing import HttpCommunicator
 from django.core.handlers.asgi import ASGIHandler
 from django.http import HttpResponse
@@ -26,7 +27,14 @@ def failing(request):
     raise RuntimeError("the view failed")
 
 
-urlpatterns = [path("where", where_it_ran), path("failing", failing), *urls.urlpatterns]
+LARGE = bytes(range(256)) * 6000  # 1.5 MB, as a day of a container's stats history is
+
+
+def large(request):
+    return HttpResponse(LARGE)
+
+
+urlpatterns = [path("where", where_it_ran), path("failing", failing), path("large", large), *urls.urlpatterns]
 
 
 @pytest.fixture
@@ -62,3 +70,27 @@ def test_the_view_runs_off_the_event_loop_and_a_failure_is_a_500(handler):
     assert SEEN["view"] != threading.get_ident()
     assert _get(handler, "/failing")["status"] == 500
     assert _get(handler, "/no-such-page")["status"] == 404
+
+
+def test_a_large_body_goes_to_the_server_in_pieces_of_a_mebibyte(handler):
+    async def bodies() -> list[bytes]:
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/large",
+            "query_string": b"",
+            "headers": [(b"host", b"localhost")],
+        }
+        communicator = ApplicationCommunicator(handler, scope)
+        await communicator.send_input({"type": "http.request", "body": b""})
+        assert (await communicator.receive_output(10))["status"] == 200
+        received = []
+        while True:
+            message = await communicator.receive_output(10)
+            received.append(message["body"])
+            if not message.get("more_body"):
+                return received
+
+    received = asyncio.run(bodies())
+    assert [len(body) for body in received] == [2**20, len(LARGE) - 2**20]
+    assert b"".join(received) == LARGE

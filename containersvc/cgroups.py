@@ -12,7 +12,7 @@ import os
 import re
 import resource
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -431,7 +431,7 @@ class HeldCounters:
                 self._reused += 1
                 self._cpu_ns = cpu_ns
                 if cpu_ns != last[0].cpu_usage_ns:
-                    last = self._last = (_with_cpu_usage(last[0], cpu_ns), last[1])
+                    last = self._last = (replace(last[0], cpu_usage_ns=cpu_ns), last[1])
                 return last
             usage = os.pread(self._memory_usage, READ_SIZE, 0)
             stat = _pread(self._memory_stat)
@@ -446,18 +446,6 @@ class HeldCounters:
         self._cpu_ns, self._net_text = cpu_ns, net
         self._reused = 0
         return self._last
-
-
-def _with_cpu_usage(counters: ContainerCounters, cpu_usage_ns: int) -> ContainerCounters:
-    return ContainerCounters(
-        cpu_usage_ns=cpu_usage_ns,
-        memory_usage_bytes=counters.memory_usage_bytes,
-        memory_inactive_file_bytes=counters.memory_inactive_file_bytes,
-        memory_limit_bytes=counters.memory_limit_bytes,
-        blk_read_bytes=counters.blk_read_bytes,
-        blk_write_bytes=counters.blk_write_bytes,
-        pids=counters.pids,
-    )
 
 
 def open_files_budget() -> int:

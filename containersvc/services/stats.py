@@ -22,8 +22,9 @@ from containersvc.stats_blocks import (
 from containersvc.stats_points import POINT_FIGURES, StatsPoint
 
 # A block is packed this long after its end, when its last bucket closed (the collector writes a bucket as it
-# closes). A pass packs the blocks of this many containers at most, so that the hour's blocks of a node of hundreds
-# of containers are packed over a few passes rather than holding up one collector round for a second.
+# closes). A pass packs one block of this many containers at most, the oldest first: the hour's blocks of a node
+# of hundreds of containers are packed over a few passes, and a backlog (rows stored before blocks existed, or
+# while no collector packed) over many, rather than holding up a collector round for seconds.
 PACK_DELAY_SECONDS = 60
 PACK_CONTAINERS = 50
 
@@ -167,19 +168,24 @@ def stats_unpacked_points(container_pk: int, resolution: int, first: datetime, u
 
 
 def stats_pack(*, now: datetime, containers: int = PACK_CONTAINERS) -> int:
-    """Pack this node's stored buckets into blocks, those of blocks that ended PACK_DELAY_SECONDS ago or more, for up to
-    `containers` containers a resolution; returns how many buckets were packed."""
+    """Pack this node's stored buckets of blocks that ended PACK_DELAY_SECONDS ago or more: the oldest such block
+    of up to `containers` containers a resolution; returns how many buckets were packed."""
     packed = 0
     for retention in stats_retentions():
         resolution = retention.bucket_seconds
         past = block_start_of(int(now.timestamp()) - PACK_DELAY_SECONDS, resolution)
-        rows = ContainerStatsSample.objects.filter(
-            resolution=resolution, bucket_start__lt=datetime.fromtimestamp(past, tz=UTC)
+        mine = ContainerStatsSample.objects.filter(
+            container__node_id=settings.CONTAINERSVC_NODE_ID,
+            resolution=resolution,
+            bucket_start__lt=datetime.fromtimestamp(past, tz=UTC),
         )
-        mine = rows.filter(container__node_id=settings.CONTAINERSVC_NODE_ID).order_by()
-        pks = list(mine.values_list("container_id", flat=True).distinct()[:containers])
-        if pks:
-            packed += _pack(rows.filter(container_id__in=pks), resolution)
+        oldest = mine.order_by("bucket_start").values_list("bucket_start", flat=True).first()
+        if oldest is None:
+            continue
+        block_end = block_start_of(int(oldest.timestamp()), resolution) + block_seconds(resolution)
+        before = {"resolution": resolution, "bucket_start__lt": datetime.fromtimestamp(block_end, tz=UTC)}
+        pks = list(mine.filter(**before).order_by().values_list("container_id", flat=True).distinct()[:containers])
+        packed += _pack(ContainerStatsSample.objects.filter(container_id__in=pks, **before), resolution)
     return packed
 
 

@@ -5,7 +5,7 @@ time is well past, its rows are packed into one `ContainerStatsBlock` (services/
 consecutive buckets of one container and one resolution, as fixed-size little-endian records laid out as
 StatsPoint. Reading a block back is one `struct.iter_unpack`, which makes the very tuples the history answers
 with; reading the same buckets as rows made the database driver build each of their 12 values one by one, and
-took most of a day's history call (docs/stats.md, "Stored history").
+took most of a day's history call (docs/stats.md, "History").
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ EventListener = Callable[[EngineEvent | None], None]
 class _NobodyWatching:
     """The publisher while no socket is subscribed: the mirror is kept all the same, nothing is sent."""
 
-    def send(self, group: str, event: dict) -> bool:
+    def send(self, group: str, event: dict, *, stop: threading.Event | None = None) -> bool:
         return True
 
 
@@ -190,7 +190,7 @@ class ContainerStatusProducer(Worker):
             return False
         with self._lock:
             pending, self._pending = self._pending, _Pending()
-        if not self._handle(pending) and not self._keep_going():
+        if not self._handle(pending, stop) and not self._keep_going():
             with self._lock:
                 self._stop_locked()  # the reader ends with the worker
             return False
@@ -207,27 +207,28 @@ class ContainerStatusProducer(Worker):
                 self._publisher = _NobodyWatching()
             return self._always
 
-    def _handle(self, pending: _Pending) -> bool:
+    def _handle(self, pending: _Pending, stop: threading.Event) -> bool:
         publisher = self._publisher
         if publisher is None:
             return False
-        group = groups.containers_group()
+
+        def send(event: dict) -> bool:
+            return publisher.send(groups.containers_group(), event, stop=stop)
+
         if pending.engine_error is not None and not pending.reconcile:
-            return publisher.send(group, groups.engine_status_event(available=False, error=pending.engine_error))
+            return send(groups.engine_status_event(available=False, error=pending.engine_error))
         try:
             if pending.reconcile:
                 rows = containers.container_list_refresh() or []
                 event = groups.container_status_event(
                     containers=[groups.container_payload(row) for row in rows], full=True
                 )
-                return publisher.send(group, groups.engine_status_event(available=True)) and publisher.send(
-                    group, event
-                )
+                return send(groups.engine_status_event(available=True)) and send(event)
             if pending.changed or pending.removed:
-                return publisher.send(group, self._changes(pending))
+                return send(self._changes(pending))
         except ContainerSvcError as error:
             self._note(reconcile=True)
-            return publisher.send(group, groups.engine_status_event(available=False, error=error.message))
+            return send(groups.engine_status_event(available=False, error=error.message))
         return True
 
     def _changes(self, pending: _Pending) -> dict:

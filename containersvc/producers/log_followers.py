@@ -178,7 +178,7 @@ class LogFollower:
                 event = groups.log_batch_event(
                     container_id=self.container_id, generation=self.generation, seq=seq, lines=lines, dropped=dropped
                 )
-                if not self._publisher.send(self.group, event):
+                if not self._publisher.send(self.group, event, stop=self._stopping):
                     break
             elif ended:
                 if not self.stopping:
@@ -187,6 +187,7 @@ class LogFollower:
                         groups.log_ended_event(
                             container_id=self.container_id, generation=self.generation, error=self.error
                         ),
+                        stop=self._stopping,
                     )
                 break
         self.finished.set()

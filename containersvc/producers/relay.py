@@ -45,7 +45,7 @@ class Relay(Worker):
         self._wake.wait(self.batch_seconds())
         self._wake.clear()
         for group, event in self.take():
-            if publisher is None or not publisher.send(group, event):
+            if publisher is None or not publisher.send(group, event, stop=stop):
                 return False
         stop.wait(self.batch_seconds())  # gather what arrives meanwhile
         return True

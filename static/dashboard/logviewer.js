@@ -254,8 +254,9 @@ export class LogViewer {
 
   onScroll() {
     if (this.paused) return;
-    // Our own scrolling only ever goes down: a position above it is the reader's.
-    if (this.following && this.root.scrollTop < this.autoTop - 4) this.setFollowing(false);
+    // Our own scrolling only ever goes down: a position above it is the reader's. One still at the bottom is
+    // the browser's (the box grew, lines got shorter: the end came up), and following goes on.
+    if (this.following && this.root.scrollTop < this.autoTop - 4 && !this.atBottom()) this.setFollowing(false);
     else if (!this.following && this.atBottom()) this.jumpToLive();
   }
 

@@ -4,6 +4,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from containersvc.models import AccessGrant, GrantLevel
@@ -13,6 +14,18 @@ from tests.browser.main_thread import main_thread_tasks
 from tests.conftest import TEST_LABEL
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# What a failure report needs to say why a line did not show: where the log stands and what its controls say.
+VIEWER_STATE = """() => {
+    const log = document.getElementById('log');
+    return {
+        lines: log.childElementCount, last: log.lastElementChild?.textContent,
+        status: document.getElementById('log-status').textContent,
+        following: document.getElementById('log-live').hidden,
+        newLines: document.getElementById('log-new').textContent,
+        scroll: [log.scrollTop, log.clientHeight, log.scrollHeight],
+    };
+}"""
 
 
 def test_log_in_run_a_container_see_its_lines_live_and_stop_it(browser, live_server_url, make_user, name, test_image):
@@ -101,11 +114,14 @@ def test_a_200000_line_burst_leaves_the_page_responsive(page_for, owner, contain
             time.sleep(0.2)  # clicks spread over the burst, as a person makes them: the spacing is the test
         # A ceiling, not a speed goal (the bench measures the stream's rate): a loaded CI machine took over 60 s.
         # The last line only, seldom: reading the whole log's text to look for it is work on the page's thread.
-        page.wait_for_function(
-            "() => document.getElementById('log').lastElementChild?.textContent.includes('burst-done')",
-            timeout=180000,
-            polling=500,
-        )
+        try:
+            page.wait_for_function(
+                "() => document.getElementById('log').lastElementChild?.textContent.includes('burst-done')",
+                timeout=180000,
+                polling=500,
+            )
+        except PlaywrightTimeoutError:
+            pytest.fail(f"the burst's last line was never shown; the viewer: {page.evaluate(VIEWER_STATE)}")
     input_lags = page.evaluate("window.inputLags")
     assert len(input_lags) == 5 and max(input_lags) < 1000, input_lags
     # No freeze either: no single task holds the page's main thread for long. Its own CPU time, not the task's
@@ -113,6 +129,25 @@ def test_a_200000_line_burst_leaves_the_page_responsive(page_for, owner, contain
     assert tasks.count > 100, tasks  # the burst was rendered while measured
     assert tasks.longest_cpu_ms < 500, tasks
     assert page.locator("#log .line").count() <= 5000 + 10, "the DOM keeps a bounded window"
+
+
+def test_the_log_keeps_following_when_the_window_grows(page_for, owner, container):
+    running = container("i=0; while true; do i=$((i + 1)); echo tick-$i; sleep 0.05; done")
+    page = page_for(owner)
+    page.set_viewport_size({"width": 1200, "height": 500})
+    page.goto(f"/containers/{running.id}/")
+    last_line = "() => document.getElementById('log').lastElementChild?.textContent ?? ''"
+    # More lines than the box shows, so it scrolls, and its end is at the bottom.
+    page.wait_for_function("() => document.getElementById('log').scrollTop > 200")
+    # A taller window makes a taller box: the browser brings the scroll position up to the new end, a move
+    # the viewer must not take for the reader's.
+    page.set_viewport_size({"width": 1200, "height": 900})
+    shown = int(page.evaluate(last_line).rsplit("tick-", 1)[1])
+    page.wait_for_function(
+        "shown => Number(document.getElementById('log').lastElementChild.textContent.split('tick-')[1]) > shown + 20",
+        arg=shown,
+    )
+    expect(page.locator("#log-live")).to_be_hidden()
 
 
 def test_the_log_viewer_shows_log_text_as_text_colours_search_filters_and_counts_new_lines(page_for, owner, container):

@@ -11,11 +11,12 @@ from collections.abc import Callable
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connection
 
 from containersvc import access, gpu
 from containersvc.models import Container
 from containersvc.producers import groups
+from containersvc.producers.connections import refresh_connections
 from containersvc.producers.publish import Publisher
 from containersvc.producers.worker import Worker
 
@@ -166,11 +167,11 @@ class GpuSampler(Worker):
         stop.wait(self._interval())
 
     def on_stop(self) -> None:
-        close_old_connections()
+        connection.close()  # the thread's own: it ends here
 
     def _sample_once(self, stop: threading.Event) -> None:
         try:
-            close_old_connections()
+            refresh_connections()
             payload = self._read()
             if stop.is_set():
                 return

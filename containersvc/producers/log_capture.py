@@ -28,7 +28,7 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, connection
 
 from containersvc import engine, labels
 from containersvc.engine import ContainerDetails, EngineEvent, LogFollow
@@ -136,7 +136,7 @@ class CaptureFollower:
                 self._wake.wait(backoff)
                 self._wake.clear()
                 backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
-                close_old_connections()
+                refresh_connections()
         finally:
             self._manager.retire(self, force=True)
             connection.close()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from containersvc import dockerfile, engine, selectors, validation
@@ -116,7 +116,7 @@ class _OutputRecorder:
                     # The final flush at the end of the build saves everything; a missed one loses nothing.
                     logger.warning("Could not save the output of build %s yet", self.build.pk, exc_info=True)
         finally:
-            close_old_connections()
+            connection.close()  # the thread's own: it ends here
 
     def flush(self) -> None:
         with self.lock:
@@ -189,7 +189,7 @@ class _BuildWatch:
                     self.stream.close()
                     return
         finally:
-            close_old_connections()
+            connection.close()  # the thread's own: it ends here
 
     def stop(self) -> None:
         self.done.set()
@@ -317,7 +317,7 @@ def build_start_in_background(*, actor, build: ImageBuild) -> threading.Thread:
         except Exception:  # noqa: BLE001  (build_run stored the failure on the row)
             logger.info("build %s failed", build.pk)
         finally:
-            close_old_connections()
+            connection.close()  # the thread's own: it ends here
 
     thread = threading.Thread(target=run, name=f"build-{build.pk}", daemon=True)
     thread.start()

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connection
 from django.utils import timezone
 
 from containersvc import engine, validation
@@ -162,7 +162,7 @@ def pull_start_in_background(
             if then is not None:
                 _note(pull, then)
         finally:
-            close_old_connections()
+            connection.close()  # the thread's own: it ends here
 
     thread = threading.Thread(target=run, name=f"pull-{pull.pk}", daemon=True)
     thread.start()

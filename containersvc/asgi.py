@@ -11,6 +11,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from containersvc.consumers.auth import OriginCheck  # noqa: E402
+from containersvc.heap import heap_settle  # noqa: E402
 from containersvc.routing import websocket_urlpatterns  # noqa: E402
 from containersvc.startup import (  # noqa: E402
     first_admin_announce,
@@ -32,3 +33,5 @@ application = ProtocolTypeRouter(
         "websocket": OriginCheck(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+if is_server_process():
+    heap_settle()  # last: everything above lives as long as the process

@@ -43,7 +43,13 @@ def large(request):
     return HttpResponse(LARGE)
 
 
-urlpatterns = [path("where", where_it_ran), path("connection", where_its_connection_is), path("failing", failing), path("large", large), *urls.urlpatterns]
+urlpatterns = [
+    path("where", where_it_ran),
+    path("connection", where_its_connection_is),
+    path("failing", failing),
+    path("large", large),
+    *urls.urlpatterns,
+]
 
 
 @pytest.fixture

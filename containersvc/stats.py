@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 
-from containersvc.engine.types import StatsCounters
+from containersvc.engine import StatsCounters
 
 
 # Reading and ContainerStats are not frozen: a collector makes one of each per container a round, and a

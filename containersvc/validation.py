@@ -1,4 +1,4 @@
-"""The grammar of what callers name: image references, container names, env keys, paths.
+"""The grammar of what callers name: image references, container names, env keys, paths, hashes, GPU ids.
 
 Each check raises InvalidRequest with a message a caller can act on; the engine never sees bad input.
 """
@@ -103,6 +103,29 @@ def label_key(value: str) -> str:
         raise InvalidRequest(f"label key '{value[:100]}' is not valid.")
     if value.lower().startswith("containersvc."):
         raise InvalidRequest(f"label key '{value}' is reserved for Container Svc.")
+    return value
+
+
+# --- a run request's hash and GPU ids -----------------------------------------------------------------------
+# Anchored for the API's serializer fields (DRF's RegexField searches) and the OpenAPI document, which both take
+# these compiled patterns; the checks below still apply them with fullmatch.
+MAX_HASH_LENGTH = 255
+RUN_HASH = re.compile(r"^[A-Za-z0-9_.:+=/-]*$")
+GPU_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+MESSAGE_HASH = f"hash may hold letters, digits and _.:+=/- (at most {MAX_HASH_LENGTH})."
+MESSAGE_GPU_ID = "A GPU is given by its index or UUID (letters, digits and '-')."
+
+
+def run_hash(value: str) -> str:
+    if len(value) > MAX_HASH_LENGTH or not RUN_HASH.fullmatch(value):
+        raise InvalidRequest(MESSAGE_HASH)
+    return value
+
+
+def gpu_id(value: str) -> str:
+    if not GPU_ID.fullmatch(value):
+        raise InvalidRequest(MESSAGE_GPU_ID)
     return value
 
 

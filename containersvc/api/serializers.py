@@ -10,17 +10,22 @@ from containersvc.engine import ContainerDetails
 from containersvc.errors import InvalidRequest
 from containersvc.labels import PREFIX
 from containersvc.list_caches import Representations
-from containersvc.models import Container, ImageBuild, PullStatus
+from containersvc.models import Container, ImageBuild, ImagePull, PullStatus
 from containersvc.services.builds import build_context_shown
 from containersvc.services.mirror import key_values_as_json, ports_as_json
 from containersvc.services.run_spec import (
     MAX_ASSETS,
+    MAX_COMMAND_ARG_CHARS,
     MAX_COMMAND_ARGS,
     MAX_ENV_VALUE_BYTES,
     MAX_ENVS,
+    MAX_GPU_COUNT,
+    MAX_GPU_IDS,
     MAX_KEEPS,
+    MAX_KEY_CHARS,
     MAX_LABELS,
     MAX_PORTS,
+    MAX_URL_CHARS,
 )
 
 MAX_LIST_LIMIT = 1000
@@ -33,6 +38,14 @@ def _check(function, value):
         return function(value)
     except InvalidRequest as error:
         raise serializers.ValidationError(error.message) from error
+
+
+def _image_reference_checked(value: str) -> str:
+    """The field's value once validation.image_reference accepts it. The API reports a bad reference as an error
+    of its field, with the request's other field errors; the service (pulls.pull_create, builds.build_create)
+    parses it again with the same function, its own guard for callers other than the API (the dashboard)."""
+    _check(validation.image_reference, value)
+    return value
 
 
 class StrictSerializer(serializers.Serializer):
@@ -63,7 +76,7 @@ class PortSerializer(StrictSerializer):
 
 
 class KeyValueSerializer(StrictSerializer):
-    key = serializers.CharField(max_length=255, allow_blank=True, trim_whitespace=False)
+    key = serializers.CharField(max_length=MAX_KEY_CHARS, allow_blank=True, trim_whitespace=False)
     value = serializers.CharField(
         max_length=MAX_ENV_VALUE_BYTES, allow_blank=True, trim_whitespace=False, required=False, default=""
     )
@@ -76,17 +89,19 @@ class KeepSerializer(StrictSerializer):
 
 class AssetSerializer(StrictSerializer):
     envVarKey = serializers.CharField(max_length=255)
-    url = serializers.CharField(max_length=2048)
+    url = serializers.CharField(max_length=MAX_URL_CHARS)
 
 
 class CapabilitiesSerializer(StrictSerializer):
     gpuEnabled = serializers.BooleanField(required=False, default=False)
     gpuIds = optional_list(
-        serializers.RegexField(r"^[A-Za-z0-9-]{1,64}$"), 16, help_text="Extension: only these GPUs (indexes or UUIDs)."
-    )
+        serializers.RegexField(validation.GPU_ID), MAX_GPU_IDS,
+        help_text="Extension: only these GPUs (indexes or UUIDs).",
+    )  # fmt: skip
     gpuCount = serializers.IntegerField(
-        min_value=1, max_value=64, required=False, allow_null=True, help_text="Extension: this many GPUs, any of them."
-    )
+        min_value=1, max_value=MAX_GPU_COUNT, required=False, allow_null=True,
+        help_text="Extension: this many GPUs, any of them.",
+    )  # fmt: skip
 
 
 class ResourcesSerializer(StrictSerializer):
@@ -111,7 +126,7 @@ class RunContainerRequestSerializer(StrictSerializer):
     )
     ports = optional_list(PortSerializer(), MAX_PORTS)
     hash = serializers.RegexField(
-        r"^[A-Za-z0-9_.:+=/-]*$", max_length=255, required=False, allow_blank=True, allow_null=True
+        validation.RUN_HASH, max_length=validation.MAX_HASH_LENGTH, required=False, allow_blank=True, allow_null=True
     )
     labels = optional_list(KeyValueSerializer(), MAX_LABELS)
     envs = optional_list(KeyValueSerializer(), MAX_ENVS)
@@ -119,7 +134,7 @@ class RunContainerRequestSerializer(StrictSerializer):
     assets = optional_list(AssetSerializer(), MAX_ASSETS)
     capabilities = CapabilitiesSerializer(required=False, allow_null=True)
     command = optional_list(
-        serializers.CharField(max_length=4096, trim_whitespace=False), MAX_COMMAND_ARGS,
+        serializers.CharField(max_length=MAX_COMMAND_ARG_CHARS, trim_whitespace=False), MAX_COMMAND_ARGS,
         help_text="Extension: the command to run instead of the image's default.",
     )  # fmt: skip
     resources = ResourcesSerializer(
@@ -325,7 +340,7 @@ class LogSerializer(serializers.Serializer):
 
 class NameOrHashQuerySerializer(StrictSerializer):
     name = serializers.CharField(max_length=validation.MAX_CONTAINER_NAME_LENGTH, required=False, allow_blank=True)
-    hash = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    hash = serializers.CharField(max_length=validation.MAX_HASH_LENGTH, required=False, allow_blank=True)
 
     def validate(self, data):
         if not data.get("name") and not data.get("hash"):
@@ -343,8 +358,7 @@ class BuildImageRequestSerializer(StrictSerializer):
     dockerfilePath = serializers.CharField(max_length=4096, required=False, allow_blank=True, allow_null=True)
 
     def validate_name(self, value: str) -> str:
-        _check(validation.image_reference, value)
-        return value
+        return _image_reference_checked(value)
 
 
 class ImageBuildSerializer(serializers.ModelSerializer):
@@ -377,8 +391,7 @@ class PullImageRequestSerializer(StrictSerializer):
     image = serializers.CharField(max_length=validation.MAX_REFERENCE_LENGTH, allow_blank=True)
 
     def validate_image(self, value: str) -> str:
-        _check(validation.image_reference, value)
-        return value
+        return _image_reference_checked(value)
 
 
 class PullLayerSerializer(serializers.Serializer):
@@ -396,7 +409,9 @@ class PullProgressSerializer(serializers.Serializer):
 
 
 class ImagePullSerializer(serializers.Serializer):
-    """A pull as producers.groups.pull_payload writes it; the live socket (ws/pulls/<id>/) sends the same."""
+    """A pull as the API shows it; the live socket (ws/pulls/<id>/) sends the same."""
+
+    # Written by image_pull_json below (producers.groups.pull_payload sends it).
 
     id = serializers.IntegerField()
     image = serializers.CharField()
@@ -409,6 +424,27 @@ class ImagePullSerializer(serializers.Serializer):
     finishedAt = serializers.DateTimeField(allow_null=True)
     progress = PullProgressSerializer()
     layers = PullLayerSerializer(many=True)
+
+
+def image_pull_json(pull: ImagePull) -> dict:
+    """An ImagePull in ImagePullSerializer's shape (GET /image/pulls/{id}, and the live socket)."""
+    requested_by = pull.requested_by if pull.requested_by_id else None
+    return {
+        "id": pull.pk,
+        "image": pull.image,
+        "status": pull.status,
+        "message": pull.message,
+        "error": pull.error,
+        "note": pull.note,
+        "requestedBy": requested_by.get_username() if requested_by is not None else None,
+        "startedAt": iso_or_none(pull.started_at),
+        "finishedAt": iso_or_none(pull.finished_at),
+        "progress": pull.progress,
+        "layers": [
+            {"id": layer_id, "status": layer["status"], "currentBytes": layer["current"], "totalBytes": layer["total"]}
+            for layer_id, layer in pull.layers.items()
+        ],
+    }
 
 
 class RemoveImageRequestSerializer(StrictSerializer):

@@ -63,6 +63,7 @@ from containersvc.engine.types import (
     Mount,
     PortBinding,
     PullProgress,
+    StatsCounters,
 )
 
 __all__ = [
@@ -91,6 +92,7 @@ __all__ = [
     "Mount",
     "PortBinding",
     "PullProgress",
+    "StatsCounters",
     "address",
     "container_create",
     "container_find",

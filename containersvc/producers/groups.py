@@ -13,9 +13,9 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from containersvc.api.serializers import container_status_json, iso_or_none
+from containersvc.api.serializers import container_status_json, image_pull_json
 from containersvc.engine import LogLine
-from containersvc.models import Container
+from containersvc.models import Container, ImagePull
 
 PROCESS = secrets.token_hex(6)
 CONTAINER_ID = re.compile(r"^[0-9a-f]{64}$")
@@ -168,24 +168,10 @@ def pull_group(pull_id: int) -> str:
     return f"containersvc.pull.{int(pull_id)}.{PROCESS}"
 
 
-def pull_payload(pull) -> dict:
-    """An ImagePull as the API (GET /image/pulls/{id}) and the live socket show it."""
-    return {
-        "id": pull.pk,
-        "image": pull.image,
-        "status": pull.status,
-        "message": pull.message,
-        "error": pull.error,
-        "note": pull.note,
-        "requestedBy": pull.requested_by.get_username() if pull.requested_by_id else None,
-        "startedAt": iso_or_none(pull.started_at),
-        "finishedAt": iso_or_none(pull.finished_at),
-        "progress": pull.progress,
-        "layers": [
-            {"id": layer_id, "status": layer["status"], "currentBytes": layer["current"], "totalBytes": layer["total"]}
-            for layer_id, layer in pull.layers.items()
-        ],
-    }
+def pull_payload(pull: ImagePull) -> dict:
+    """An ImagePull as the API (GET /image/pulls/{id}) and the live socket show it: declared (for the OpenAPI
+    document) and written in one place, api.serializers.ImagePullSerializer and image_pull_json."""
+    return image_pull_json(pull)
 
 
 def pull_progress_event(pull) -> dict:

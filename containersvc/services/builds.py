@@ -294,7 +294,7 @@ def build_cancel(*, actor, build_id: int) -> ImageBuild:
 
 
 def _runner_alive(pid: int) -> bool:
-    return pid == os.getpid() or _process_alive(pid)
+    return pid == os.getpid() or process_alive(pid)
 
 
 def _fail_orphan(build: ImageBuild, reason: str) -> None:
@@ -324,7 +324,7 @@ def build_start_in_background(*, actor, build: ImageBuild) -> threading.Thread:
     return thread
 
 
-def _process_alive(pid: int | None) -> bool:
+def process_alive(pid: int | None) -> bool:
     if not pid or pid == os.getpid():
         return False
     try:
@@ -341,7 +341,7 @@ def builds_mark_interrupted() -> int:
     unfinished = ImageBuild.objects.filter(
         node_id=settings.CONTAINERSVC_NODE_ID, status__in=[BuildStatus.QUEUED, BuildStatus.RUNNING]
     )
-    orphans = [build.pk for build in unfinished if not _process_alive(build.runner_pid)]
+    orphans = [build.pk for build in unfinished if not process_alive(build.runner_pid)]
     return ImageBuild.objects.filter(pk__in=orphans).update(
         status=BuildStatus.INTERRUPTED, error=MESSAGE_INTERRUPTED, finished_at=timezone.now()
     )

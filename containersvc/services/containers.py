@@ -279,7 +279,7 @@ def container_for_viewer(*, actor, container_id: str) -> EngineContainer:
 def container_list_refresh(*, node_id: str | None = None) -> list[Container] | None:
     """This node's live containers: the engine's list merged into the mirror, rows in the engine's order (None
     for another node: its own instance keeps its rows). The rows may be shared with other lists (see
-    mirror._RowCache): read them, never change them."""
+    list_caches.RowCache): read them, never change them."""
     if node_id and node_id != settings.CONTAINERSVC_NODE_ID:
         return None
     listed_at = timezone.now()

@@ -21,7 +21,7 @@ from containersvc import engine, validation
 from containersvc.errors import ContainerSvcError, EngineTimeout, InvalidRequest
 from containersvc.models import ImagePull, PullStatus
 from containersvc.services.audit import audited
-from containersvc.services.builds import _process_alive
+from containersvc.services.builds import process_alive
 from containersvc.services.images import image_ensure
 
 logger = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ def _note(pull: ImagePull, then: Callable[[], str]) -> None:
 def pulls_mark_interrupted() -> int:
     """Pulls whose service process died can never finish: say so, rather than 'running' forever."""
     unfinished = ImagePull.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, status=PullStatus.RUNNING)
-    orphans = [pull.pk for pull in unfinished if not _process_alive(pull.runner_pid)]
+    orphans = [pull.pk for pull in unfinished if not process_alive(pull.runner_pid)]
     return ImagePull.objects.filter(pk__in=orphans).update(
         status=PullStatus.INTERRUPTED, error=MESSAGE_INTERRUPTED, finished_at=timezone.now()
     )

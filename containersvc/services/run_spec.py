@@ -5,7 +5,6 @@ fields); the grammar of each value is validation.py's, the rules across values a
 the service's RunSpec. An error names the request field at fault, as the API reports field errors.
 """
 
-import re
 from collections.abc import Mapping, Sequence
 
 from django.core.exceptions import ValidationError
@@ -29,8 +28,6 @@ MAX_COMMAND_ARGS = 128
 MAX_COMMAND_ARG_CHARS = 4096
 MAX_GPU_IDS = 16
 MAX_GPU_COUNT = 64
-HASH = re.compile(r"[A-Za-z0-9_.:+=/-]{0,255}")
-GPU_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 MESSAGE_PORT_TWICE = "Each internal port may be published once."
 MESSAGE_HOST_PORT_TWICE = "Each host port may be used once."
@@ -39,9 +36,7 @@ MESSAGE_ENV_TOTAL = f"The environment may hold at most {MAX_ENV_TOTAL_BYTES // 1
 MESSAGE_KEEP_TWICE = "Each path may be kept once."
 MESSAGE_URL = "Enter an http or https URL."
 MESSAGE_GPU_BOTH = "Give gpuCount or gpuIds, not both."
-MESSAGE_GPU_ID = "A GPU is given by its index or UUID (letters, digits and '-')."
 MESSAGE_GPU_COUNT = f"gpuCount is a number of GPUs from 1 to {MAX_GPU_COUNT}."
-MESSAGE_HASH = "hash may hold letters, digits and _.:+=/- (at most 255)."
 MESSAGE_TOO_MANY = "Give at most {most}."
 MESSAGE_TOO_LONG = "At most {most} characters."
 
@@ -135,8 +130,8 @@ def _assets(items: Sequence[Mapping]) -> tuple[tuple[str, str], ...]:
 def _gpus(capabilities: Mapping) -> tuple[bool, tuple[str, ...], int | None]:
     ids = tuple(_at_most("capabilities", capabilities.get("gpuIds") or (), MAX_GPU_IDS))
     count = capabilities.get("gpuCount") or None
-    if any(not GPU_ID.fullmatch(gpu_id) for gpu_id in ids):
-        raise RunSpecInvalid("capabilities", MESSAGE_GPU_ID, at="gpuIds")
+    for gpu_id in ids:
+        _check("capabilities", validation.gpu_id, gpu_id, at="gpuIds")
     if count is not None and not 1 <= count <= MAX_GPU_COUNT:
         raise RunSpecInvalid("capabilities", MESSAGE_GPU_COUNT, at="gpuCount")
     if count and ids:
@@ -170,9 +165,7 @@ def run_spec_parse(*, data: Mapping) -> RunSpec:
     combination of values is not allowed."""
     reference = _check("image", validation.image_reference, data.get("image") or "")
     names = [_check("names", validation.container_name, name) for name in _at_most("names", data.get("names") or [], 1)]
-    run_hash = data.get("hash") or ""
-    if not HASH.fullmatch(run_hash):
-        raise RunSpecInvalid("hash", MESSAGE_HASH)
+    run_hash = _check("hash", validation.run_hash, data.get("hash") or "")
     ports = _ports(data.get("ports") or [])
     labels = _pairs("labels", data.get("labels") or [], MAX_LABELS, validation.label_key)
     envs = _envs(data.get("envs") or [])

@@ -22,6 +22,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from containersvc import engine, scopes
+from containersvc.producers.stats_collector import collector
 from containersvc.services import mirror
 from containersvc.services.accounts import token_issue
 
@@ -171,6 +172,12 @@ def session_headers(user) -> list[tuple[bytes, bytes]]:
     return [ORIGIN, (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
 
 
+@pytest.fixture
+def viewer(owner):
+    """A browser of the test's account: the `container` fixture's containers are its own."""
+    return session_headers(owner)
+
+
 async def wait_until(predicate: Callable[[], object], timeout: float = 10) -> bool:
     """wait_for inside a test's event loop: polls without blocking it; says whether predicate() came true."""
     deadline = time.monotonic() + timeout
@@ -192,6 +199,15 @@ def fake_nvml(settings):
     gpu.set_nvml_loader(lambda: fake)
     yield fake
     gpu.set_nvml_loader(None)
+
+
+@pytest.fixture
+def stats(settings):
+    """The node's collector, empty and on the cgroup files; tests drive it with collect_once()."""
+    settings.CONTAINERSVC_STATS_SOURCE = "cgroup"
+    collector.reset()
+    yield collector
+    collector.reset()
 
 
 @pytest.fixture

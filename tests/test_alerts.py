@@ -5,7 +5,6 @@ import http.server
 import json
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -24,11 +23,8 @@ from containersvc.models import (
 from containersvc.producers.stats_collector import collector
 from containersvc.scopes import Scope
 from containersvc.services import alerts
-from containersvc.stats import ContainerStats
+from tests.alert_rounds import actions, at, row, rule, sample
 from tests.conftest import MANAGED_LABELS, wait_for
-
-T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-GIB = 1024**3
 
 
 @pytest.fixture(autouse=True)
@@ -36,59 +32,6 @@ def fresh_evaluator():
     alerts.alerts_reset()
     yield
     alerts.alerts_reset()
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def row(settings, *, name: str | None = None, labels: dict | None = None, owner=None, **fields) -> Container:
-    container_id = uuid.uuid4().hex * 2
-    return Container.objects.create(
-        node_id=settings.CONTAINERSVC_NODE_ID,
-        container_id=container_id,
-        name=name or f"alerted-{container_id[:8]}",
-        image="busybox",
-        state=fields.pop("state", ContainerState.RUNNING),
-        labels=labels or {},
-        created_by=owner,
-        **fields,
-    )
-
-
-def sample(container: Container, *, cpu: float | None = None, memory_percent: float = 1.0) -> ContainerStats:
-    return ContainerStats(
-        container_id=container.container_id,
-        taken_at=T0,
-        source="cgroup",
-        cpu_percent=cpu,
-        memory_bytes=int(memory_percent / 100 * GIB),
-        memory_limit_bytes=GIB,
-        memory_percent=memory_percent,
-        net_rx_bytes=0,
-        net_tx_bytes=0,
-        net_rx_rate=None,
-        net_tx_rate=None,
-        blk_read_bytes=0,
-        blk_write_bytes=0,
-        blk_read_rate=None,
-        blk_write_rate=None,
-        pids=1,
-    )
-
-
-def rule(**fields) -> AlertRule:
-    fields.setdefault("name", f"rule-{uuid.uuid4().hex[:8]}")
-    fields.setdefault("kind", AlertKind.CPU_PERCENT)
-    fields.setdefault("cooldown_seconds", 0)
-    made = AlertRule(**fields)
-    made.full_clean()
-    made.save()
-    return made
-
-
-def actions(changes) -> list[str]:
-    return [change.action for change in changes]
 
 
 # --- the evaluator, driven with built samples and explicit times -----------------------------------------------

@@ -3,14 +3,12 @@
 import asyncio
 import os
 import threading
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.sessions.models import Session
 
@@ -24,23 +22,9 @@ from containersvc.scopes import Scope
 from containersvc.services import builds
 from containersvc.services.accounts import token_issue, token_revoke
 from tests.conftest import ORIGIN, TEST_LABEL, session_headers, wait_for, wait_until
-from tests.sockets import communicator
+from tests.sockets import communicator, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def receive_until(socket: WebsocketCommunicator, predicate, timeout: float = 10) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        message = await socket.receive_json_from(timeout=max(0.1, deadline - time.monotonic()))
-        if predicate(message):
-            return message
-
-
-@pytest.fixture
-def viewer(owner):
-    """A browser of the test's account: the `container` fixture's containers are its own."""
-    return session_headers(owner)
 
 
 # --- authentication, scopes, origin ----------------------------------------------------------------------

@@ -2,27 +2,15 @@
 and another account's log socket is refused as for an unknown container."""
 
 import asyncio
-import time
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.testing import WebsocketCommunicator
 
 from containersvc.scopes import Scope
 from tests.conftest import session_headers
-from tests.sockets import communicator
+from tests.sockets import communicator, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def receive_until(socket: WebsocketCommunicator, predicate, seen: list, timeout: float = 15) -> dict:
-    """Messages until one matches; each one received is added to `seen`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        message = await socket.receive_json_from(timeout=max(0.1, deadline - time.monotonic()))
-        seen.append(message)
-        if predicate(message):
-            return message
 
 
 def carries(message: dict, container_id: str) -> bool:
@@ -51,21 +39,27 @@ def test_the_status_stream_carries_only_the_users_containers(owner, make_user, c
         assert (await mine_socket.connect(timeout=10))[0] and (await other_socket.connect(timeout=10))[0]
         mine_seen, other_seen = [], []
         full = lambda m: m["type"] == "container.status" and m["full"]  # noqa: E731
-        await receive_until(mine_socket, full, mine_seen)
-        await receive_until(other_socket, full, other_seen)
+        await receive_until(mine_socket, full, timeout=15, seen=mine_seen)
+        await receive_until(other_socket, full, timeout=15, seen=other_seen)
 
         mine = await asyncio.to_thread(container, "sleep 600")
         theirs = await asyncio.to_thread(container, "sleep 600", owner=other)
-        await receive_until(mine_socket, running_in(mine.id), mine_seen)
+        await receive_until(mine_socket, running_in(mine.id), timeout=15, seen=mine_seen)
         # The other account's own container comes after the first one's events: they were all filtered by then.
-        await receive_until(other_socket, running_in(theirs.id), other_seen)
+        await receive_until(other_socket, running_in(theirs.id), timeout=15, seen=other_seen)
         await asyncio.to_thread(mine.remove, force=True)
         await asyncio.to_thread(theirs.remove, force=True)
         await receive_until(
-            other_socket, lambda m: m["type"] == "container.status" and theirs.id in m["removed"], other_seen
+            other_socket,
+            lambda m: m["type"] == "container.status" and theirs.id in m["removed"],
+            timeout=15,
+            seen=other_seen,
         )
         await receive_until(
-            mine_socket, lambda m: m["type"] == "container.status" and mine.id in m["removed"], mine_seen
+            mine_socket,
+            lambda m: m["type"] == "container.status" and mine.id in m["removed"],
+            timeout=15,
+            seen=mine_seen,
         )
 
         assert not any(carries(message, mine.id) for message in other_seen)
@@ -80,8 +74,8 @@ def test_the_status_stream_carries_only_the_users_containers(owner, make_user, c
             communicator("/ws/containers/", other_headers),
         )
         assert (await admin_socket.connect(timeout=10))[0] and (await other_socket.connect(timeout=10))[0]
-        admin_full = await receive_until(admin_socket, full, [])
-        other_full = await receive_until(other_socket, full, [])
+        admin_full = await receive_until(admin_socket, full, timeout=15)
+        other_full = await receive_until(other_socket, full, timeout=15)
         assert again.id in {shown["id"] for shown in admin_full["containers"]}
         assert again.id not in {shown["id"] for shown in other_full["containers"]}
         await admin_socket.disconnect()

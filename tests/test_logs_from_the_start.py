@@ -8,16 +8,10 @@ from asgiref.sync import async_to_sync
 
 from containersvc.consumers import flow
 from containersvc.producers.log_followers import RECENT_LINES, followers
-from tests.conftest import session_headers, wait_until
+from tests.conftest import wait_until
 from tests.sockets import communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def viewer(owner):
-    """A browser of the test's account: the `container` fixture's containers are its own."""
-    return session_headers(owner)
 
 
 async def read_to_end(socket, *, ack: bool = True, until=None, timeout: float = 30) -> list[dict]:

@@ -19,14 +19,6 @@ PATH = "/ws/stats/"
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def stats(settings):
-    settings.CONTAINERSVC_STATS_SOURCE = "cgroup"
-    collector.reset()
-    yield collector
-    collector.reset()
-
-
 async def batch_with(socket: WebsocketCommunicator, predicate, timeout: float = 30) -> dict:
     """Run collector rounds (in a thread, as its own thread would) until a batch satisfies `predicate`."""
     deadline = time.monotonic() + timeout

@@ -2,33 +2,16 @@
 
 import pytest
 
-from containersvc.models import LogChunk
-from tests.conftest import wait_for
+from tests.container_logs import fetch_logs, stored_lines, wait_for_output
 
 pytestmark = pytest.mark.django_db
 
 PRINT_LINES = ["sh", "-c", "for i in $(seq 1 25); do echo out-$i; echo err-$i >&2; done; sleep 3600"]
 
 
-def wait_for_output(docker_client, name: str, text: str) -> None:
-    container = docker_client.containers.get(name)
-    wait_for(lambda: text in container.logs(stdout=True, stderr=True).decode(), timeout=10, what=f"{text!r} printed")
-
-
-def fetch_logs(api, **body) -> list[dict]:
-    response = api.post("/container-svc/logs", body, format="json")
-    assert response.status_code == 200, response.json()
-    return response.json()["logs"]
-
-
-def stored_lines(container_name: str, stream: str) -> list[str]:
-    chunks = LogChunk.objects.filter(container__name=container_name, stream=stream).order_by("id")
-    return [line for chunk in chunks for line in chunk.content.split("\n")]
-
-
 def test_logs_are_stored_once_with_streams_apart_and_newest_first(api, run, name, docker_client):
     container_id = run(name, command=PRINT_LINES).json()["id"]
-    wait_for_output(docker_client, name, "err-25")
+    wait_for_output(docker_client.containers.get(name), "err-25")
 
     logs = fetch_logs(api, containerId=container_id)
     fetch_logs(api, containerId=name)  # a second read captures nothing twice
@@ -42,7 +25,7 @@ def test_logs_are_stored_once_with_streams_apart_and_newest_first(api, run, name
 
 def test_logs_outlive_the_container(api, run, name, docker_client):
     run(name, command=PRINT_LINES)
-    wait_for_output(docker_client, name, "err-25")
+    wait_for_output(docker_client.containers.get(name), "err-25")
     fetch_logs(api, containerId=name)
 
     docker_client.containers.get(name).remove(force=True)
@@ -57,7 +40,7 @@ def test_logs_limit_is_bounded(api):
 
 def test_summary_by_name_shows_status_lines_and_the_last_lines(api, run, name, docker_client):
     run(name, command=PRINT_LINES, ports=[{"internal": 8080, "host": 0}])
-    wait_for_output(docker_client, name, "err-25")
+    wait_for_output(docker_client.containers.get(name), "err-25")
 
     response = api.get("/container-svc/container/summary", {"name": name, "lines": 4})
 

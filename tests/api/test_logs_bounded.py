@@ -8,16 +8,13 @@ import pytest
 from containersvc.models import LogChunk
 from containersvc.services.logs import MESSAGE_GAP
 from tests.conftest import wait_for
+from tests.container_logs import fetch_logs
 
 pytestmark = pytest.mark.django_db
 
 GAP_TEXT = MESSAGE_GAP.split("{")[0]
-
-
-def fetch_logs(api, **body) -> list[dict]:
-    response = api.post("/container-svc/logs", {"limit": 1000, **body}, format="json")
-    assert response.status_code == 200, response.json()
-    return sorted(response.json()["logs"], key=lambda chunk: int(chunk["id"]))
+# Every chunk (a flooding container stores many), oldest first: in the order the lines were printed.
+EVERY_CHUNK = {"limit": 1000, "oldest_first": True}
 
 
 def engine_log(docker_client, name: str) -> str:
@@ -29,13 +26,13 @@ def test_lines_rotated_away_before_capture_leave_a_gap_marker(api, run, name, do
     gated = "echo first; while [ ! -e /go ]; do sleep 0.05; done; seq 1 300; echo done; sleep 3600"
     assert run(name, command=["sh", "-c", gated]).status_code == 200
     wait_for(lambda: "first" in engine_log(docker_client, name), timeout=20, what="the first line")
-    assert [chunk["content"] for chunk in fetch_logs(api, containerId=name)] == ["first"]  # the cursor
+    assert [chunk["content"] for chunk in fetch_logs(api, containerId=name, **EVERY_CHUNK)] == ["first"]  # the cursor
 
     docker_client.containers.get(name).exec_run(["touch", "/go"])  # 300 lines while nothing captures
     wait_for(lambda: "done" in engine_log(docker_client, name), timeout=20, what="the last line")
     kept_by_engine = engine_log(docker_client, name).split()
 
-    chunks = fetch_logs(api, containerId=name)
+    chunks = fetch_logs(api, containerId=name, **EVERY_CHUNK)
 
     assert "first" not in kept_by_engine and len(kept_by_engine) < 100
     first, gap, *rest = chunks
@@ -45,18 +42,18 @@ def test_lines_rotated_away_before_capture_leave_a_gap_marker(api, run, name, do
     lines = "\n".join(chunk["content"] for chunk in rest).split("\n")
     assert lines == kept_by_engine  # after the gap, every line the engine still had, once
     assert not any(chunk["gap"] for chunk in rest)
-    assert fetch_logs(api, containerId=name) == chunks  # read again: nothing new, no second marker
+    assert fetch_logs(api, containerId=name, **EVERY_CHUNK) == chunks  # read again: nothing new, no second marker
 
 
 def test_a_stream_read_again_from_its_cursor_leaves_no_gap_marker(api, run, name, docker_client):
     gated = "echo first; while [ ! -e /go ]; do sleep 0.05; done; seq 1 30; echo done; sleep 3600"
     assert run(name, command=["sh", "-c", gated]).status_code == 200
     wait_for(lambda: "first" in engine_log(docker_client, name), timeout=20, what="the first line")
-    fetch_logs(api, containerId=name)
+    fetch_logs(api, containerId=name, **EVERY_CHUNK)
     docker_client.containers.get(name).exec_run(["touch", "/go"])
     wait_for(lambda: "done" in engine_log(docker_client, name), timeout=20, what="the last line")
 
-    chunks = fetch_logs(api, containerId=name)
+    chunks = fetch_logs(api, containerId=name, **EVERY_CHUNK)
 
     assert not LogChunk.objects.filter(container__name=name, gap=True).exists()
     assert "\n".join(chunk["content"] for chunk in chunks).split("\n") == ["first", *map(str, range(1, 31)), "done"]
@@ -70,8 +67,8 @@ def test_a_flooding_container_is_read_for_a_bounded_time_and_answers_from_the_st
     assert run(name, command=["yes", "flood"]).status_code == 200
     wait_for(lambda: docker_client.containers.get(name).attrs["LogPath"], timeout=10, what="the container's log")
 
-    first = fetch_logs(api, containerId=name)
-    second = fetch_logs(api, containerId=name)
+    first = fetch_logs(api, containerId=name, **EVERY_CHUNK)
+    second = fetch_logs(api, containerId=name, **EVERY_CHUNK)
 
     # Each request stored what it could read in its time and answered while the flood goes on.
     assert docker_client.containers.get(name).status == "running"

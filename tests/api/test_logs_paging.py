@@ -6,27 +6,18 @@ from django.utils import timezone
 from containersvc import labels
 from containersvc.models import Container, ContainerState, LogChunk
 from containersvc.services import mirror
-from tests.conftest import TEST_LABEL, TEST_NODE, wait_for
+from tests.conftest import TEST_LABEL, TEST_NODE
+from tests.container_logs import fetch_logs, wait_for_output
 
 pytestmark = pytest.mark.django_db
 
 
-def fetch_page(api, **body) -> list[dict]:
-    response = api.post("/container-svc/logs", body, format="json")
-    assert response.status_code == 200, response.json()
-    return response.json()["logs"]
-
-
 def all_pages(api, *, limit: int, **body) -> list[list[dict]]:
     pages, before = [], None
-    while logs := fetch_page(api, limit=limit, **body, **({"before": before} if before else {})):
+    while logs := fetch_logs(api, limit=limit, **body, **({"before": before} if before else {})):
         pages.append(logs)
         before = logs[-1]["id"]
     return pages
-
-
-def wait_for_output(container, text: str) -> None:
-    wait_for(lambda: text in container.logs().decode(), timeout=10, what=f"{text!r} printed")
 
 
 def stored_chunk(container: Container, content: str) -> LogChunk:

@@ -25,15 +25,6 @@ NODE = "/container-svc/node/stats"
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def stats(settings):
-    """The node's collector, empty and on the cgroup files; tests drive it with collect_once()."""
-    settings.CONTAINERSVC_STATS_SOURCE = "cgroup"
-    collector.reset()
-    yield collector
-    collector.reset()
-
-
 def sampled(stats_collector, *container_ids: str, count: int = 2) -> None:
     """Collect until each container has `count` samples with CPU figures."""
 

@@ -20,7 +20,7 @@ import docker
 import pytest
 
 from containersvc import engine
-from containersvc.models import Container, LogChunk
+from containersvc.models import Container
 from containersvc.producers import container_status, log_capture
 from containersvc.startup import start_always_on_producers, stop_always_on_producers
 from tests.conftest import TEST_NODE
@@ -205,13 +205,6 @@ def producers(on_second_engine):
     stop_always_on_producers()
     for thread in container_status.producer.threads() + log_capture.capture.threads():
         thread.join(timeout=10)
-
-
-def stored_lines(container_id: str, stream: str) -> list[str]:
-    chunks = LogChunk.objects.filter(
-        container__node_id=TEST_NODE, container__container_id=container_id, stream=stream
-    ).order_by("id")
-    return [line for chunk in chunks for line in chunk.content.split("\n")]
 
 
 def row(container_id: str) -> Container | None:

@@ -8,7 +8,8 @@ import pytest
 from containersvc.models import ContainerState
 from containersvc.producers import log_capture
 from tests.conftest import wait_for
-from tests.reliability.conftest import gated_printer, open_gate, row, stored_lines
+from tests.container_logs import stored_lines
+from tests.reliability.conftest import gated_printer, open_gate, row
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,8 @@ import pytest
 from django.db import connection
 
 from tests.conftest import TEST_NODE, wait_for
-from tests.reliability.conftest import gated_printer, open_gate, stored_lines
+from tests.container_logs import stored_lines
+from tests.reliability.conftest import gated_printer, open_gate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

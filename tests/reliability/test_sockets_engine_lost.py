@@ -1,7 +1,6 @@
 """Websocket viewers when the engine is killed: the streams end cleanly and say why, status comes back."""
 
 import asyncio
-import time
 from contextlib import closing
 
 import pytest
@@ -14,19 +13,9 @@ from containersvc.producers.container_status import producer
 from containersvc.scopes import Scope
 from containersvc.services import mirror
 from tests.conftest import TEST_NODE, session_headers
+from tests.sockets import receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def receive_until(socket: WebsocketCommunicator, predicate, timeout: float = 15) -> dict:
-    """Read messages (acking log batches, as a browser does) until one matches."""
-    deadline = time.monotonic() + timeout
-    while True:
-        message = await socket.receive_json_from(timeout=max(0.1, deadline - time.monotonic()))
-        if "seq" in message and message.get("type") != "end":
-            await socket.send_json_to({"type": "ack", "seq": message["seq"]})
-        if predicate(message):
-            return message
 
 
 def test_viewers_are_told_when_the_engine_dies_and_status_resumes(producers, on_second_engine, make_user, test_image):
@@ -44,22 +33,24 @@ def test_viewers_are_told_when_the_engine_dies_and_status_resumes(producers, on_
     async def scenario():
         status = WebsocketCommunicator(application, "/ws/containers/", headers=viewer)
         assert (await status.connect())[0]
-        await receive_until(status, lambda m: m["type"] == "container.status" and m["full"])
+        await receive_until(status, lambda m: m["type"] == "container.status" and m["full"], timeout=15, ack=True)
         logs = WebsocketCommunicator(application, f"/ws/containers/{printing.id}/logs/?tail=5", headers=viewer)
         assert (await logs.connect())[0]
-        await receive_until(logs, lambda m: m.get("lines"))
+        await receive_until(logs, lambda m: m.get("lines"), timeout=15, ack=True)
 
         await asyncio.to_thread(on_second_engine.kill)
 
-        down = await receive_until(status, lambda m: m["type"] == "engine.status")
+        down = await receive_until(status, lambda m: m["type"] == "engine.status", timeout=15, ack=True)
         assert down["available"] is False and "unavailable" in down["error"]
-        end = await receive_until(logs, lambda m: m["type"] == "end")
+        end = await receive_until(logs, lambda m: m["type"] == "end", timeout=15, ack=True)
         assert "went away" in end["error"] or "unavailable" in end["error"]
 
         await asyncio.to_thread(on_second_engine.start)
 
-        await receive_until(status, lambda m: m["type"] == "engine.status" and m["available"], timeout=20)
-        back = await receive_until(status, lambda m: m["type"] == "container.status" and m["full"])
+        await receive_until(status, lambda m: m["type"] == "engine.status" and m["available"], timeout=20, ack=True)
+        back = await receive_until(
+            status, lambda m: m["type"] == "container.status" and m["full"], timeout=15, ack=True
+        )
         assert {item["id"]: item["state"] for item in back["containers"]}[printing.id] == "running"
         await logs.disconnect()
         await status.disconnect()

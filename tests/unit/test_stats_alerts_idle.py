@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from containersvc.models import AlertEvent
 from containersvc.services import alerts
-from tests.test_alerts import T0, actions, at, row, rule, sample
+from tests.alert_rounds import T0, actions, at, row, rule, sample
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 """The GPU sampler: one per process, sampling NVML while someone watches and fanning samples out to a group.
 
-It also holds the camelCase payload shapes of GPU readings, so the API and the websocket send the same thing.
+What it sends is the GPU sample shape of containersvc/api/gpu_shapes.py, as the API and the dashboard do.
 """
 
 import asyncio
@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection
 
 from containersvc import access, gpu
+from containersvc.api.gpu_shapes import sample_payload
 from containersvc.models import Container
 from containersvc.producers import groups
 from containersvc.producers.connections import refresh_connections
@@ -29,55 +30,6 @@ EVENT = "gpu.sample"
 
 
 # --- payloads ---------------------------------------------------------------------------------------------
-
-
-def inventory_payload(inventory: gpu.GpuInventory) -> dict:
-    return {
-        "available": inventory.available,
-        "stale": inventory.stale,
-        "error": inventory.error,
-        "driverVersion": inventory.driver_version,
-        "cudaVersion": inventory.cuda_version,
-        "count": inventory.count,
-        "gpus": [
-            {"index": d.index, "uuid": d.uuid, "name": d.name, "memoryTotalBytes": d.memory_total_bytes}
-            for d in inventory.devices
-        ],
-    }
-
-
-def _process_payload(process: gpu.GpuProcess, names: dict[str, str]) -> dict:
-    return {
-        "pid": process.pid,
-        "usedMemoryBytes": process.used_memory_bytes,
-        "containerId": process.container_id,
-        "containerName": names.get(process.container_id or ""),
-    }
-
-
-def sample_payload(sample: gpu.GpuSample, *, names: dict[str, str] | None = None) -> dict:
-    names = names or {}
-    return {
-        "takenAt": sample.taken_at.isoformat() if sample.taken_at else None,
-        "available": sample.available,
-        "stale": sample.stale,
-        "error": sample.error,
-        "gpus": [
-            {
-                "index": r.index,
-                "uuid": r.uuid,
-                "utilizationPercent": r.utilization_percent,
-                "memoryUtilizationPercent": r.memory_utilization_percent,
-                "memoryUsedBytes": r.memory_used_bytes,
-                "memoryTotalBytes": r.memory_total_bytes,
-                "temperatureCelsius": r.temperature_celsius,
-                "powerDrawWatts": r.power_draw_watts,
-                "powerLimitWatts": r.power_limit_watts,
-                "processes": [_process_payload(p, names) for p in r.processes],
-            }
-            for r in sample.gpus
-        ],
-    }
 
 
 def container_names(*, sample: gpu.GpuSample) -> dict[str, str]:

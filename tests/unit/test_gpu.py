@@ -11,6 +11,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from containersvc import gpu
+from containersvc.api import gpu_shapes
 from containersvc.producers import gpu_sampler
 from tests.conftest import wait_for
 from tests.fake_nvml import NVMLError_GpuIsLost, NVMLError_LibraryNotFound, NVMLError_NotSupported
@@ -294,7 +295,7 @@ def test_one_failed_round_does_not_stop_the_sampler():
 
 def test_payloads_are_camel_case(fake_nvml, tmp_path: Path):
     payload = gpu_sampler.sample_payload(gpu.gpu_sample(), names={})
-    inventory = gpu_sampler.inventory_payload(gpu.gpu_inventory())
+    inventory = gpu_shapes.inventory_payload(gpu.gpu_inventory())
 
     assert set(payload["gpus"][0]) >= {"utilizationPercent", "memoryUsedBytes", "powerDrawWatts", "processes"}
     assert inventory["count"] == 2 and inventory["gpus"][0]["memoryTotalBytes"] == 80 * 1024**3

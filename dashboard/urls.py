@@ -22,6 +22,7 @@ urlpatterns = [
     path("node/", views.node, name="node"),
     path("gpus/", views.gpus, name="gpus"),
     path("audit/", views.audit, name="audit"),
+    path("alerts/", views.active_alerts, name="alerts"),
     path("login/", auth_views.LoginView.as_view(template_name="dashboard/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="dashboard:login"), name="logout"),
     path("setup/<str:token>/", first_admin.first_admin, name="first-admin"),

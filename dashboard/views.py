@@ -13,9 +13,10 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from containersvc import gpu, scopes, selectors, stats_selectors
+from containersvc import gpu_selectors, scopes, selectors, stats_selectors
+from containersvc.api.gpu_shapes import inventory_payload
 from containersvc.errors import ContainerSvcError, NotFound
-from containersvc.producers import gpu_sampler, groups
+from containersvc.producers import groups
 from containersvc.scopes import Scope
 from containersvc.services import builds, containers, pulls
 from containersvc.services import images as image_service
@@ -46,11 +47,8 @@ def _run_form(request: HttpRequest, data=None) -> RunContainerForm:
     """The run form; its GPU choice is read from NVML only for those who may run containers."""
     if not scopes.scope_held(request.user, Scope.CONTAINER_RUN):
         return RunContainerForm(data)
-    inventory = gpu.gpu_inventory()
-    # A stale inventory means NVML hangs or fails: a sample would only wait for it again.
-    sample = gpu_sampler.gpu_latest_payload() if inventory.available and not inventory.stale else None
-    if sample is not None:
-        sample = gpu_sampler.payload_for_viewer(sample, actor=request.user)
+    inventory = gpu_selectors.gpu_inventory()
+    sample = gpu_selectors.gpu_sample_for(actor=request.user, inventory=inventory)
     return RunContainerForm(data, gpus=inventory, sample=sample)
 
 
@@ -246,7 +244,7 @@ def node(request: HttpRequest) -> HttpResponse:
         "address": selectors.engine_address(),
         # As GET /container-svc/host answers.
         "host": settings.CONTAINERSVC_HOST_ADDRESS or settings.CONTAINERSVC_PUBLISH_INTERFACE,
-        "gpus": gpu.gpu_inventory(),
+        "gpus": gpu_selectors.gpu_inventory(),
     }
     try:
         context["info"] = selectors.daemon_info()
@@ -261,16 +259,14 @@ def node(request: HttpRequest) -> HttpResponse:
 def gpus(request: HttpRequest) -> HttpResponse:
     """The page renders the inventory and a first sample; gpus.js charts the stream from ws/gpus/."""
     _require(request, Scope.CONTAINER_VIEW)
-    inventory = gpu.gpu_inventory()
+    inventory = gpu_selectors.gpu_inventory()
     context = {
         "can": _can(request),
         "inventory": inventory,
         "gpu_data": {
-            "inventory": gpu_sampler.inventory_payload(inventory),
-            # A stale inventory means NVML hangs or fails: the stream says so rather than this page waiting.
-            "sample": gpu_sampler.payload_for_viewer(gpu_sampler.gpu_latest_payload(), actor=request.user)
-            if inventory.available and not inventory.stale
-            else None,
+            "inventory": inventory_payload(inventory),
+            # None when the inventory is stale: the stream says NVML hangs rather than this page waiting.
+            "sample": gpu_selectors.gpu_sample_for(actor=request.user, inventory=inventory),
             # The page calls a reading stale when none came for a few sampling intervals.
             "sampleSeconds": settings.CONTAINERSVC_GPU_SAMPLE_SECONDS,
         },
@@ -351,3 +347,12 @@ def pull_detail(request: HttpRequest, pull_id: int) -> HttpResponse:
         raise Http404(error.message) from error
     context = {"pull": pull, "payload": groups.pull_payload(pull), "can": _can(request)}
     return render(request, "dashboard/pull_detail.html", context)
+
+
+@login_required
+@require_GET
+def active_alerts(request: HttpRequest) -> HttpResponse:
+    """The active alerts' banner alone, as every page shows it to whoever is logged in (its context and its rule
+    of who sees which alert are dashboard/context_processors.py's): what alerts.js fetches again while a page is
+    open."""
+    return render(request, "dashboard/_alerts.html")

@@ -353,6 +353,10 @@ class HeldCounters:
     and the caller closes this and opens anew. The net/dev descriptor keeps the namespace it was opened in,
     so it is only ever read together with the cgroup files it was opened with.
 
+    `pid` None: the container has no network namespace of its own to count (it runs in the host's, whose
+    traffic is not its own): no net/dev is held and its network bytes are 0, as the engine reports them (its
+    stats have no `networks`, `docker stats` shows 0B / 0B).
+
     A quiet container's other files are not read every time: see read().
     """
 
@@ -372,7 +376,7 @@ class HeldCounters:
         "_v2",
     )
 
-    def __init__(self, files: ContainerFiles, *, pid: int) -> None:
+    def __init__(self, files: ContainerFiles, *, pid: int | None) -> None:
         self._v2 = files.version == CgroupVersion.V2
         self._fds: list[int] = []
         self._cpu_ns = 0  # CPU time at the last read
@@ -388,7 +392,7 @@ class HeldCounters:
                 raise CgroupUnreadable(files.memory_limit)
             self._blkio = self._held(_open(files.blkio))
             self._pids = self._held(_open(files.pids))
-            self._net = self._required(f"{PROC}/{pid}/net/dev")
+            self._net = self._required(f"{PROC}/{pid}/net/dev") if pid is not None else -1
         except CgroupUnreadable:
             self.close()
             raise
@@ -420,7 +424,7 @@ class HeldCounters:
         """
         try:
             # CPU time is a number (a few lines of cpu.stat on v2): one pread holds it.
-            cpu, net = os.pread(self._cpu, READ_SIZE, 0), _pread(self._net)
+            cpu, net = os.pread(self._cpu, READ_SIZE, 0), _pread(self._net) if self._net >= 0 else b""
             cpu_ns, last = _cpu_usage_ns(cpu, v2=self._v2), self._last
             if (
                 last is not None

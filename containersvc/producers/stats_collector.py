@@ -18,6 +18,7 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,7 @@ from django.utils import timezone
 from containersvc import cgroups, engine
 from containersvc.cgroups import CgroupUnreadable, CgroupVersion, HostCounters
 from containersvc.errors import ContainerSvcError, NotFound
+from containersvc.models import Container
 from containersvc.producers import groups
 from containersvc.producers.connections import refresh_connections
 from containersvc.producers.engine_away import AWAY_ERRORS, engine_away
@@ -48,6 +50,9 @@ GROUP = f"containersvc.stats.{groups.PROCESS}"
 EVENT = "stats.batch"
 SOURCE_CGROUP = "cgroup"
 SOURCE_ENGINE = "engine"
+# The engine's HostConfig.NetworkMode of a container in the host's network namespace. Not `container:<id>`: the
+# engine counts the shared namespace's interfaces for it, and so does its net/dev.
+HOST_NETWORK = "host"
 PRUNE_EVERY_SECONDS = 60.0
 ENGINE_READERS = 8  # engine stats calls at once (within docker-py's connection pool of 10)
 DATA_ROOT_RETRY_SECONDS = 60.0
@@ -61,6 +66,8 @@ class HostSample:
     counters: HostCounters
     cpu_percent: float | None
     per_cpu_percent: tuple[float | None, ...]
+    disk_path: str | None = None  # the engine's data root
+    disk: tuple[int, int, int] | None = None  # its file system's total, used and free bytes
 
 
 @dataclass(slots=True)
@@ -75,6 +82,7 @@ class _Tracked:
     previous: Reading | None = None
     latest: ContainerStats | None = None
     counters: cgroups.HeldCounters | None = None  # opened on the first cgroup read, again after a failed one
+    host_network: bool = False  # run in the host's network namespace: no network bytes of its own
 
     def close(self) -> None:
         if self.counters is not None:
@@ -84,6 +92,15 @@ class _Tracked:
 
 class _Foreign(Exception):
     """A cgroup whose container this engine does not know (another engine on the host)."""
+
+
+def _host_network_ids(container_ids: Iterable[str]) -> set[str]:
+    """Which of these containers the mirror has in the host's network (written from the engine's list or
+    inspect, as their rows are): one query for the containers a round meets for the first time."""
+    rows = Container.objects.filter(
+        node_id=settings.CONTAINERSVC_NODE_ID, container_id__in=list(container_ids), network_mode=HOST_NETWORK
+    )
+    return set(rows.values_list("container_id", flat=True))
 
 
 class StatsCollector(Worker):
@@ -314,9 +331,10 @@ class StatsCollector(Worker):
                 logger.info("stats could not list containers: %s", error.message)
             return list(self._tracked)  # keep what we have; nothing is sampled this round
 
-    def _track(self, container_id: str, known: tuple[int, str] | None) -> _Tracked:
-        """Start keeping a container: its row's pk and name from the mirror when it has them (`known`); else one
-        inspect tells whether the engine has it at all (a cgroup of another engine's is foreign) and makes its row."""
+    def _track(self, container_id: str, known: tuple[int, str] | None, *, host_network: bool = False) -> _Tracked:
+        """Start keeping a container: its row's pk and name from the mirror when it has them (`known`, and
+        `host_network` from its row's network mode); else one inspect tells whether the engine has it at all (a
+        cgroup of another engine's is foreign), its network mode, and makes its row."""
         tracked = self._tracked.get(container_id)
         if tracked is not None:
             return tracked
@@ -327,6 +345,7 @@ class StatsCollector(Worker):
                 raise _Foreign(container_id) from error
             row = mirror.mirror_record_details(details=details)
             known = (row.pk, details.summary.name)
+            host_network = details.summary.network_mode == HOST_NETWORK
         keep = max(
             1, round(settings.CONTAINERSVC_STATS_MEMORY_SECONDS / max(settings.CONTAINERSVC_STATS_INTERVAL, 0.01))
         )
@@ -336,6 +355,7 @@ class StatsCollector(Worker):
             pid=0,  # found when its files are opened
             history=SampleHistory(container_id=container_id, capacity=keep),
             builders=[BucketBuilder(retention.bucket_seconds) for retention in stats_retentions()],
+            host_network=host_network,
         )
         with self._lock:
             self._tracked[container_id] = tracked
@@ -346,10 +366,13 @@ class StatsCollector(Worker):
         (a first round at hundreds of containers would otherwise inspect each one)."""
         new = container_ids - self._tracked.keys()
         known = mirror.mirror_rows_known(container_ids=new) if new else {}
+        # Only the cgroup path reads a network namespace itself; the engine's stats already leave the host's out.
+        host_network = _host_network_ids(known.keys()) if known and self._source == SOURCE_CGROUP else set()
         tracked = []
         for container_id in sorted(container_ids):
             try:
-                tracked.append((container_id, self._track(container_id, known.get(container_id))))
+                entry = self._track(container_id, known.get(container_id), host_network=container_id in host_network)
+                tracked.append((container_id, entry))
             except _Foreign:
                 self._foreign.add(container_id)
             except NotFound:
@@ -472,9 +495,13 @@ class StatsCollector(Worker):
 
     def _open_counters(self, container_id: str, tracked: _Tracked) -> cgroups.HeldCounters:
         """Its cgroup files and a process's net/dev; the pid is read from the cgroup again after a restart (a pid
-        is reused once its process ends, so it is checked against the container's cgroup first)."""
+        is reused once its process ends, so it is checked against the container's cgroup first). A container in
+        the host's network has no net/dev of its own: the host's traffic is not the container's, nor does the
+        engine count it as such."""
         root = Path(settings.CONTAINERSVC_CGROUP_ROOT)
         files = cgroups.container_files(root=root, version=self._cgroup_version, container_id=container_id)
+        if tracked.host_network:
+            return cgroups.HeldCounters(files, pid=None)
         if not tracked.pid or not cgroups.pid_in_container(pid=tracked.pid, container_id=container_id):
             tracked.pid = cgroups.container_pid(files)
         if not tracked.pid:
@@ -500,6 +527,7 @@ class StatsCollector(Worker):
         except (CgroupUnreadable, ValueError, IndexError):
             return  # no /proc (not Linux): the node's numbers stay unknown
         previous = self.host.counters if self.host else None
+        data_root = self.data_root()
         self.host = HostSample(
             taken_at=timezone.now(),
             counters=counters,
@@ -509,6 +537,8 @@ class StatsCollector(Worker):
             )
             if previous
             else tuple(None for _ in counters.per_cpu),
+            disk_path=data_root,
+            disk=disk_usage(data_root),
         )
 
     def _store(self, closed: list[tuple[int, Bucket]]) -> int:
@@ -552,15 +582,26 @@ def stats_payload(sample: ContainerStats, *, name: str) -> dict:
     }
 
 
+def load_payload(load: tuple[float, float, float] | None) -> dict | None:
+    return dict(zip(("one", "five", "fifteen"), load, strict=True)) if load else None
+
+
+def disk_payload(path: str | None, disk: tuple[int, int, int] | None) -> dict | None:
+    """The engine's data root and its file system's bytes; None where this process cannot read them."""
+    return dict(zip(("totalBytes", "usedBytes", "freeBytes"), disk, strict=True)) | {"path": path} if disk else None
+
+
 def host_payload(host: HostSample | None) -> dict:
-    """The host's CPU between the last two rounds, its load and memory (None before the first round)."""
+    """The host's CPU between the last two rounds, its load, memory and the engine's disk (None before the first
+    round)."""
     counters = host.counters if host else None
     return {
         "cpuPercent": host.cpu_percent if host else None,
         "cpuPercentPerCore": list(host.per_cpu_percent) if host else [],
-        "load": dict(zip(("one", "five", "fifteen"), counters.load, strict=True)) if counters else None,
+        "load": load_payload(counters.load if counters else None),
         "memoryTotalBytes": counters.memory_total_bytes if counters else None,
         "memoryAvailableBytes": counters.memory_available_bytes if counters else None,
+        "disk": disk_payload(host.disk_path, host.disk) if host else None,
     }
 
 

@@ -236,6 +236,11 @@ class NodeStats:
     containers: ContainersTotal
 
 
+def _visible_samples(*, actor, latest: dict[str, ContainerStats]) -> list[ContainerStats]:
+    visible = stats_visible_rows(actor=actor).filter(container_id__in=list(latest))
+    return [latest[container_id] for container_id in visible.values_list("container_id", flat=True)]
+
+
 def _containers_total(samples: list[ContainerStats]) -> ContainersTotal:
     return ContainersTotal(
         running=len(samples),
@@ -249,8 +254,9 @@ def _containers_total(samples: list[ContainerStats]) -> ContainersTotal:
     )
 
 
-def node_stats() -> NodeStats:
-    """Host CPU from the collector's last two rounds (None before it has two); the rest read now."""
+def node_stats(*, actor) -> NodeStats:
+    """Host CPU from the collector's last two rounds (None before it has two); the rest read now. The containers'
+    sum is over those `actor` may see, as the containers page's is."""
     host: HostSample | None = collector.host
     try:
         counters = cgroups.host_counters()
@@ -269,5 +275,5 @@ def node_stats() -> NodeStats:
         memory_available_bytes=counters.memory_available_bytes if counters else None,
         disk_path=data_root,
         disk=disk_usage(data_root),
-        containers=_containers_total(list(collector.latest().values())),
+        containers=_containers_total(_visible_samples(actor=actor, latest=collector.latest())),
     )

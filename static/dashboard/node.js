@@ -31,6 +31,8 @@ const MIB = 1024 ** 2;
 const GIB = 1024 ** 3;
 const resources = document.getElementById("node-resources");
 const readings = document.getElementById("node-readings");
+const cores = document.getElementById("node-cores");
+const disk = document.getElementById("node-disk");
 const statsBody = document.querySelector("#container-stats tbody");
 const noStats = document.getElementById("no-container-stats");
 let charts = null;
@@ -49,6 +51,20 @@ function makeCharts(node) {
     containers: new LineChart({ label: "Containers' CPU (100 % is one core)", max: cores * 100, format: percent }),
   };
   document.getElementById("node-charts").append(charts.cpu.root, charts.memory.root, charts.containers.root);
+}
+
+function coreReading(value, index) {
+  return el(
+    "span",
+    { class: "core", "data-core": String(index) },
+    el("meter", { min: 0, max: 100, value: value ?? 0 }),
+    el("span", { class: "core-value", text: `cpu${index} ${orDash(value, percent)}` }),
+  );
+}
+
+function diskReading(root) {
+  if (!root) return "Engine data root: not readable from here";
+  return `Engine data root ${root.path}: ${bytes(root.usedBytes)} used of ${bytes(root.totalBytes)}, ${bytes(root.freeBytes)} free`;
 }
 
 function statsRow(row) {
@@ -81,6 +97,8 @@ function showStats(batch) {
   readings.textContent =
     `CPU ${orDash(node.cpuPercent, percent)} of ${node.cpuPercentPerCore.length} cores · load ${load} · ` +
     `memory ${bytes(used)} of ${bytes(node.memoryTotalBytes)} · ${batch.stats.length} running`;
+  cores.replaceChildren(...node.cpuPercentPerCore.map(coreReading));
+  disk.textContent = diskReading(node.disk);
   const rows = [...batch.stats].sort((a, b) => (b.cpuPercent ?? -1) - (a.cpuPercent ?? -1));
   statsBody.replaceChildren(...rows.map(statsRow));
   noStats.hidden = rows.length > 0;

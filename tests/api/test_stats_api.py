@@ -304,6 +304,21 @@ def test_node_totals(api, container, stats, docker_client):
     assert body["source"] == "cgroup"
 
 
+def test_node_totals_sum_only_the_containers_the_caller_may_see(api, container, stats, make_user, bearer_client):
+    mine = container("sleep 3600")
+    strangers = container(BURN, owner=None)  # not the test account's
+    sampled(stats, mine.id, strangers.id)
+    latest = stats.latest()  # the tests drive the collector: nothing samples between the calls below
+
+    own = api.get(NODE).json()["containers"]
+    assert own["running"] == 1
+    assert own["cpuPercent"] == pytest.approx(latest[mine.id].cpu_percent)
+    assert own["memoryBytes"] == latest[mine.id].memory_bytes
+    everything = bearer_client(make_user(superuser=True)).get(NODE).json()["containers"]
+    assert everything["running"] >= 2
+    assert everything["memoryBytes"] >= latest[mine.id].memory_bytes + latest[strangers.id].memory_bytes
+
+
 def test_openapi_names_the_operations(api):
     document = api.get("/container-svc/openapi.json").json()
     operations = {

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from containersvc import cgroups
 from containersvc.engine import Limits
 from containersvc.models import AlertEvent, AlertKind, AlertRule, Container, ContainerStatsSample
 from containersvc.scopes import Scope
@@ -26,7 +27,7 @@ MIB = 1024**2
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_the_node_page_shows_the_resources_live(page_for, owner, container):
+def test_the_node_page_shows_the_resources_live(page_for, owner, container, docker_client):
     burner = container("while :; do :; done")
     stranger = container("sleep 3600", owner=None)
     page = page_for(owner)
@@ -41,9 +42,30 @@ def test_the_node_page_shows_the_resources_live(page_for, owner, container):
     expect(page.locator("#node-resources")).to_have_attribute("data-state", "live")
     expect(page.locator("#node-readings")).to_contain_text("cores")
     expect(page.locator("#node-charts figure.chart")).to_have_count(3)
+    cores = page.locator("#node-cores .core")
+    expect(cores).to_have_count(cgroups.online_cpus())
+    expect(cores.first.locator(".core-value")).to_have_text(re.compile(r"^cpu0 \d+\.\d %$"))
+    expect(page.locator("#node-disk")).to_contain_text(f"Engine data root {docker_client.info()['DockerRootDir']}: ")
+    expect(page.locator("#node-disk")).to_contain_text(re.compile(r"used of .*, .* free$"))
     expect(page.locator("#node-charts svg").first).not_to_have_attribute("data-points", re.compile(r"^[01]$"))
     expect(page.locator(f'#container-stats tr[data-id="{stranger.id}"]')).to_have_count(0)
     assert not errors
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_node_screenshots_with_live_resources(browser, live_server_url, owner, container, scheme):
+    """docs/screenshots/node-*.png are refreshed from the node-resources-*.png these keep."""
+    container("while :; do :; done")
+    container("sleep 3600")
+    context, page, problems = open_page(browser, live_server_url, owner, scheme)
+    page.goto("/node/")
+    expect(page.locator("#node-resources")).to_have_attribute("data-state", "live", timeout=60000)
+    # A few rounds drawn: each chart has a line, not a dot.
+    expect(page.locator("#node-charts svg").first).to_have_attribute("data-points", re.compile(r"^([3-9]|\d\d+)$"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"node-resources-{scheme}.png"), full_page=True)
+    assert problems == []
+    context.close()
 
 
 def test_the_container_page_charts_its_resources(page_for, owner, container):

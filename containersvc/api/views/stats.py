@@ -187,7 +187,9 @@ class NodeStatsSerializer(serializers.Serializer):
     memoryUsedBytes = serializers.IntegerField(allow_null=True)
     memoryAvailableBytes = serializers.IntegerField(allow_null=True)
     disk = DiskSerializer(allow_null=True, help_text="null where the data root is not readable here.")
-    containers = ContainersTotalSerializer(help_text="Sums over the running containers' latest samples.")
+    containers = ContainersTotalSerializer(
+        help_text="Sums over the latest samples of the running containers the caller may see."
+    )
 
 
 def _node_json(node: stats_selectors.NodeStats) -> dict:
@@ -204,15 +206,11 @@ def _node_json(node: stats_selectors.NodeStats) -> dict:
         "cpuCount": node.cpu_count,
         "cpuPercent": node.cpu_percent,
         "cpuPercentPerCore": list(node.per_cpu_percent),
-        "load": dict(zip(("one", "five", "fifteen"), node.load, strict=True)) if node.load else None,
+        "load": stats_collector.load_payload(node.load),
         "memoryTotalBytes": node.memory_total_bytes,
         "memoryUsedBytes": memory_used,
         "memoryAvailableBytes": node.memory_available_bytes,
-        "disk": (
-            dict(zip(("totalBytes", "usedBytes", "freeBytes"), node.disk, strict=True)) | {"path": node.disk_path}
-            if node.disk
-            else None
-        ),
+        "disk": stats_collector.disk_payload(node.disk_path, node.disk),
         "containers": {
             "running": total.running,
             "cpuPercent": total.cpu_percent,
@@ -234,8 +232,9 @@ class NodeStatsApi(ScopedApi):
         responses=NodeStatsSerializer,
         description=(
             "Extension: the node's CPU (all and per core, between the collector's last two samples; null "
-            "before it has two), load, memory, the engine's disk, and the sum of its running containers."
+            "before it has two), load, memory, the engine's disk, and the sum of the running containers the caller "
+            "may see."
         ),
     )
     def get(self, request):
-        return Response(NodeStatsSerializer(_node_json(stats_selectors.node_stats())).data)
+        return Response(NodeStatsSerializer(_node_json(stats_selectors.node_stats(actor=request.user))).data)

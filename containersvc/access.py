@@ -162,7 +162,7 @@ def env_visible(*, actor, container: Container) -> bool:
 
 
 def envs_masked(envs: list[dict]) -> list[dict]:
-    """`[{key, value}]` as a grantee sees it."""
+    """`[{key, value}]` as a grantee sees it: the one masking of env values (lists, inspect and the dashboard)."""
     return [{"key": item["key"], "value": MASKED_VALUE} for item in envs]
 
 

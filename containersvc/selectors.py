@@ -243,12 +243,20 @@ def pull_get(*, pull_id: int) -> ImagePull:
         raise NotFound(f"No pull with id {pull_id}.") from error
 
 
-def container_details(*, actor, container_id: str) -> ContainerDetails:
-    """The engine's inspect of a container the caller resolved for `actor`; env values masked unless `actor`
-    may see them."""
+def container_find(*, id_or_name: str) -> EngineContainer:
+    """A container of this node by full id or exact name, as the engine has it now (NotFound when it has none)."""
+    return engine.container_find(id_or_name=id_or_name)
+
+
+def container_details(*, actor, container_id: str, row: Container | None = None) -> ContainerDetails:
+    """The engine's inspect of a container the caller resolved for `actor` (`row`: its mirror row, when the
+    caller has it); env values masked unless `actor` may see them."""
     details = engine.container_inspect(container_id=container_id)
-    if not access.env_visible(actor=actor, container=mirror.mirror_row(summary=details.summary)):
-        details = dataclasses.replace(details, envs=tuple((key, access.MASKED_VALUE) for key, _ in details.envs))
+    if row is None:
+        row = mirror.mirror_row(summary=details.summary)
+    if not access.env_visible(actor=actor, container=row):
+        masked = access.envs_masked(mirror.key_values_as_json(details.envs))
+        details = dataclasses.replace(details, envs=tuple((item["key"], item["value"]) for item in masked))
     return details
 
 
@@ -261,18 +269,25 @@ def image_present(*, reference: str) -> bool:
     return engine.image_exists(reference=reference)
 
 
+def image_list_in_engine_order() -> list[EngineImage]:
+    """The node's images, in the order the engine lists them."""
+    return engine.image_list()
+
+
 def image_list(*, with_usage: bool) -> list[tuple[EngineImage, ImageUsage | None]]:
     """The node's images (tagged first, by tag), each with what removing it frees and who uses it when asked."""
-    rows = sorted(engine.image_list(), key=lambda image: image.tags or ("~",))
+    rows = sorted(image_list_in_engine_order(), key=lambda image: image.tags or ("~",))
     usage = engine.image_usage() if with_usage else {}
     return [(image, usage.get(image.id)) for image in rows]
 
 
 def engine_address() -> str:
+    """Where this node's engine is reached (its socket or URL); no engine call."""
     return engine.address()
 
 
 def daemon_info() -> DaemonInfo:
+    """The engine's version, runtimes and resources, as it answers now."""
     return engine.daemon_info()
 
 

@@ -507,7 +507,8 @@ class InspectedContainerSerializer(serializers.Serializer):
 
 
 def inspected_container_json(details: ContainerDetails) -> dict:
-    """An inspect in InspectedContainerSerializer's shape; envs as they are (the view masks them for viewers)."""
+    """An inspect in InspectedContainerSerializer's shape; envs as `details` holds them (selectors.container_details
+    masks them for those who may not read them)."""
     summary = details.summary
     return {
         "id": summary.id,

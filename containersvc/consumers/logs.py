@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 
-from containersvc import engine, selectors
+from containersvc import selectors
 from containersvc.access import Level
 from containersvc.consumers.base import (
     CLOSE_BAD_REQUEST,
@@ -207,7 +207,7 @@ class ContainerLogsConsumer(ScopedConsumer):
     async def _check_container(self) -> int:
         try:
             # An engine call: in a worker thread of its own, not the one the ORM calls share.
-            found = await sync_to_async(engine.container_find, thread_sensitive=False)(id_or_name=self.container_id)
+            found = await sync_to_async(selectors.container_find, thread_sensitive=False)(id_or_name=self.container_id)
             # The access check reads the database: in that shared thread.
             await database_sync_to_async(containers.container_reachable)(
                 actor=self.scope["user"], found=found, level=Level.VIEW, reference=self.container_id

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from containersvc import access, engine, selectors
+from containersvc import access, selectors
 from containersvc.api import serializers as api
 from containersvc.api.views.base import ScopedApi
 from containersvc.errors import NotFound
@@ -87,11 +87,8 @@ class ContainerInspectApi(ScopedApi):
             container_id=data.get("id") or None,
             name=data.get("name") or None,
         )
-        details = engine.container_inspect(container_id=found.id)
-        shown = api.inspected_container_json(details)
-        if not access.env_visible(actor=request.user, container=row):
-            shown["envs"] = access.envs_masked(shown["envs"])
-        return Response({"container": shown})
+        details = selectors.container_details(actor=request.user, container_id=found.id, row=row)
+        return Response({"container": api.inspected_container_json(details)})
 
 
 class ContainerListApi(ScopedApi):

@@ -4,7 +4,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from containersvc import engine, selectors, validation
+from containersvc import selectors, validation
 from containersvc.api import serializers as api
 from containersvc.api.views.base import ScopedApi
 from containersvc.scopes import Scope
@@ -88,7 +88,7 @@ class ImageListApi(ScopedApi):
                 "sizeBytes": image.size_bytes,
                 "createdAt": image.created_at.isoformat() if image.created_at else None,
             }
-            for image in engine.image_list()
+            for image in selectors.image_list_in_engine_order()
         ]
         return Response({"images": images})
 

@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from containersvc import engine, gpu
+from containersvc import gpu, selectors
 from containersvc.api.views.base import ScopedApi
 from containersvc.errors import ContainerSvcError
 from containersvc.scopes import Scope
@@ -37,10 +37,15 @@ class DaemonInfoApi(ScopedApi):
     def get(self, request):
         gpu_count = gpu.gpu_inventory().count
         try:
-            info = engine.daemon_info()
+            info = selectors.daemon_info()
         except ContainerSvcError as error:
             return Response(
-                {"available": False, "address": engine.address(), "error": error.message, "gpuCount": gpu_count}
+                {
+                    "available": False,
+                    "address": selectors.engine_address(),
+                    "error": error.message,
+                    "gpuCount": gpu_count,
+                }
             )
         return Response(
             {

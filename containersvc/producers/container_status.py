@@ -72,22 +72,23 @@ class ContainerStatusProducer(Worker):
         self._stream: EventStream | None = None
         self._pending = _Pending()
         self._publisher: Publisher | _NobodyWatching | None = None
-        self._starting_loop: asyncio.AbstractEventLoop | None = None  # the first subscriber's, for on_start
         self._listeners: list[EventListener] = []
 
     # --- lifecycle ----------------------------------------------------------------------------------------
-    def subscribe(self, *, loop: asyncio.AbstractEventLoop, reconcile: bool = True) -> None:  # type: ignore[override]
-        """Count a subscriber in; with `reconcile` the next batch is the full list (a new socket needs it)."""
+    def subscribe(self, *, loop: asyncio.AbstractEventLoop | None = None, reconcile: bool = True) -> None:
+        """Count a subscriber in (see Worker); with `reconcile` the next batch is the full list (a new socket
+        needs it; a run's first batch is anyway)."""
         with self._lock:
-            if self._working():
-                # A publisher bound to another loop serves sockets that are gone (tests run one loop each).
-                if not isinstance(self._publisher, Publisher) or self._publisher.loop is not loop:
-                    self._publisher = Publisher(loop)
-                if reconcile:
-                    self._pending.reconcile = True
-            self._starting_loop = loop
-            self._subscribe_locked()
-            self._starting_loop = None
+            self._subscribe_locked(loop)
+            if reconcile:
+                self._pending.reconcile = True
+
+    def on_subscribe(self, loop: asyncio.AbstractEventLoop | None, *, started: bool) -> None:
+        if started:
+            self._publisher = Publisher(loop) if loop is not None else _NobodyWatching()
+        # A publisher bound to another loop serves sockets that are gone (tests run one loop each).
+        elif loop is not None and (not isinstance(self._publisher, Publisher) or self._publisher.loop is not loop):
+            self._publisher = Publisher(loop)
 
     def unsubscribe(self) -> None:
         with self._lock:
@@ -128,8 +129,7 @@ class ContainerStatusProducer(Worker):
 
     def on_start(self) -> None:
         self._pending = _Pending(reconcile=True)
-        loop = self._starting_loop
-        self._publisher = Publisher(loop) if loop is not None else _NobodyWatching()
+        self._publisher = _NobodyWatching()  # until a subscriber's loop (on_subscribe)
         self.start_companion(self._read_events, name="container-events")
 
     def on_stopping(self) -> None:

@@ -90,6 +90,9 @@ def _publish(event: dict, loop: asyncio.AbstractEventLoop | None) -> None:
 
 
 class GpuSampler(Worker):
+    """subscribe(loop=...) names the event loop the subscribing sockets live on (see Worker); it publishes into
+    the latest one, and through async_to_sync when that is None."""
+
     thread_name = "gpu-sampler"
 
     def __init__(
@@ -101,14 +104,7 @@ class GpuSampler(Worker):
         super().__init__()
         self._interval = interval
         self._read = read
-        self._loop: asyncio.AbstractEventLoop | None = None
         self.latest: dict | None = None
-
-    def subscribe(self, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """`loop`: the event loop the subscribing sockets live on; None publishes through async_to_sync."""
-        with self._lock:
-            self._loop = loop
-            self._subscribe_locked()
 
     def on_stopping(self) -> None:
         # Nobody watches: a reading kept now would be shown as current to the next viewer.

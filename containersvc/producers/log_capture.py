@@ -37,6 +37,7 @@ from containersvc.models import Container, ContainerState
 from containersvc.producers.connections import refresh_connections
 from containersvc.producers.engine_away import AWAY_ERRORS, engine_away
 from containersvc.producers.leases import Lease
+from containersvc.producers.worker import PerContainer, Worker
 from containersvc.services import logs, mirror
 
 logger = logging.getLogger(__name__)
@@ -51,15 +52,16 @@ START_ACTIONS = frozenset({"start", "restart", "unpause"})
 LIVE_STATES = frozenset({ContainerState.RUNNING, ContainerState.RESTARTING, ContainerState.PAUSED})
 
 
-class CaptureFollower:
-    """Captures one container until it stops; thread-safe flush() so the ticker can store quiet lines."""
+class CaptureFollower(Worker):
+    """Captures one container until it stops; thread-safe flush() so the ticker can store quiet lines. A Worker
+    that runs once: started by LogCapture (start()), ended by ask_stop() or when its container is done."""
 
     def __init__(self, *, container_id: str, manager: "LogCapture") -> None:
+        super().__init__()  # its lock guards the pending lines and the follow
         self.container_id = container_id
+        self.thread_name = f"log-capture-{container_id[:12]}"
         self._manager = manager
-        self._stopping = threading.Event()
         self._wake = threading.Event()
-        self._lock = threading.Lock()  # guards the pending lines and the follow
         self._store_lock = threading.Lock()  # one store at a time, in read order: the cursor only moves on
         self._pending: list[logs.PlacedLine] = []
         self._pending_since = 0.0
@@ -67,20 +69,17 @@ class CaptureFollower:
         self._row: Container | None = None
         self._bytes_since_retention = 0
         self._behind = False  # the last follow ended behind the engine's live output: follow again at once
+        self._backoff = BACKOFF_MIN_SECONDS
         self._chunk_lines = settings.CONTAINERSVC_LOG_CHUNK_LINES  # read once: a settings lookup per line costs
-        self.thread = threading.Thread(target=self._run, name=f"log-capture-{container_id[:12]}", daemon=True)
 
     # --- control (any thread) -----------------------------------------------------------------------------
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
+    def on_stopping(self) -> None:
         self._wake.set()
-        with self._lock:
-            follow = self._follow
-        if follow is not None:
-            follow.close()
+        if self._follow is not None:
+            self._follow.close()
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
 
     def wake(self) -> None:
         """Retry now rather than at the end of the backoff (the engine is back, or the container started)."""
@@ -112,33 +111,35 @@ class CaptureFollower:
             return stored
 
     # --- the follower thread ------------------------------------------------------------------------------
-    def _run(self) -> None:
-        backoff = BACKOFF_MIN_SECONDS
+    def perform_work(self, stop: threading.Event) -> bool:
+        """One follow; False when the container is done (the thread ends), else the backoff before the next."""
         try:
-            while not self._stopping.is_set():
-                try:
-                    if self._follow_once() and self._manager.retire(self):
-                        return
-                    backoff = BACKOFF_MIN_SECONDS
-                    if self._behind:
-                        self._behind = False
-                        continue  # from the cursor at once: the engine rotates on meanwhile
-                except AWAY_ERRORS as error:
-                    engine_away.away(error)
-                except ContainerSvcError as error:
-                    logger.info("log capture of %s: %s", self.container_id[:12], error.message)
-                except DatabaseError:
-                    logger.warning("log capture of %s could not store", self.container_id[:12], exc_info=True)
-                except Exception:
-                    # Whatever broke one follow, the next resumes from the cursor: log it, never stop capturing.
-                    logger.exception("log capture of %s failed; it resumes", self.container_id[:12])
-                # Either the engine is away or the container is still live after its follow ended: wait, retry.
-                self._wake.wait(backoff)
-                self._wake.clear()
-                backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
-                refresh_connections()
-        finally:
+            if self._follow_once() and self._manager.retire(self):
+                return False
+            self._backoff = BACKOFF_MIN_SECONDS
+            if self._behind:
+                self._behind = False
+                return True  # from the cursor at once: the engine rotates on meanwhile
+        except AWAY_ERRORS as error:
+            engine_away.away(error)
+        except ContainerSvcError as error:
+            logger.info("log capture of %s: %s", self.container_id[:12], error.message)
+        except DatabaseError:
+            logger.warning("log capture of %s could not store", self.container_id[:12], exc_info=True)
+        except Exception:
+            # Whatever broke one follow, the next resumes from the cursor: log it, never stop capturing.
+            logger.exception("log capture of %s failed; it resumes", self.container_id[:12])
+        # Either the engine is away or the container is still live after its follow ended: wait, retry.
+        self._wake.wait(self._backoff)
+        self._wake.clear()
+        self._backoff = min(self._backoff * 2, BACKOFF_MAX_SECONDS)
+        refresh_connections()
+        return True
+
+    def on_stop(self) -> None:
+        try:
             self._manager.retire(self, force=True)
+        finally:
             connection.close()
 
     def _follow_once(self) -> bool:
@@ -158,7 +159,7 @@ class CaptureFollower:
         reached: dict[str, tuple[int, int]] = {}  # each stream's newest position
         lag_limit_ns = int(FOLLOW_LAG_LIMIT_SECONDS * 1e9)
         try:
-            if self._stopping.is_set():
+            if self._stopping():
                 follow.close()
             for line in follow.lines():
                 if (placed := placer.place(line)) is None:
@@ -175,7 +176,7 @@ class CaptureFollower:
                 self._follow = None
             follow.release()
             self.flush()
-        if self._stopping.is_set() or self._behind:
+        if self._stopping() or self._behind:
             return False
         return self._container_done(row)
 
@@ -236,12 +237,12 @@ def _is_ours(attributes: dict[str, str]) -> bool:
     return labels.is_managed(attributes) and attributes.get(labels.NODE) == settings.CONTAINERSVC_NODE_ID
 
 
-class LogCapture:
-    """The capture followers of this process, by container id, and the ticker that flushes quiet ones."""
+class LogCapture(PerContainer[CaptureFollower]):
+    """The capture followers of this process, by container id (not counted: a follower runs while its container
+    does), and the ticker that flushes quiet ones."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._followers: dict[str, CaptureFollower] = {}
+        super().__init__()
         self._again: set[str] = set()  # started again while its follower was deciding to end
         self._stop = threading.Event()
         self._rescan = threading.Event()
@@ -265,12 +266,14 @@ class LogCapture:
         """End every follower after it stored what it read (tests; a process ending needs nothing)."""
         with self._lock:
             self._stop.set()
-            followers = list(self._followers.values())
+            followers = list(self._workers.values())
             others = [thread for thread in (self._ticker, self._drainer) if thread is not None]
         for follower in followers:
-            follower.stop()
+            follower.ask_stop()
         deadline = time.monotonic() + timeout
-        for thread in [follower.thread for follower in followers] + others:
+        for follower in followers:
+            follower.join(max(0.0, deadline - time.monotonic()))
+        for thread in others:
             thread.join(max(0.0, deadline - time.monotonic()))
         self.lease.stop(max(0.0, deadline - time.monotonic()))  # after the followers stored what they read
 
@@ -279,13 +282,13 @@ class LogCapture:
         with self._lock:
             if self._stop.is_set() or not self.lease.held:
                 return
-            follower = self._followers.get(container_id)
+            follower = self._workers.get(container_id)
             if follower is not None:
                 self._again.add(container_id)
                 follower.wake()
                 return
-            follower = self._followers[container_id] = CaptureFollower(container_id=container_id, manager=self)
-            follower.start()  # under the lock: stop() joins every follower it finds, so each must be started
+            # Under the lock: stop() joins every follower it finds, so each must be started.
+            self._start_locked(container_id, CaptureFollower(container_id=container_id, manager=self))
 
     def retire(self, follower: CaptureFollower, *, force: bool = False) -> bool:
         """A follower found its container done: it ends unless the container started again meanwhile."""
@@ -293,19 +296,18 @@ class LogCapture:
             if not force and follower.container_id in self._again and not self._stop.is_set():
                 self._again.discard(follower.container_id)
                 return False
-            if self._followers.get(follower.container_id) is follower:
-                del self._followers[follower.container_id]
+            self._forget_locked(follower.container_id, follower)
             self._again.discard(follower.container_id)
             return True
 
     def following(self) -> list[str]:
         with self._lock:
-            return list(self._followers)
+            return list(self._workers)
 
     def flush_if_followed(self, container_id: str) -> bool:
         """Store what this container's follower has read so far; False when no follower here captures it."""
         with self._lock:
-            follower = self._followers.get(container_id)
+            follower = self._workers.get(container_id)
         if follower is None:
             return False
         follower.flush()
@@ -313,16 +315,15 @@ class LogCapture:
 
     def threads(self) -> list[threading.Thread]:
         with self._lock:
-            threads = [follower.thread for follower in self._followers.values()]
-            threads += [thread for thread in (self._ticker, self._drainer) if thread is not None]
-        return [thread for thread in threads if thread.is_alive()]
+            others = [thread for thread in (self._ticker, self._drainer) if thread is not None]
+        return super().threads() + [thread for thread in others if thread.is_alive()]
 
     def on_engine_event(self, event: EngineEvent | None) -> None:
         """The events follower's listener: None when its stream (re)opened, so anything may have started."""
         if event is None:
             self._rescan.set()
             with self._lock:
-                followers = list(self._followers.values())
+                followers = list(self._workers.values())
             for follower in followers:
                 follower.wake()
         elif event.action in START_ACTIONS and _is_ours(event.attributes):
@@ -340,7 +341,7 @@ class LogCapture:
                 if self._rescan.is_set() and now >= next_scan and not self._scan():
                     next_scan = now + SCAN_RETRY_SECONDS
                 with self._lock:
-                    due = [follower for follower in self._followers.values() if follower.is_due(now)]
+                    due = [follower for follower in self._workers.values() if follower.is_due(now)]
                 for follower in due:
                     self._quietly(follower.flush)
                 if now >= next_retention:
@@ -357,9 +358,9 @@ class LogCapture:
             self._rescan.set()
         elif not held and self._capturing:
             with self._lock:
-                followers = list(self._followers.values())
+                followers = list(self._workers.values())
             for follower in followers:
-                follower.stop()
+                follower.ask_stop()
         self._capturing = held
         return held
 

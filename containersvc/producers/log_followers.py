@@ -6,11 +6,11 @@ publisher thread sends them in numbered batches, at most BATCH_SECONDS apart or 
 line is never a channel-layer message of its own. Both buffers are bounded: what overflows is counted and
 reported as dropped.
 
-A follower is not a Worker (producers/worker.py), though it shares the shape: threads started by the first
-subscriber, a stop that wakes them by closing the stream they read. A Worker is restartable and counts its
-own subscribers; a follower runs once: one follow, one `generation` that viewers tell batches apart by. An
-ended follower is replaced by a new one, and the count of a container's viewers, kept by LogFollowers,
-carries over to the new follower. Its stop never blocks, since it is called on the sockets' loop.
+A follower is a Worker (producers/worker.py) that runs once: its thread publishes, its companion reads the
+follow, and a stop wakes both by closing the stream read. One follow, one `generation` that viewers tell
+batches apart by: an ended follower is replaced by a new one, and the count of a container's viewers, kept
+by LogFollowers (a PerContainer), carries over to the new follower. Its stop never blocks, since it is
+called on the sockets' loop.
 """
 
 import asyncio
@@ -27,6 +27,7 @@ from containersvc.errors import ContainerSvcError
 from containersvc.producers import groups
 from containersvc.producers.log_history import lines_after
 from containersvc.producers.publish import Publisher
+from containersvc.producers.worker import PerContainer, Worker
 from containersvc.services.logs import RepeatFilter
 
 logger = logging.getLogger(__name__)
@@ -55,16 +56,19 @@ class Place:
     behind: bool  # not read here yet: the follower has not reached it (ask again shortly)
 
 
-class LogFollower:
+class LogFollower(Worker):
+    """Started once by LogFollowers (start()) and stopped once (ask_stop()): it is never restarted."""
+
     def __init__(self, *, container_id: str, publisher: Publisher) -> None:
+        super().__init__()
         self.container_id = container_id
+        self.thread_name = f"log-publisher-{container_id[:12]}"
         self.group = groups.container_logs_group(container_id)
         self.generation = secrets.token_hex(4)
         self.ready = threading.Event()
         self.finished = threading.Event()
         self.error = ""
         self._publisher = publisher
-        self._lock = threading.Lock()
         self._recent: deque[tuple[int, LogLine]] = deque(maxlen=RECENT_LINES)
         self._lines_waiting = threading.Condition(self._lock)
         self._pending: list[tuple[int, LogLine]] = []  # read, not published yet
@@ -72,31 +76,25 @@ class LogFollower:
         self._repeats = RepeatFilter()
         self._dropped = 0
         self._follow: LogFollow | None = None
-        self._stopping = threading.Event()
         self._reader_done = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._read, name=f"log-reader-{container_id[:12]}", daemon=True),
-            threading.Thread(target=self._publish, name=f"log-publisher-{container_id[:12]}", daemon=True),
-        ]
-
-    def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
-
-    def stop(self) -> None:
-        """Never blocks: closing the follow wakes the reader, the publisher sees the stop within a tick."""
-        self._stopping.set()
-        with self._lock:
-            follow = self._follow
-        if follow is not None:
-            follow.close()
+        self._seq = 0  # the number of the last batch published
 
     @property
     def stopping(self) -> bool:
-        return self._stopping.is_set()
+        return self._stop is not None and self._stop.is_set()
 
-    def threads(self) -> list[threading.Thread]:
-        return [thread for thread in self._threads if thread.is_alive()]
+    # --- lifecycle (see Worker) ---------------------------------------------------------------------------
+    def on_start(self) -> None:
+        self.start_companion(self._read, name=f"log-reader-{self.container_id[:12]}")
+
+    def on_stopping(self) -> None:
+        """Never blocks: closing the follow wakes the reader, the publisher sees the stop within a tick."""
+        if self._follow is not None:
+            self._follow.close()
+
+    def on_stop(self) -> None:
+        self.ask_stop()  # ended by itself: the reader ends too
+        self.finished.set()
 
     def snapshot(self, *, tail: int, since_ns: int = 0, after: int | None = None) -> Snapshot:
         """The last `tail` recent lines; resuming, those after line `after` of this follower (exact) or
@@ -123,7 +121,7 @@ class LogFollower:
         return Place(number=None, behind=newest < position.timestamp_ns and not self._reader_done.is_set())
 
     # --- reader -------------------------------------------------------------------------------------------
-    def _read(self) -> None:
+    def _read(self, stop: threading.Event) -> None:
         follow = None
         try:
             opened_ns = time.time_ns()
@@ -140,7 +138,7 @@ class LogFollower:
             follow = engine.log_follow_open(container_id=self.container_id, since_ns=since_ns, tail=None)
             with self._lock:
                 self._follow = follow
-            if self.stopping:
+            if stop.is_set():
                 follow.close()
             for line in follow.lines() if boundary is None else lines_after(follow.lines(), boundary):
                 if not self._repeats.repeated(line):
@@ -168,30 +166,24 @@ class LogFollower:
                 self._lines_waiting.notify()
 
     # --- publisher ----------------------------------------------------------------------------------------
-    def _publish(self) -> None:
-        seq = 0
-        while not self.stopping:
-            batch, dropped, ended = self._next_batch()
-            if batch or dropped:
-                seq += 1
-                lines = groups.encoded_lines(batch, LINE_MAX_CHARS)
-                event = groups.log_batch_event(
-                    container_id=self.container_id, generation=self.generation, seq=seq, lines=lines, dropped=dropped
+    def perform_work(self, stop: threading.Event) -> bool:
+        """One batch, or the end of the follow (False: the thread ends)."""
+        batch, dropped, ended = self._next_batch()
+        if batch or dropped:
+            self._seq += 1
+            lines = groups.encoded_lines(batch, LINE_MAX_CHARS)
+            event = groups.log_batch_event(
+                container_id=self.container_id, generation=self.generation, seq=self._seq, lines=lines, dropped=dropped
+            )
+            return self._publisher.send(self.group, event, stop=stop)
+        if ended:
+            if not stop.is_set():
+                event = groups.log_ended_event(
+                    container_id=self.container_id, generation=self.generation, error=self.error
                 )
-                if not self._publisher.send(self.group, event, stop=self._stopping):
-                    break
-            elif ended:
-                if not self.stopping:
-                    self._publisher.send(
-                        self.group,
-                        groups.log_ended_event(
-                            container_id=self.container_id, generation=self.generation, error=self.error
-                        ),
-                        stop=self._stopping,
-                    )
-                break
-        self.finished.set()
-        self.stop()
+                self._publisher.send(self.group, event, stop=stop)
+            return False
+        return True
 
     def _next_batch(self) -> tuple[list[tuple[int, LogLine]], int, bool]:
         """(lines, dropped, ended): waits up to BATCH_SECONDS for a first line, then up to BATCH_SECONDS more
@@ -212,51 +204,11 @@ class LogFollower:
         return batch, dropped, ended
 
 
-@dataclass
-class _Entry:
-    follower: LogFollower
-    subscribers: int
+class LogFollowers(PerContainer[LogFollower]):
+    """The followers of this process, by container id, counted by subscriber (see PerContainer)."""
 
-
-class LogFollowers:
-    """The followers of this process, by container id, counted by subscriber."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: dict[str, _Entry] = {}
-        self._retired: list[LogFollower] = []
-
-    def subscribe(self, *, container_id: str, loop: asyncio.AbstractEventLoop) -> LogFollower:
-        with self._lock:
-            entry = self._entries.get(container_id)
-            if entry is None or entry.follower.finished.is_set() or entry.follower.stopping:
-                follower = LogFollower(container_id=container_id, publisher=Publisher(loop))
-                follower.start()
-                entry = self._entries[container_id] = _Entry(follower, entry.subscribers if entry else 0)
-            entry.subscribers += 1
-            return entry.follower
-
-    def unsubscribe(self, *, container_id: str) -> None:
-        with self._lock:
-            entry = self._entries.get(container_id)
-            if entry is None:
-                return
-            entry.subscribers -= 1
-            if entry.subscribers <= 0:
-                del self._entries[container_id]
-                entry.follower.stop()
-                self._retired = [old for old in self._retired if old.threads()] + [entry.follower]
-
-    def subscribers(self, container_id: str) -> int:
-        with self._lock:
-            entry = self._entries.get(container_id)
-            return entry.subscribers if entry else 0
-
-    def threads(self) -> list[threading.Thread]:
-        """Live follower threads, including those of followers still winding down."""
-        with self._lock:
-            followers = [entry.follower for entry in self._entries.values()] + self._retired
-        return [thread for follower in followers for thread in follower.threads()]
+    def create(self, *, container_id: str, loop: asyncio.AbstractEventLoop) -> LogFollower:
+        return LogFollower(container_id=container_id, publisher=Publisher(loop))
 
 
 followers = LogFollowers()

@@ -13,11 +13,12 @@ so a takeover never writes a bucket twice (the bucket open at the handover is th
 driven by hand (collect_once() without start()) runs no lease and stores: it is the only one.
 """
 
-import asyncio
 import logging
+import math
 import shutil
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -103,6 +104,11 @@ def _host_network_ids(container_ids: Iterable[str]) -> set[str]:
     return set(rows.values_list("container_id", flat=True))
 
 
+def samples_in_memory() -> int:
+    """How many rounds memory keeps: CONTAINERSVC_STATS_MEMORY_SECONDS of them."""
+    return max(1, round(settings.CONTAINERSVC_STATS_MEMORY_SECONDS / max(settings.CONTAINERSVC_STATS_INTERVAL, 0.01)))
+
+
 class StatsCollector(Worker):
     thread_name = "stats-collector"
 
@@ -115,6 +121,7 @@ class StatsCollector(Worker):
         self._cgroup_version = CgroupVersion.NONE
         self._last_prune = 0.0
         self.host: HostSample | None = None
+        self._host_recent: deque[HostSample] = deque(maxlen=samples_in_memory())  # the node page's back series
         self._data_root: str | None = None
         self._data_root_checked = 0.0
         self._pool: ThreadPoolExecutor | None = None
@@ -124,7 +131,6 @@ class StatsCollector(Worker):
         self._host_memory = 0  # what an unlimited container's limit is reported as
         self._held_budget = 0  # containers whose files may be held open (set with the source)
         self._held = 0  # containers whose files are held open
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._on_demand = False  # the thread runs for sockets only: it stores nothing
         self._named: threading.Thread | None = None  # the thread last given thread_name in /proc
         self.lease = Lease("stats")  # run by start(): stored history is one process's per node
@@ -164,6 +170,7 @@ class StatsCollector(Worker):
             self._foreign.clear()
             self._source = None
             self.host = None
+            self._host_recent = deque(maxlen=samples_in_memory())
             self._data_root = None
             self._data_root_checked = 0.0
 
@@ -186,17 +193,9 @@ class StatsCollector(Worker):
             self.reset()  # nobody watches: samples kept now would be shown as current later
 
     # --- the live stream ---------------------------------------------------------------------------------
-    # Narrower than Worker.subscribe(): only sockets subscribe here, and they publish on their loop.
-    def subscribe(self, *, loop: asyncio.AbstractEventLoop) -> None:  # type: ignore[override]
-        """A socket on `loop` wants each round's batch (published to GROUP while anyone subscribes).
-
-        In a process without the always-on producers the thread runs while someone watches, and stores
-        nothing: history is the always-on collector's.
-        """
-        with self._lock:
-            self._loop = loop
-            self._subscribe_locked()
-
+    # A socket subscribes with its loop (Worker.subscribe) and gets each round's batch, published to GROUP
+    # while anyone subscribes. In a process without the always-on producers the thread runs while someone
+    # watches, and stores nothing: history is the always-on collector's.
     def unsubscribe(self) -> None:
         # The thread is not joined: this runs on the sockets' loop, which a round may be publishing to.
         with self._lock:
@@ -230,6 +229,22 @@ class StatsCollector(Worker):
         with self._lock:
             tracked = self._tracked.get(container_id)
             return tracked.history.samples() if tracked else []
+
+    def host_recent(self) -> list[HostSample]:
+        """The host's samples in memory, oldest first; each taken at its round's moment, as the containers' are."""
+        with self._lock:
+            return list(self._host_recent)
+
+    def containers_cpu(self, container_ids: Iterable[str]) -> dict[int, float]:
+        """The CPU % of these containers summed by round (microseconds since the epoch), over what memory holds."""
+        with self._lock:  # copies of two columns a container: the round waits for none of the sums
+            series = [tracked.history.cpu_series() for cid in container_ids if (tracked := self._tracked.get(cid))]
+        sums: dict[int, float] = {}
+        for ats, cpus in series:
+            for at, cpu in zip(ats, cpus, strict=True):
+                if not math.isnan(cpu):
+                    sums[at] = sums.get(at, 0.0) + cpu
+        return sums
 
     def data_root(self) -> str | None:
         """The engine's DockerRootDir, asked once (again a minute after a failure)."""
@@ -346,9 +361,7 @@ class StatsCollector(Worker):
             row = mirror.mirror_record_details(details=details)
             known = (row.pk, details.summary.name)
             host_network = details.summary.network_mode == HOST_NETWORK
-        keep = max(
-            1, round(settings.CONTAINERSVC_STATS_MEMORY_SECONDS / max(settings.CONTAINERSVC_STATS_INTERVAL, 0.01))
-        )
+        keep = samples_in_memory()
         tracked = _Tracked(
             row_pk=known[0],
             name=known[1],
@@ -529,7 +542,7 @@ class StatsCollector(Worker):
         previous = self.host.counters if self.host else None
         data_root = self.data_root()
         self.host = HostSample(
-            taken_at=timezone.now(),
+            taken_at=self._round_at,
             counters=counters,
             cpu_percent=_busy(previous.cpu, counters.cpu) if previous else None,
             per_cpu_percent=tuple(
@@ -540,6 +553,8 @@ class StatsCollector(Worker):
             disk_path=data_root,
             disk=disk_usage(data_root),
         )
+        with self._lock:
+            self._host_recent.append(self.host)
 
     def _store(self, closed: list[tuple[int, Bucket]]) -> int:
         handed_over_at = self.lease.handed_over_at if self.lease.running else None

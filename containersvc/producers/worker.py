@@ -5,10 +5,17 @@ hooks `on_start` (before the thread starts), `on_stopping` (when a stop is asked
 stream it reads) and `on_stop` (in the thread, as it ends) are optional. `start()` keeps the thread running
 with nobody subscribed (the always-on producers); `stop()` ends it whatever the count. A producer that reads
 a stream beside its work starts that reader from `on_start` with `start_companion`: it gets the same stop.
+
+A subscriber names the event loop its socket lives on (`subscribe(loop=...)`): the worker publishes into
+the latest one, `self._loop`; `on_subscribe` (lock held) lets a subclass act on each subscriber. A worker
+that runs once (a follower of one container) is started with `start()` and ended with `ask_stop()`, which
+never waits; `PerContainer` keeps such workers by container id, counting each container's subscribers.
 """
 
+import asyncio
 import threading
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 
 class Worker:
@@ -21,6 +28,7 @@ class Worker:
         self._stop: threading.Event | None = None
         self._thread: threading.Thread | None = None
         self._companions: list[threading.Thread] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # the latest subscriber's: where to publish
 
     @property
     def subscribers(self) -> int:
@@ -34,9 +42,10 @@ class Worker:
     def _working(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and not (self._stop and self._stop.is_set())
 
-    def subscribe(self) -> None:
+    def subscribe(self, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Count a subscriber in; `loop`: the event loop its socket lives on (None: it has none to publish to)."""
         with self._lock:
-            self._subscribe_locked()
+            self._subscribe_locked(loop)
 
     def unsubscribe(self) -> None:
         with self._lock:
@@ -61,6 +70,13 @@ class Worker:
             if self._thread is thread:
                 self._thread = None
 
+    def ask_stop(self) -> None:
+        """Ask the thread to end whatever the count, and never wait for it (this may run on the sockets' loop):
+        threads() lists it until it has ended."""
+        with self._lock:
+            self._always = False
+            self._stop_locked()
+
     def join(self, timeout: float) -> None:
         thread = self._thread
         if thread is not None:
@@ -78,10 +94,13 @@ class Worker:
         thread.start()
 
     # --- for subclasses, with self._lock held -------------------------------------------------------------
-    def _subscribe_locked(self) -> None:
+    def _subscribe_locked(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._subscribers += 1
-        if not self._working():
+        self._loop = loop
+        started = not self._working()
+        if started:
             self._start_locked()
+        self.on_subscribe(loop, started=started)
 
     def _unsubscribe_locked(self) -> None:
         self._subscribers = max(0, self._subscribers - 1)
@@ -112,6 +131,10 @@ class Worker:
     def on_start(self) -> None:
         """Called with the lock held, before the thread starts."""
 
+    def on_subscribe(self, loop: asyncio.AbstractEventLoop | None, *, started: bool) -> None:
+        """Called with the lock held once a subscriber is counted in; `started`: it started the thread (on_start
+        ran just before)."""
+
     def perform_work(self, stop: threading.Event) -> bool | None:
         """One round, waiting included (on `stop`, so a stop ends the wait); False ends the thread."""
         raise NotImplementedError
@@ -121,3 +144,73 @@ class Worker:
 
     def on_stop(self) -> None:
         """Called in the thread as it ends."""
+
+
+W = TypeVar("W", bound=Worker)
+
+
+class PerContainer(Generic[W]):
+    """Workers that run once, one per container id: the keyed variant of Worker's subscriber count.
+
+    The first subscriber of a container starts its worker (made by `create`), the last one's leaving asks it to
+    stop (never waiting: this runs on the sockets' loop). A worker that ended by itself is replaced by a new one
+    for the next subscriber, and the container's count carries over to it. A stopped or replaced worker's
+    threads are listed by threads() until they have ended. A subclass that keeps workers without counting
+    (`_start_locked`, `_forget_locked`) guards its own state with the same lock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._workers: dict[str, W] = {}
+        self._counts: dict[str, int] = {}
+        self._retired: list[W] = []
+
+    def create(self, *, container_id: str, loop: asyncio.AbstractEventLoop) -> W:
+        """A new worker for this container, not started yet; `loop`: its first subscriber's."""
+        raise NotImplementedError
+
+    def subscribe(self, *, container_id: str, loop: asyncio.AbstractEventLoop) -> W:
+        with self._lock:
+            worker = self._workers.get(container_id)
+            if worker is None or not worker.running:
+                worker = self._start_locked(container_id, self.create(container_id=container_id, loop=loop))
+            self._counts[container_id] = self._counts.get(container_id, 0) + 1
+            return worker
+
+    def unsubscribe(self, *, container_id: str) -> None:
+        with self._lock:
+            count = self._counts.get(container_id, 0) - 1
+            if count > 0:
+                self._counts[container_id] = count
+            elif container_id in self._counts:
+                del self._counts[container_id]
+                if (worker := self._workers.pop(container_id, None)) is not None:
+                    self._retire_locked(worker)
+
+    def subscribers(self, container_id: str) -> int:
+        with self._lock:
+            return self._counts.get(container_id, 0)
+
+    def threads(self) -> list[threading.Thread]:
+        """Live worker threads, including those of workers still winding down."""
+        with self._lock:
+            workers = [*self._workers.values(), *self._retired]
+        return [thread for worker in workers for thread in worker.threads()]
+
+    # --- with self._lock held -----------------------------------------------------------------------------
+    def _start_locked(self, container_id: str, worker: W) -> W:
+        """Start `worker` as this container's; the one it replaces (ended by itself) is retired."""
+        if (old := self._workers.get(container_id)) is not None:
+            self._retire_locked(old)
+        worker.start()  # under the lock: whoever finds a worker here finds it started
+        self._workers[container_id] = worker
+        return worker
+
+    def _forget_locked(self, container_id: str, worker: W) -> None:
+        """A worker ending by itself leaves: its container has none until the next start."""
+        if self._workers.get(container_id) is worker:
+            del self._workers[container_id]
+
+    def _retire_locked(self, worker: W) -> None:
+        worker.ask_stop()
+        self._retired = [old for old in self._retired if old.threads()] + [worker]

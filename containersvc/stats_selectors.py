@@ -17,6 +17,7 @@ from containersvc.engine import ContainerDetails
 from containersvc.errors import InvalidRequest, NotFound
 from containersvc.models import AlertEvent, AlertKind, Container, ContainerState
 from containersvc.producers.stats_collector import HostSample, collector, disk_usage
+from containersvc.sample_history import epoch_micros
 from containersvc.services.stats import stats_retentions, stats_stored_points
 from containersvc.stats import ContainerStats, bucket_of_sample
 from containersvc.stats_points import StatsPoint, downsample_points, point_of_bucket
@@ -236,9 +237,14 @@ class NodeStats:
     containers: ContainersTotal
 
 
-def _visible_samples(*, actor, latest: dict[str, ContainerStats]) -> list[ContainerStats]:
+def _visible_running(*, actor, latest: dict[str, ContainerStats]) -> list[str]:
+    """The ids of the sampled (running) containers `actor` may see."""
     visible = stats_visible_rows(actor=actor).filter(container_id__in=list(latest))
-    return [latest[container_id] for container_id in visible.values_list("container_id", flat=True)]
+    return list(visible.values_list("container_id", flat=True))
+
+
+def _visible_samples(*, actor, latest: dict[str, ContainerStats]) -> list[ContainerStats]:
+    return [latest[container_id] for container_id in _visible_running(actor=actor, latest=latest)]
 
 
 def _containers_total(samples: list[ContainerStats]) -> ContainersTotal:
@@ -277,3 +283,28 @@ def node_stats(*, actor) -> NodeStats:
         disk=disk_usage(data_root),
         containers=_containers_total(_visible_samples(actor=actor, latest=collector.latest())),
     )
+
+
+# --- the node page's back series ----------------------------------------------------------------------------
+# A point: the round's moment (seconds since the epoch, UTC), the host's CPU % (None for the first round), the
+# host's memory used (bytes), and the CPU % of the running containers the caller may see, summed.
+NODE_RECENT_FIELDS = ("at", "cpuPercent", "memoryUsedBytes", "containersCpuPercent")
+NodeRecentPoint = tuple[float, float | None, int, float]
+
+
+def node_stats_recent(*, actor) -> list[NodeRecentPoint]:
+    """The collector's rounds in memory (CONTAINERSVC_STATS_MEMORY_SECONDS), oldest first: what the node page's
+    charts draw before its socket's first round. The containers' sum is over those running now (a container that
+    ended within the window is no longer in memory)."""
+    hosts = collector.host_recent()
+    running = _visible_running(actor=actor, latest=collector.latest())
+    sums = collector.containers_cpu(running)
+    return [
+        (
+            host.taken_at.timestamp(),
+            host.cpu_percent,
+            host.counters.memory_total_bytes - host.counters.memory_available_bytes,
+            sums.get(epoch_micros(host.taken_at), 0.0),
+        )
+        for host in hosts
+    ]

@@ -17,6 +17,7 @@ urlpatterns = [
     path("containers/stats", stats.ContainerStatsListApi.as_view(), name="container-stats-list"),
     path("container/stats/history", stats.ContainerStatsHistoryApi.as_view(), name="container-stats-history"),
     path("node/stats", stats.NodeStatsApi.as_view(), name="node-stats"),
+    path("node/stats/recent", stats.NodeStatsRecentApi.as_view(), name="node-stats-recent"),
     path("logs", logs.LogListApi.as_view(), name="log-list"),
     path("daemon/info", node.DaemonInfoApi.as_view(), name="daemon-info"),
     path("host", node.HostApi.as_view(), name="host"),

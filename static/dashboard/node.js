@@ -83,16 +83,50 @@ function statsRow(row) {
   );
 }
 
+// The charts begin with the collector's last minutes (GET node/stats/recent), drawn before the first live round;
+// every point is timed by the server's clock. Rounds that come while those are fetched wait in `waiting`.
+let waiting = null;
+let clockOffset = 0; // the server's clock less this one's, from the first round's moment as it arrives
+
+async function backfill(firstAt) {
+  let recent = { points: [] };
+  try {
+    recent = await api("GET", "/container-svc/node/stats/recent");
+  } catch {
+    // the live rounds alone, then
+  }
+  const drawn = recent.points.filter(([at]) => at * 1000 < firstAt);
+  for (const [at, cpu, memory, containersCpu] of drawn) pushPoint(at * 1000, cpu, memory, containersCpu);
+  resources.dataset.backfilled = String(drawn.length);
+  const held = waiting;
+  waiting = null;
+  held.forEach(showStats);
+}
+
+function pushPoint(at, cpu, memory, containersCpu) {
+  charts.cpu.push(at, cpu);
+  charts.memory.push(at, memory);
+  charts.containers.push(at, containersCpu);
+}
+
 function showStats(batch) {
   const node = batch.node;
   if (node.memoryTotalBytes === null) return; // the collector has not read the host yet
-  if (!charts) makeCharts(node);
-  const now = Date.now();
+  if (waiting) {
+    waiting.push(batch);
+    return;
+  }
+  const at = Date.parse(batch.takenAt);
+  if (!charts) {
+    clockOffset = at - Date.now();
+    makeCharts(node);
+    waiting = [batch];
+    backfill(at);
+    return;
+  }
   const used = node.memoryTotalBytes - node.memoryAvailableBytes;
   const containersCpu = batch.stats.reduce((sum, row) => sum + (row.cpuPercent || 0), 0);
-  charts.cpu.push(now, node.cpuPercent);
-  charts.memory.push(now, used);
-  charts.containers.push(now, containersCpu);
+  pushPoint(at, node.cpuPercent, used, containersCpu);
   const load = node.load ? `${node.load.one} ${node.load.five} ${node.load.fifteen}` : "-";
   readings.textContent =
     `CPU ${orDash(node.cpuPercent, percent)} of ${node.cpuPercentPerCore.length} cores · load ${load} · ` +
@@ -112,5 +146,5 @@ if (resources) {
       if (state !== "live") resources.dataset.state = state;
     },
   });
-  setInterval(() => charts && Object.values(charts).forEach((chart) => chart.draw()), 1000);
+  setInterval(() => charts && Object.values(charts).forEach((chart) => chart.draw(Date.now() + clockOffset)), 1000);
 }

@@ -71,6 +71,7 @@ def calls_for(ctx: Context) -> dict[str, list[Call]]:
         "container-stats-list": [Call("get")],
         "container-stats-history": [Call("get", {"name": ctx.name})],
         "node-stats": [Call("get")],
+        "node-stats-recent": [Call("get")],
         "container-stop": [Call("put", {"name": ctx.other})],
         "container-start": [Call("put", {"name": ctx.other})],
         "container-restart": [Call("put", {"name": ctx.other, "timeout": 1})],

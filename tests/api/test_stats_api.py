@@ -22,6 +22,7 @@ BURN = "while :; do :; done"
 LIST = "/container-svc/containers/stats"
 HISTORY = "/container-svc/container/stats/history"
 NODE = "/container-svc/node/stats"
+RECENT = "/container-svc/node/stats/recent"
 pytestmark = pytest.mark.django_db
 
 
@@ -38,7 +39,7 @@ def sampled(stats_collector, *container_ids: str, count: int = 2) -> None:
     wait_for(enough, timeout=30, interval=0.3, what=f"{count} samples of {len(container_ids)} container(s)")
 
 
-@pytest.mark.parametrize("path", [LIST, f"{HISTORY}?name=any", NODE])
+@pytest.mark.parametrize("path", [LIST, f"{HISTORY}?name=any", NODE, RECENT])
 def test_scopes(path, make_user, bearer_client, stats):
     assert bearer_client(make_user(scopes.Scope.CONTAINER_VIEW)).get(path).status_code in (200, 404)
     assert bearer_client(make_user(scopes.Scope.LOG_VIEW)).get(path).status_code == 403
@@ -319,6 +320,33 @@ def test_node_totals_sum_only_the_containers_the_caller_may_see(api, container, 
     assert everything["memoryBytes"] >= latest[mine.id].memory_bytes + latest[strangers.id].memory_bytes
 
 
+def test_the_node_recent_rounds_sum_only_what_the_caller_may_see(api, container, stats, make_user, bearer_client):
+    mine = container(BURN)
+    strangers = container(BURN, owner=None)
+    sampled(stats, mine.id, strangers.id, count=3)
+    cpu_of = {
+        cid: {s.taken_at.timestamp(): s.cpu_percent for s in stats.history(cid) if s.cpu_percent is not None}
+        for cid in (mine.id, strangers.id)
+    }
+
+    body = api.get(RECENT).json()
+    assert body["fields"] == ["at", "cpuPercent", "memoryUsedBytes", "containersCpuPercent"]
+    assert body["intervalSeconds"] > 0
+    points = body["points"]
+    assert [point[0] for point in points] == sorted({point[0] for point in points})  # one a round, oldest first
+    assert points[0][1] is None and all(0 <= point[1] <= 100 for point in points[1:])  # CPU from the second on
+    assert all(point[2] > 0 for point in points)
+    own = {point[0]: point[3] for point in points}
+    measured = [at for at in cpu_of[mine.id] if at in own]
+    assert len(measured) >= 3
+    for at in measured:
+        assert own[at] == pytest.approx(cpu_of[mine.id][at])  # the stranger's burner is not in the sum
+    everything = {point[0]: point[3] for point in bearer_client(make_user(superuser=True)).get(RECENT).json()["points"]}
+    for at in measured:
+        both = cpu_of[mine.id][at] + cpu_of[strangers.id].get(at, 0.0)
+        assert everything[at] >= both - 1e-9
+
+
 def test_openapi_names_the_operations(api):
     document = api.get("/container-svc/openapi.json").json()
     operations = {
@@ -327,7 +355,7 @@ def test_openapi_names_the_operations(api):
         for operation in path_item.values()
         if isinstance(operation, dict) and "operationId" in operation
     }
-    assert {"listContainerStats", "getContainerStatsHistory", "getNodeStats"} <= operations
+    assert {"listContainerStats", "getContainerStatsHistory", "getNodeStats", "getNodeStatsRecent"} <= operations
 
 
 def test_a_stored_history_is_read_from_its_index_alone(owner, settings):

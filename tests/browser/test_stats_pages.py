@@ -52,20 +52,43 @@ def test_the_node_page_shows_the_resources_live(page_for, owner, container, dock
     assert not errors
 
 
+def test_the_node_page_begins_with_the_last_minutes(page_for, owner, container):
+    container("while :; do :; done")
+    watching = page_for(owner)  # keeps the collector sampling (it runs on demand here) while the other page opens
+    watching.goto("/node/")
+    expect(watching.locator("#node-charts svg").first).to_have_attribute(
+        "data-points", re.compile(r"^([5-9]|\d\d+)$"), timeout=60000
+    )
+
+    page = page_for(owner)
+    page.goto("/node/")
+    resources = page.locator("#node-resources")
+    expect(resources).to_have_attribute("data-backfilled", re.compile(r"^([4-9]|\d\d+)$"))
+    expect(resources).to_have_attribute("data-state", "live")
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_node_screenshots_with_live_resources(browser, live_server_url, owner, container, scheme):
     """docs/screenshots/node-*.png are refreshed from the node-resources-*.png these keep."""
     container("while :; do :; done")
     container("sleep 3600")
+    # A page watching first, so the collector (on demand here) has rounds for the charts to begin with.
+    watcher, watching, _ = open_page(browser, live_server_url, owner, scheme)
+    watching.goto("/node/")
+    expect(watching.locator("#node-charts svg").first).to_have_attribute(
+        "data-points", re.compile(r"^([2-9]\d|\d{3,})$"), timeout=90000
+    )
     context, page, problems = open_page(browser, live_server_url, owner, scheme)
     page.goto("/node/")
     expect(page.locator("#node-resources")).to_have_attribute("data-state", "live", timeout=60000)
-    # A few rounds drawn: each chart has a line, not a dot.
-    expect(page.locator("#node-charts svg").first).to_have_attribute("data-points", re.compile(r"^([3-9]|\d\d+)$"))
+    expect(page.locator("#node-resources")).to_have_attribute("data-backfilled", re.compile(r"^([2-9]\d|\d{3,})$"))
+    for chart in page.locator("#node-charts svg").all():  # drawn from the rounds before the page opened
+        expect(chart).to_have_attribute("data-points", re.compile(r"^([2-9]\d|\d{3,})$"))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"node-resources-{scheme}.png"), full_page=True)
     assert problems == []
     context.close()
+    watcher.close()
 
 
 def test_the_container_page_charts_its_resources(page_for, owner, container):

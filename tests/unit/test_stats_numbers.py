@@ -1,11 +1,12 @@
 """docker stats' numbers from two readings, and the buckets history is stored in (no engine)."""
 
+import math
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from containersvc.sample_history import SampleHistory
+from containersvc.sample_history import SampleHistory, epoch_micros
 from containersvc.stats import (
     BucketBuilder,
     Reading,
@@ -148,3 +149,14 @@ def test_history_gives_back_the_samples_it_was_given_oldest_first():
         history.append(sample)
     assert len(history) == 4
     assert history.samples() == samples[-4:]  # written round: the oldest go
+
+
+def test_history_gives_its_cpu_column_oldest_first_as_the_samples_are():
+    samples = [container_stats_from(previous=None, current=reading()), *_samples([5.5, 100.0, 0.25, 7.0, 1.0])]
+    history = SampleHistory(container_id="c" * 64, capacity=4)
+    for count in range(1, len(samples) + 1):
+        history.append(samples[count - 1])
+        ats, cpus = history.cpu_series()
+        held = history.samples()  # as many, in the same order, before and after it is written round
+        assert [epoch_micros(s.taken_at) for s in held] == list(ats)
+        assert [s.cpu_percent for s in held] == [None if math.isnan(cpu) else cpu for cpu in cpus]

@@ -1,5 +1,7 @@
-"""Resource stats: the latest sample of every container, one container's history, and the node's totals."""
+"""Resource stats: the latest sample of every container, one container's history, the node's totals and its
+last minutes."""
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -238,3 +240,41 @@ class NodeStatsApi(ScopedApi):
     )
     def get(self, request):
         return Response(NodeStatsSerializer(_node_json(stats_selectors.node_stats(actor=request.user))).data)
+
+
+class NodeStatsRecentSerializer(serializers.Serializer):
+    intervalSeconds = serializers.FloatField(help_text="Seconds between two rounds of the collector.")
+    fields = serializers.ListField(  # type: ignore[assignment]  # a Serializer attribute's name, fine as a field
+        child=serializers.ChoiceField(choices=stats_selectors.NODE_RECENT_FIELDS),
+        help_text="The names of a point's values, in order.",
+    )
+    points = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(allow_null=True)),
+        help_text=(
+            "One array a round, oldest first, its values in the order of `fields`: at (seconds since the epoch, "
+            "UTC), the host's CPU % (null for the collector's first round), the host's memory used (bytes), and "
+            "the CPU % of the running containers the caller may see, summed (100 is one core)."
+        ),
+    )
+
+
+class NodeStatsRecentApi(ScopedApi):
+    required_scope = Scope.CONTAINER_VIEW
+
+    @extend_schema(
+        operation_id="getNodeStatsRecent",
+        responses=NodeStatsRecentSerializer,
+        description=(
+            "Extension: the node's last 15 minutes as the collector sampled them (in memory, not stored): the "
+            "host's CPU and memory and the running containers' CPU, a point a round; what the node page draws "
+            "before the live rounds of ws/stats/."
+        ),
+    )
+    def get(self, request):
+        return Response(
+            {
+                "intervalSeconds": settings.CONTAINERSVC_STATS_INTERVAL,
+                "fields": stats_selectors.NODE_RECENT_FIELDS,
+                "points": stats_selectors.node_stats_recent(actor=request.user),
+            }
+        )

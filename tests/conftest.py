@@ -132,16 +132,18 @@ def container(docker_client, test_image, request):
 
     Recorded in the mirror as created by `owner` (the test's account, which `api` speaks for) as the service
     records what it runs; `owner=None`: a container the service did not create (`docker run`), or another
-    user. Labelled as the service labels its containers unless `labels` says otherwise.
+    user. Labelled as the service labels its containers unless `labels` says otherwise; `options`: the engine's
+    own (docker-py's `create` keywords: limits, a restart policy).
     """
     started = []
 
-    def start(command: str, labels: dict | None = None, owner=_THE_TEST_ACCOUNT):
+    def start(command: str, labels: dict | None = None, owner=_THE_TEST_ACCOUNT, **options):
         found = docker_client.containers.create(
             test_image,
             ["sh", "-c", command],
             network_mode="none",
             labels=labels if labels is not None else MANAGED_LABELS,
+            **options,
         )
         started.append(found)
         if owner is _THE_TEST_ACCOUNT:
@@ -232,6 +234,13 @@ def make_user(db):
         return get_user_model().objects.get(pk=user.pk)  # fresh: no permission cache
 
     return make
+
+
+def session_client(user) -> Client:
+    """A dashboard client logged in as `user` (the session cookie, as a browser holds it)."""
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture

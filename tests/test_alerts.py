@@ -8,7 +8,6 @@ import uuid
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.test import Client
 
 from containersvc.models import (
     AlertEvent,
@@ -24,7 +23,7 @@ from containersvc.producers.stats_collector import collector
 from containersvc.scopes import Scope
 from containersvc.services import alerts
 from tests.alert_rounds import actions, at, row, rule, sample
-from tests.conftest import MANAGED_LABELS, wait_for
+from tests.conftest import MANAGED_LABELS, session_client, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -251,10 +250,6 @@ def test_a_webhook_that_does_not_answer_never_holds_up_the_evaluation(settings):
 
 
 # --- the banner and the admin --------------------------------------------------------------------------------
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.django_db
@@ -264,15 +259,15 @@ def test_the_banner_shows_alerts_only_to_those_who_may_see_the_container(setting
     alerts.alerts_evaluate(samples=[sample(mine, cpu=90)], now=at(0))
 
     for viewer in (owner, make_user(superuser=True)):
-        page = client_for(viewer).get("/").content.decode()
+        page = session_client(viewer).get("/").content.decode()
         assert 'id="alert-banner"' in page and cpu.name in page
-    page = client_for(make_user(*Scope)).get("/").content.decode()
+    page = session_client(make_user(*Scope)).get("/").content.decode()
     assert 'id="alert-banner"' not in page and cpu.name not in page
 
 
 @pytest.mark.django_db
 def test_the_admin_edits_rules_and_lists_events(settings, make_user):
-    admin = client_for(make_user(superuser=True))
+    admin = session_client(make_user(superuser=True))
     busy = row(settings)
     rule(threshold=1)
     alerts.alerts_evaluate(samples=[sample(busy, cpu=90)], now=at(0))

@@ -3,24 +3,18 @@
 import html
 
 import pytest
-from django.test import Client
 
 from containersvc import validation
 from containersvc.scopes import Scope
+from tests.conftest import session_client
 
 pytestmark = pytest.mark.django_db
 
 MiB = 1024**2
 
 
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_the_run_form_applies_the_limits_and_the_container_page_shows_them(make_user, test_image, name, docker_client):
-    client = client_for(make_user(*Scope))
+    client = session_client(make_user(*Scope))
     body = {"image": test_image, "name": name, "cpus": "0.5", "memory_mib": "48", "pids_limit": "64"}
 
     response = client.post("/containers/run/", body)
@@ -36,7 +30,7 @@ def test_the_run_form_applies_the_limits_and_the_container_page_shows_them(make_
 
 
 def test_a_container_without_limits_says_so_but_for_the_default_pids_limit(make_user, test_image, name, docker_client):
-    client = client_for(make_user(*Scope))
+    client = session_client(make_user(*Scope))
 
     assert client.post("/containers/run/", {"image": test_image, "name": name}).status_code == 302
 
@@ -47,7 +41,7 @@ def test_a_container_without_limits_says_so_but_for_the_default_pids_limit(make_
 def test_bad_limits_in_the_form_are_shown_and_nothing_runs(make_user, test_image, name, docker_client):
     body = {"image": test_image, "name": name, "memory_mib": "1"}
 
-    response = client_for(make_user(*Scope)).post("/containers/run/", body)
+    response = session_client(make_user(*Scope)).post("/containers/run/", body)
 
     assert response.status_code == 400
     assert validation.MESSAGE_MEMORY_INVALID in html.unescape(response.content.decode())

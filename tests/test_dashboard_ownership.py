@@ -2,22 +2,15 @@
 see; another account's container is a 404 as an unknown one; env values are masked for grantees."""
 
 import pytest
-from django.test import Client
 
 from containersvc.access import MASKED_VALUE
 from containersvc.models import AccessGrant, GrantLevel
 from containersvc.scopes import Scope
-from tests.conftest import wait_for
+from tests.conftest import session_client, wait_for
 
 pytestmark = pytest.mark.django_db
 
 SECRET = "DB_PASSWORD=hunter2-of-the-owner"
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -32,13 +25,13 @@ def mine(run, name, docker_client):
 
 
 def test_the_list_page_shows_only_the_users_containers(mine, owner, make_user, name):
-    assert name in client_for(owner).get("/").content.decode()
-    assert name not in client_for(make_user(*Scope)).get("/").content.decode()
-    assert name in client_for(make_user(superuser=True)).get("/").content.decode()
+    assert name in session_client(owner).get("/").content.decode()
+    assert name not in session_client(make_user(*Scope)).get("/").content.decode()
+    assert name in session_client(make_user(superuser=True)).get("/").content.decode()
 
 
 def test_another_accounts_container_page_and_log_are_404_as_unknown(mine, make_user):
-    other = client_for(make_user(*Scope))
+    other = session_client(make_user(*Scope))
 
     for path in (f"/containers/{mine.id}/", f"/containers/{mine.id}/logs.txt"):
         assert other.get(path).status_code == 404
@@ -49,17 +42,17 @@ def test_env_values_are_the_owners_and_masked_for_a_grantee(mine, owner, make_us
     grantee = make_user(*Scope)
     AccessGrant.objects.create(user=grantee, level=GrantLevel.OPERATE, name_prefix=name)
 
-    owners_page = client_for(owner).get(f"/containers/{mine.id}/").content.decode()
-    grantees_page = client_for(grantee).get(f"/containers/{mine.id}/").content.decode()
+    owners_page = session_client(owner).get(f"/containers/{mine.id}/").content.decode()
+    grantees_page = session_client(grantee).get(f"/containers/{mine.id}/").content.decode()
 
     assert SECRET in owners_page
     assert "hunter2" not in grantees_page and f"DB_PASSWORD={MASKED_VALUE}" in grantees_page
-    assert "page-line" in b"".join(client_for(grantee).get(f"/containers/{mine.id}/logs.txt")).decode()
+    assert "page-line" in b"".join(session_client(grantee).get(f"/containers/{mine.id}/logs.txt")).decode()
 
 
 def test_the_gpu_page_names_only_containers_the_user_may_see(fake_nvml, mine, owner, make_user, name):
     fake_nvml.gpus[0].processes = [(mine.attrs["State"]["Pid"], 1024)]
 
-    assert name in client_for(owner).get("/gpus/").content.decode()
-    other_page = client_for(make_user(*Scope)).get("/gpus/").content.decode()
+    assert name in session_client(owner).get("/gpus/").content.decode()
+    other_page = session_client(make_user(*Scope)).get("/gpus/").content.decode()
     assert name not in other_page and mine.id not in other_page

@@ -1,21 +1,14 @@
 """A removed container's page and log download in the dashboard come from what the service stored."""
 
 import pytest
-from django.test import Client
 
 from containersvc.models import AccessGrant, GrantLevel
 from containersvc.scopes import Scope
-from tests.conftest import MANAGED_LABELS, wait_for
+from tests.conftest import MANAGED_LABELS, session_client, wait_for
 
 pytestmark = pytest.mark.django_db
 
 PRINT = ["sh", "-c", "for i in $(seq 1 30); do echo kept-$i; done; echo kept-err >&2; sleep 600"]
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -30,7 +23,7 @@ def removed(api, run, name, docker_client):
 
 
 def test_the_page_of_a_removed_container_shows_its_stored_logs(removed, owner, name):
-    response = client_for(owner).get(f"/containers/{removed}/")
+    response = session_client(owner).get(f"/containers/{removed}/")
 
     assert response.status_code == 200
     page = response.content.decode()
@@ -39,7 +32,7 @@ def test_the_page_of_a_removed_container_shows_its_stored_logs(removed, owner, n
 
 
 def test_the_full_stored_log_downloads_after_removal(removed, owner):
-    response = client_for(owner).get(f"/containers/{removed}/logs.txt")
+    response = session_client(owner).get(f"/containers/{removed}/logs.txt")
 
     assert response.status_code == 200
     text = b"".join(response.streaming_content).decode()
@@ -52,7 +45,7 @@ def test_the_full_stored_log_downloads_after_removal(removed, owner):
 def test_without_log_view_the_stored_logs_are_not_shown(removed, make_user, name):
     viewer = make_user(Scope.CONTAINER_VIEW)
     AccessGrant.objects.create(user=viewer, level=GrantLevel.VIEW, name_prefix=name)
-    client = client_for(viewer)
+    client = session_client(viewer)
 
     page = client.get(f"/containers/{removed}/")
     assert page.status_code == 200 and name in page.content.decode()
@@ -61,7 +54,7 @@ def test_without_log_view_the_stored_logs_are_not_shown(removed, make_user, name
 
 
 def test_a_container_never_seen_is_404(make_user):
-    assert client_for(make_user(*Scope)).get(f"/containers/{'a' * 64}/").status_code == 404
+    assert session_client(make_user(*Scope)).get(f"/containers/{'a' * 64}/").status_code == 404
 
 
 def test_a_removed_container_the_service_did_not_create_needs_a_superuser(docker_client, test_image, api, make_user):
@@ -71,13 +64,13 @@ def test_a_removed_container_the_service_did_not_create_needs_a_superuser(docker
     foreign.remove(force=True)
     api.post("/container-svc/containers", {}, format="json")  # and marks it removed
 
-    assert client_for(make_user(*Scope)).get(f"/containers/{foreign.id}/").status_code == 404
-    assert client_for(make_user(*Scope)).get(f"/containers/{foreign.id}/logs.txt").status_code == 404
-    assert client_for(make_user(superuser=True)).get(f"/containers/{foreign.id}/").status_code == 200
+    assert session_client(make_user(*Scope)).get(f"/containers/{foreign.id}/").status_code == 404
+    assert session_client(make_user(*Scope)).get(f"/containers/{foreign.id}/logs.txt").status_code == 404
+    assert session_client(make_user(superuser=True)).get(f"/containers/{foreign.id}/").status_code == 200
 
 
 def test_another_accounts_removed_container_is_404(removed, make_user):
-    other = client_for(make_user(*Scope))
+    other = session_client(make_user(*Scope))
 
     assert other.get(f"/containers/{removed}/").status_code == 404
     assert other.get(f"/containers/{removed}/logs.txt").status_code == 404

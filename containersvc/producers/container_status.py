@@ -17,6 +17,7 @@ from django.db import connection
 from containersvc import engine
 from containersvc.engine import EngineEvent, EventStream
 from containersvc.errors import ContainerSvcError, NotFound
+from containersvc.models import Container
 from containersvc.producers import groups
 from containersvc.producers.connections import refresh_connections
 from containersvc.producers.engine_away import AWAY_ERRORS, engine_away
@@ -219,7 +220,9 @@ class ContainerStatusProducer(Worker):
             return send(groups.engine_status_event(available=False, error=pending.engine_error))
         try:
             if pending.reconcile:
+                before = mirror.mirror_states()
                 rows = containers.container_list_refresh() or []
+                self._inspect_changed(before, rows)
                 event = groups.container_status_event(
                     containers=[groups.container_payload(row) for row in rows], full=True
                 )
@@ -230,6 +233,15 @@ class ContainerStatusProducer(Worker):
             self._note(reconcile=True)
             return send(groups.engine_status_event(available=False, error=error.message))
         return True
+
+    def _inspect_changed(self, before: dict[str, str], rows: list[Container]) -> None:
+        """A list tells neither OOM kills nor restarts, which only an inspect does: a container whose state changed
+        while no event was followed (the service down, the engine away) is inspected in the next batch, as its
+        events would have had it. (One that restarted and runs again is in the same state: its count waits for its
+        next event.)"""
+        for row in rows:
+            if before.get(row.container_id, row.state) != row.state:
+                self._note(container_id=row.container_id)
 
     def _changes(self, pending: _Pending) -> dict:
         changed, removed = [], set(pending.removed)

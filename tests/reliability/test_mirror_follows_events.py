@@ -10,7 +10,7 @@ from containersvc.producers import container_status
 from containersvc.producers.stats_collector import collector
 from containersvc.startup import start_always_on_producers, stop_always_on_producers
 from tests.conftest import wait_for
-from tests.reliability.conftest import row
+from tests.reliability.conftest import open_gate, row
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -88,3 +88,32 @@ def test_changes_while_the_service_was_down_are_reconciled_when_it_comes_back(pr
         wait_for(lambda: row(stopped.id).state == ContainerState.EXITED, timeout=3, what="exit reconciled")
         assert row(stopped.id).exit_code == 143
         wait_for(lambda: row(born.id), timeout=3, what="a container made meanwhile")
+
+
+def test_an_out_of_memory_kill_while_the_service_was_down_is_mirrored_when_it_comes_back(
+    producers, on_second_engine, test_image
+):
+    with closing(on_second_engine.client()) as client:
+        # Waits for the test's gate, then fills a shell variable of 64 MiB in a container allowed 16.
+        script = "while [ ! -e /gate-1 ]; do sleep 0.05; done; x=$(head -c 67108864 /dev/zero | tr '\\0' a)"
+        container = client.containers.run(
+            test_image, ["sh", "-c", script], detach=True, mem_limit="16m", memswap_limit="16m"
+        )
+        wait_for(lambda: row(container.id) and row(container.id).state == ContainerState.RUNNING, timeout=10,
+                 what="the running container's row")  # fmt: skip
+
+        stop_always_on_producers()
+        wait_for(lambda: not container_status.producer.threads(), timeout=5, what="the events follower to stop")
+        open_gate(on_second_engine, container.id, 1)
+
+        def killed() -> bool:
+            container.reload()
+            return container.attrs["State"]["OOMKilled"]
+
+        wait_for(killed, timeout=30, what="the kernel's OOM kill")
+        assert not row(container.id).oom_killed  # nobody followed the events
+
+        # Back: the full list shows it exited (not why); the state it changed has it inspected.
+        assert start_always_on_producers()
+        wait_for(lambda: row(container.id).oom_killed, timeout=10, what="the OOM kill mirrored after the gap")
+        assert row(container.id).state == ContainerState.EXITED and row(container.id).exit_code == 137

@@ -5,9 +5,11 @@ Labels never grant anything (anyone can set them with `docker run --label` or an
 """
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
@@ -142,6 +144,12 @@ def visible_containers(*, actor, rows: QuerySet[Container]) -> QuerySet[Containe
     for grant in _grants_of(actor):
         condition |= _grant_condition(grant)
     return rows.filter(condition)
+
+
+def visible_ids(*, actor, container_ids: Iterable[str]) -> set[str]:
+    """Which of these containers of this node `actor` may see: one query (sockets and payloads that name them)."""
+    rows = Container.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, container_id__in=list(container_ids))
+    return set(visible_containers(actor=actor, rows=rows).values_list("container_id", flat=True))
 
 
 def visible_rows(*, actor, rows: list[Container]) -> list[Container]:

@@ -237,14 +237,8 @@ class NodeStats:
     containers: ContainersTotal
 
 
-def _visible_running(*, actor, latest: dict[str, ContainerStats]) -> list[str]:
-    """The ids of the sampled (running) containers `actor` may see."""
-    visible = stats_visible_rows(actor=actor).filter(container_id__in=list(latest))
-    return list(visible.values_list("container_id", flat=True))
-
-
 def _visible_samples(*, actor, latest: dict[str, ContainerStats]) -> list[ContainerStats]:
-    return [latest[container_id] for container_id in _visible_running(actor=actor, latest=latest)]
+    return [latest[container_id] for container_id in access.visible_ids(actor=actor, container_ids=latest)]
 
 
 def _containers_total(samples: list[ContainerStats]) -> ContainersTotal:
@@ -297,8 +291,7 @@ def node_stats_recent(*, actor) -> list[NodeRecentPoint]:
     charts draw before its socket's first round. The containers' sum is over those running now (a container that
     ended within the window is no longer in memory)."""
     hosts = collector.host_recent()
-    running = _visible_running(actor=actor, latest=collector.latest())
-    sums = collector.containers_cpu(running)
+    sums = collector.containers_cpu(access.visible_ids(actor=actor, container_ids=collector.latest()))
     return [
         (
             host.taken_at.timestamp(),

@@ -4,19 +4,12 @@ each socket getting only the containers its user may see."""
 import asyncio
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 
 from containersvc import access
 from containersvc.consumers.base import ScopedConsumer
-from containersvc.models import Container
 from containersvc.producers import groups
 from containersvc.producers.container_status import producer
 from containersvc.scopes import Scope
-
-
-def _visible_ids(*, actor, container_ids: set[str]) -> set[str]:
-    rows = Container.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, container_id__in=container_ids)
-    return set(access.visible_containers(actor=actor, rows=rows).values_list("container_id", flat=True))
 
 
 class ContainerStatusConsumer(ScopedConsumer):
@@ -47,7 +40,9 @@ class ContainerStatusConsumer(ScopedConsumer):
             return
         # The producer's batch is one for every socket: this user's part of it is picked here.
         listed = {shown["id"] for shown in event["containers"]}
-        visible = await database_sync_to_async(_visible_ids)(actor=user, container_ids=listed) if listed else set()
+        visible = (
+            await database_sync_to_async(access.visible_ids)(actor=user, container_ids=listed) if listed else set()
+        )
         removed = [container_id for container_id in event["removed"] if container_id in self.shown]
         if event["full"]:
             self.shown = set(visible)

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
-from containersvc import stats_selectors
+from containersvc import access
 from containersvc.consumers.base import CLOSE_BAD_REQUEST, ScopedConsumer
 from containersvc.producers import stats_collector
 from containersvc.scopes import Scope
@@ -74,5 +74,4 @@ class ContainerStatsConsumer(ScopedConsumer):
             self._hidden |= unknown - visible
 
     def _visible_of(self, container_ids: set[str]) -> set[str]:
-        rows = stats_selectors.stats_visible_rows(actor=self.scope["user"]).filter(container_id__in=container_ids)
-        return set(rows.values_list("container_id", flat=True))
+        return access.visible_ids(actor=self.scope["user"], container_ids=container_ids)

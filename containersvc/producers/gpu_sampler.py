@@ -49,8 +49,7 @@ def payload_for_viewer(payload: dict, *, actor) -> dict:
     ids = {p["containerId"] for r in payload.get("gpus", []) for p in r["processes"] if p["containerId"]}
     if not ids:
         return payload
-    rows = Container.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, container_id__in=ids)
-    visible = set(access.visible_containers(actor=actor, rows=rows).values_list("container_id", flat=True))
+    visible = access.visible_ids(actor=actor, container_ids=ids)
 
     def process(shown: dict) -> dict:
         if shown["containerId"] in visible or not shown["containerId"]:

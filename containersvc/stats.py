@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 
+from containersvc.cgroups import HostCounters
 from containersvc.engine import StatsCounters
 
 
@@ -295,3 +296,15 @@ def busy_percent(*, busy_before: int, total_before: int, busy_after: int, total_
 
 def cutoff(*, now: datetime, seconds: int) -> datetime:
     return now - timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class HostSample:
+    """The host's CPU between the last two rounds, and the readings it came from."""
+
+    taken_at: datetime
+    counters: HostCounters
+    cpu_percent: float | None
+    per_cpu_percent: tuple[float | None, ...]
+    disk_path: str | None = None  # the engine's data root
+    disk: tuple[int, int, int] | None = None  # its file system's total, used and free bytes

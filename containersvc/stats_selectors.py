@@ -16,10 +16,10 @@ from containersvc import access, cgroups
 from containersvc.engine import ContainerDetails
 from containersvc.errors import InvalidRequest, NotFound
 from containersvc.models import AlertEvent, AlertKind, Container, ContainerState
-from containersvc.producers.stats_collector import HostSample, collector, disk_usage
+from containersvc.producers.stats_collector import collector, disk_usage
 from containersvc.sample_history import epoch_micros
 from containersvc.services.stats import stats_retentions, stats_stored_points
-from containersvc.stats import ContainerStats, bucket_of_sample
+from containersvc.stats import ContainerStats, HostSample, bucket_of_sample
 from containersvc.stats_points import StatsPoint, downsample_points, point_of_bucket
 
 SORT_KEYS = {

@@ -18,6 +18,8 @@ def _resolve(document: dict, schema: dict) -> dict:
 
 def drift(document: dict, schema: dict, value, where: str) -> list[str]:
     """How `value` differs from `schema`: keys sent but not declared, declared required but not sent."""
+    if value is None and schema.get("nullable"):
+        return []  # a nullable reference ({"allOf": [ref], "nullable": true}): its target need not be
     schema = _resolve(document, schema)
     if value is None:
         return [] if schema.get("nullable") or "oneOf" in schema or "anyOf" in schema else [f"{where}: null"]

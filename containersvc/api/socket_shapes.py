@@ -11,8 +11,13 @@ from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.utils import extend_schema
 
 from containersvc.api.serializers import ContainerStatusSerializer
+from containersvc.api.stats_shapes import ContainerStatsSerializer, HostStatsSerializer
 
-SOCKET_SHAPES = (ContainerStatusSerializer,)  # ws/containers/: each container of a container.status message
+SOCKET_SHAPES = (
+    ContainerStatusSerializer,  # ws/containers/: each container of a container.status message
+    HostStatsSerializer,  # ws/stats/: the `node` of a stats.batch message
+    ContainerStatsSerializer,  # ws/stats/: each row of its `stats` (GET containers/stats answers it too)
+)
 
 
 def socket_shapes_declared(result: dict, generator, **kwargs) -> dict:

@@ -22,7 +22,6 @@ from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -30,7 +29,8 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from containersvc import cgroups, engine
-from containersvc.cgroups import CgroupUnreadable, CgroupVersion, HostCounters
+from containersvc.api.stats_shapes import host_payload, stats_payload
+from containersvc.cgroups import CgroupUnreadable, CgroupVersion
 from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.models import Container
 from containersvc.producers import groups
@@ -42,7 +42,15 @@ from containersvc.producers.worker import Worker
 from containersvc.sample_history import SampleHistory
 from containersvc.services import alerts, mirror
 from containersvc.services.stats import stats_pack, stats_prune, stats_retentions, stats_store_buckets
-from containersvc.stats import Bucket, BucketBuilder, ContainerStats, Reading, busy_percent, container_stats_from
+from containersvc.stats import (
+    Bucket,
+    BucketBuilder,
+    ContainerStats,
+    HostSample,
+    Reading,
+    busy_percent,
+    container_stats_from,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,18 +65,6 @@ HOST_NETWORK = "host"
 PRUNE_EVERY_SECONDS = 60.0
 ENGINE_READERS = 8  # engine stats calls at once (within docker-py's connection pool of 10)
 DATA_ROOT_RETRY_SECONDS = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class HostSample:
-    """The host's CPU between the last two rounds, and the readings it came from."""
-
-    taken_at: datetime
-    counters: HostCounters
-    cpu_percent: float | None
-    per_cpu_percent: tuple[float | None, ...]
-    disk_path: str | None = None  # the engine's data root
-    disk: tuple[int, int, int] | None = None  # its file system's total, used and free bytes
 
 
 @dataclass(slots=True)
@@ -573,53 +569,7 @@ class StatsCollector(Worker):
         return stored
 
 
-# --- payloads: the API and the socket send the same shapes ---------------------------------------------
-def stats_payload(sample: ContainerStats, *, name: str) -> dict:
-    return {
-        "containerId": sample.container_id,
-        "name": name,
-        "nodeId": settings.CONTAINERSVC_NODE_ID,
-        "takenAt": sample.taken_at.isoformat(),
-        "source": sample.source,
-        "cpuPercent": sample.cpu_percent,
-        "memoryBytes": sample.memory_bytes,
-        "memoryLimitBytes": sample.memory_limit_bytes,
-        "memoryPercent": sample.memory_percent,
-        "netRxBytes": sample.net_rx_bytes,
-        "netTxBytes": sample.net_tx_bytes,
-        "netRxBytesPerSecond": sample.net_rx_rate,
-        "netTxBytesPerSecond": sample.net_tx_rate,
-        "blockReadBytes": sample.blk_read_bytes,
-        "blockWriteBytes": sample.blk_write_bytes,
-        "blockReadBytesPerSecond": sample.blk_read_rate,
-        "blockWriteBytesPerSecond": sample.blk_write_rate,
-        "pids": sample.pids,
-    }
-
-
-def load_payload(load: tuple[float, float, float] | None) -> dict | None:
-    return dict(zip(("one", "five", "fifteen"), load, strict=True)) if load else None
-
-
-def disk_payload(path: str | None, disk: tuple[int, int, int] | None) -> dict | None:
-    """The engine's data root and its file system's bytes; None where this process cannot read them."""
-    return dict(zip(("totalBytes", "usedBytes", "freeBytes"), disk, strict=True)) | {"path": path} if disk else None
-
-
-def host_payload(host: HostSample | None) -> dict:
-    """The host's CPU between the last two rounds, its load, memory and the engine's disk (None before the first
-    round)."""
-    counters = host.counters if host else None
-    return {
-        "cpuPercent": host.cpu_percent if host else None,
-        "cpuPercentPerCore": list(host.per_cpu_percent) if host else [],
-        "load": load_payload(counters.load if counters else None),
-        "memoryTotalBytes": counters.memory_total_bytes if counters else None,
-        "memoryAvailableBytes": counters.memory_available_bytes if counters else None,
-        "disk": disk_payload(host.disk_path, host.disk) if host else None,
-    }
-
-
+# --- payloads: the API and the socket send the same shapes (declared, and written, in api/stats_shapes.py) -----
 def batch_event(rows: list[tuple[str, ContainerStats]], *, host: HostSample | None) -> dict:
     """One round: every running container's sample (with its name) and the host, in one message."""
     return {

@@ -8,39 +8,15 @@ from rest_framework.response import Response
 
 from containersvc import stats_selectors
 from containersvc.api.serializers import StrictSerializer
+from containersvc.api.stats_shapes import ContainerStatsSerializer, NodeStatsSerializer, node_payload, stats_payload
 from containersvc.api.views.base import ScopedApi
-from containersvc.producers import stats_collector
 from containersvc.scopes import Scope
 from containersvc.stats_points import POINT_FIELDS
-
-RATE = "Bytes per second over the last interval; null on a container's first sample."
 
 
 class ListContainerStatsQuerySerializer(StrictSerializer):
     sort = serializers.ChoiceField(choices=["name", *stats_selectors.SORT_KEYS], default="cpu")
     order = serializers.ChoiceField(choices=["asc", "desc"], default="desc")
-
-
-class ContainerStatsSerializer(serializers.Serializer):
-    containerId = serializers.CharField()
-    name = serializers.CharField()
-    nodeId = serializers.CharField()
-    takenAt = serializers.DateTimeField()
-    # The stubs type Serializer.source (a Field attribute); a declared field of that name is fine in DRF.
-    source = serializers.ChoiceField(choices=["cgroup", "engine"])  # type: ignore[assignment]
-    cpuPercent = serializers.FloatField(allow_null=True, help_text="100 is one core, as docker stats.")
-    memoryBytes = serializers.IntegerField(help_text="Usage without inactive page cache, as docker stats.")
-    memoryLimitBytes = serializers.IntegerField(help_text="The container's limit, or the host's memory.")
-    memoryPercent = serializers.FloatField()
-    netRxBytes = serializers.IntegerField(help_text="Received since start, all interfaces but loopback.")
-    netTxBytes = serializers.IntegerField()
-    netRxBytesPerSecond = serializers.FloatField(allow_null=True, help_text=RATE)
-    netTxBytesPerSecond = serializers.FloatField(allow_null=True, help_text=RATE)
-    blockReadBytes = serializers.IntegerField()
-    blockWriteBytes = serializers.IntegerField()
-    blockReadBytesPerSecond = serializers.FloatField(allow_null=True, help_text=RATE)
-    blockWriteBytesPerSecond = serializers.FloatField(allow_null=True, help_text=RATE)
-    pids = serializers.IntegerField()
 
 
 class ListContainerStatsResponseSerializer(serializers.Serializer):
@@ -64,7 +40,7 @@ class ContainerStatsListApi(ScopedApi):
         rows = stats_selectors.container_stats_list(
             actor=request.user, sort=data["sort"], descending=data["order"] == "desc"
         )
-        shown = [stats_collector.stats_payload(row.stats, name=row.container.name) for row in rows]
+        shown = [stats_payload(row.stats, name=row.container.name) for row in rows]
         return Response(ListContainerStatsResponseSerializer({"stats": shown}).data)
 
 
@@ -152,80 +128,6 @@ class ContainerStatsHistoryApi(ScopedApi):
         return Response({**ContainerStatsHistoryHeadSerializer(head).data, "points": history.points})
 
 
-class LoadSerializer(serializers.Serializer):
-    one = serializers.FloatField()
-    five = serializers.FloatField()
-    fifteen = serializers.FloatField()
-
-
-class DiskSerializer(serializers.Serializer):
-    path = serializers.CharField(help_text="The engine's data root (DockerRootDir).")
-    totalBytes = serializers.IntegerField()
-    usedBytes = serializers.IntegerField()
-    freeBytes = serializers.IntegerField()
-
-
-class ContainersTotalSerializer(serializers.Serializer):
-    running = serializers.IntegerField()
-    cpuPercent = serializers.FloatField()
-    memoryBytes = serializers.IntegerField()
-    netRxBytesPerSecond = serializers.FloatField()
-    netTxBytesPerSecond = serializers.FloatField()
-    blockReadBytesPerSecond = serializers.FloatField()
-    blockWriteBytesPerSecond = serializers.FloatField()
-    pids = serializers.IntegerField()
-
-
-class NodeStatsSerializer(serializers.Serializer):
-    nodeId = serializers.CharField()
-    takenAt = serializers.DateTimeField()
-    # The stubs type Serializer.source (a Field attribute); a declared field of that name is fine in DRF.
-    source = serializers.CharField(allow_null=True, help_text="Where container stats come from: cgroup or engine.")  # type: ignore[assignment]
-    cpuCount = serializers.IntegerField()
-    cpuPercent = serializers.FloatField(allow_null=True, help_text="Of all CPUs (100 is every CPU busy).")
-    cpuPercentPerCore = serializers.ListField(child=serializers.FloatField(allow_null=True))
-    load = LoadSerializer(allow_null=True)
-    memoryTotalBytes = serializers.IntegerField(allow_null=True)
-    memoryUsedBytes = serializers.IntegerField(allow_null=True)
-    memoryAvailableBytes = serializers.IntegerField(allow_null=True)
-    disk = DiskSerializer(allow_null=True, help_text="null where the data root is not readable here.")
-    containers = ContainersTotalSerializer(
-        help_text="Sums over the latest samples of the running containers the caller may see."
-    )
-
-
-def _node_json(node: stats_selectors.NodeStats) -> dict:
-    total = node.containers
-    memory_used = (
-        node.memory_total_bytes - node.memory_available_bytes
-        if node.memory_total_bytes is not None and node.memory_available_bytes is not None
-        else None
-    )
-    return {
-        "nodeId": node.node_id,
-        "takenAt": node.taken_at,
-        "source": node.source,
-        "cpuCount": node.cpu_count,
-        "cpuPercent": node.cpu_percent,
-        "cpuPercentPerCore": list(node.per_cpu_percent),
-        "load": stats_collector.load_payload(node.load),
-        "memoryTotalBytes": node.memory_total_bytes,
-        "memoryUsedBytes": memory_used,
-        "memoryAvailableBytes": node.memory_available_bytes,
-        "disk": stats_collector.disk_payload(node.disk_path, node.disk),
-        "containers": {
-            "running": total.running,
-            "cpuPercent": total.cpu_percent,
-            "memoryBytes": total.memory_bytes,
-            "netRxBytesPerSecond": total.net_rx_rate,
-            "netTxBytesPerSecond": total.net_tx_rate,
-            "blockReadBytesPerSecond": total.blk_read_rate,
-            "blockWriteBytesPerSecond": total.blk_write_rate,
-            "pids": total.pids,
-        },
-    }
-
-
 class NodeStatsApi(ScopedApi):
     required_scope = Scope.CONTAINER_VIEW
 
@@ -239,7 +141,7 @@ class NodeStatsApi(ScopedApi):
         ),
     )
     def get(self, request):
-        return Response(NodeStatsSerializer(_node_json(stats_selectors.node_stats(actor=request.user))).data)
+        return Response(NodeStatsSerializer(node_payload(stats_selectors.node_stats(actor=request.user))).data)
 
 
 class NodeStatsRecentSerializer(serializers.Serializer):

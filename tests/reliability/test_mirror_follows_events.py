@@ -10,7 +10,7 @@ from containersvc.producers import container_status
 from containersvc.producers.stats_collector import collector
 from containersvc.startup import start_always_on_producers, stop_always_on_producers
 from tests.conftest import wait_for
-from tests.reliability.conftest import open_gate, row
+from tests.reliability.conftest import row
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,15 +45,16 @@ def test_an_out_of_memory_kill_is_mirrored(producers, on_second_engine, test_ima
         # (a list, as after a gap, tells the exit code but not that it was the OOM killer).
         first = client.containers.run(test_image, ["sleep", "600"], detach=True)
         wait_for(lambda: row(first.id), timeout=10, what="the follower's first list")
-        # A shell variable of 64 MiB in a container allowed 16: the kernel kills it.
+        # `tail` holding 64 MiB without a newline in a container allowed 16: the kernel kills it.
         container = client.containers.run(
             test_image,
-            ["sh", "-c", "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived"],
+            ["sh", "-c", "head -c 67108864 /dev/zero | tail"],
             detach=True,
             mem_limit="16m",
             memswap_limit="16m",
         )
-        wait_for(lambda: row(container.id) and row(container.id).oom_killed, timeout=30, what="the OOM kill mirrored")
+        # Generous: on a loaded machine the kernel may reclaim for a while before it kills.
+        wait_for(lambda: row(container.id) and row(container.id).oom_killed, timeout=90, what="the OOM kill mirrored")
         assert row(container.id).state == ContainerState.EXITED
         assert row(container.id).exit_code == 137
 
@@ -90,30 +91,25 @@ def test_changes_while_the_service_was_down_are_reconciled_when_it_comes_back(pr
         wait_for(lambda: row(born.id), timeout=3, what="a container made meanwhile")
 
 
-def test_an_out_of_memory_kill_while_the_service_was_down_is_mirrored_when_it_comes_back(
+def test_what_only_an_inspect_tells_of_a_change_while_the_service_was_down_is_mirrored_when_it_comes_back(
     producers, on_second_engine, test_image
 ):
+    """A list tells a container's state, not why or when it changed (an OOM kill, its restarts, when it ended):
+    a container whose state changed while no event was followed is inspected once the service is back."""
     with closing(on_second_engine.client()) as client:
-        # Waits for the test's gate, then fills a shell variable of 64 MiB in a container allowed 16.
-        script = "while [ ! -e /gate-1 ]; do sleep 0.05; done; x=$(head -c 67108864 /dev/zero | tr '\\0' a)"
-        container = client.containers.run(
-            test_image, ["sh", "-c", script], detach=True, mem_limit="16m", memswap_limit="16m"
-        )
+        container = client.containers.run(test_image, ["sleep", "600"], detach=True)
         wait_for(lambda: row(container.id) and row(container.id).state == ContainerState.RUNNING, timeout=10,
                  what="the running container's row")  # fmt: skip
+        assert row(container.id).finished_at is None
 
         stop_always_on_producers()
         wait_for(lambda: not container_status.producer.threads(), timeout=5, what="the events follower to stop")
-        open_gate(on_second_engine, container.id, 1)
+        container.kill()
+        container.reload()
+        ended = container.attrs["State"]["FinishedAt"]
 
-        def killed() -> bool:
-            container.reload()
-            return container.attrs["State"]["OOMKilled"]
-
-        wait_for(killed, timeout=30, what="the kernel's OOM kill")
-        assert not row(container.id).oom_killed  # nobody followed the events
-
-        # Back: the full list shows it exited (not why); the state it changed has it inspected.
-        assert start_always_on_producers()
-        wait_for(lambda: row(container.id).oom_killed, timeout=10, what="the OOM kill mirrored after the gap")
-        assert row(container.id).state == ContainerState.EXITED and row(container.id).exit_code == 137
+        assert start_always_on_producers()  # the full list shows it exited; its changed state has it inspected
+        wait_for(lambda: row(container.id).finished_at, timeout=10, what="when it ended, mirrored after the gap")
+        mirrored = row(container.id)
+        assert mirrored.state == ContainerState.EXITED and mirrored.exit_code == 137
+        assert mirrored.finished_at.isoformat()[:19] == ended[:19]  # the engine's moment, to the second

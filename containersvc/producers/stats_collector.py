@@ -32,7 +32,6 @@ from containersvc import cgroups, engine
 from containersvc.api.stats_shapes import host_payload, stats_payload
 from containersvc.cgroups import CgroupUnreadable, CgroupVersion
 from containersvc.errors import ContainerSvcError, NotFound
-from containersvc.models import Container
 from containersvc.producers import groups
 from containersvc.producers.connections import refresh_connections
 from containersvc.producers.engine_away import AWAY_ERRORS, engine_away
@@ -89,15 +88,6 @@ class _Tracked:
 
 class _Foreign(Exception):
     """A cgroup whose container this engine does not know (another engine on the host)."""
-
-
-def _host_network_ids(container_ids: Iterable[str]) -> set[str]:
-    """Which of these containers the mirror has in the host's network (written from the engine's list or
-    inspect, as their rows are): one query for the containers a round meets for the first time."""
-    rows = Container.objects.filter(
-        node_id=settings.CONTAINERSVC_NODE_ID, container_id__in=list(container_ids), network_mode=HOST_NETWORK
-    )
-    return set(rows.values_list("container_id", flat=True))
 
 
 def samples_in_memory() -> int:
@@ -342,10 +332,10 @@ class StatsCollector(Worker):
                 logger.info("stats could not list containers: %s", error.message)
             return list(self._tracked)  # keep what we have; nothing is sampled this round
 
-    def _track(self, container_id: str, known: tuple[int, str] | None, *, host_network: bool = False) -> _Tracked:
-        """Start keeping a container: its row's pk and name from the mirror when it has them (`known`, and
-        `host_network` from its row's network mode); else one inspect tells whether the engine has it at all (a
-        cgroup of another engine's is foreign), its network mode, and makes its row."""
+    def _track(self, container_id: str, known: tuple[int, str, str] | None) -> _Tracked:
+        """Start keeping a container: its row's pk, name and network mode from the mirror when it has them
+        (`known`); else one inspect tells whether the engine has it at all (a cgroup of another engine's is
+        foreign) and makes its row."""
         tracked = self._tracked.get(container_id)
         if tracked is not None:
             return tracked
@@ -355,8 +345,7 @@ class StatsCollector(Worker):
             except NotFound as error:
                 raise _Foreign(container_id) from error
             row = mirror.mirror_record_details(details=details)
-            known = (row.pk, details.summary.name)
-            host_network = details.summary.network_mode == HOST_NETWORK
+            known = (row.pk, details.summary.name, details.summary.network_mode)
         keep = samples_in_memory()
         tracked = _Tracked(
             row_pk=known[0],
@@ -364,7 +353,7 @@ class StatsCollector(Worker):
             pid=0,  # found when its files are opened
             history=SampleHistory(container_id=container_id, capacity=keep),
             builders=[BucketBuilder(retention.bucket_seconds) for retention in stats_retentions()],
-            host_network=host_network,
+            host_network=known[2] == HOST_NETWORK,
         )
         with self._lock:
             self._tracked[container_id] = tracked
@@ -375,13 +364,10 @@ class StatsCollector(Worker):
         (a first round at hundreds of containers would otherwise inspect each one)."""
         new = container_ids - self._tracked.keys()
         known = mirror.mirror_rows_known(container_ids=new) if new else {}
-        # Only the cgroup path reads a network namespace itself; the engine's stats already leave the host's out.
-        host_network = _host_network_ids(known.keys()) if known and self._source == SOURCE_CGROUP else set()
         tracked = []
         for container_id in sorted(container_ids):
             try:
-                entry = self._track(container_id, known.get(container_id), host_network=container_id in host_network)
-                tracked.append((container_id, entry))
+                tracked.append((container_id, self._track(container_id, known.get(container_id))))
             except _Foreign:
                 self._foreign.add(container_id)
             except NotFound:

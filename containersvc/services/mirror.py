@@ -234,13 +234,14 @@ def mirror_states() -> dict[str, str]:
     return dict(rows.values_list("container_id", "state"))
 
 
-def mirror_rows_known(*, container_ids: Iterable[str]) -> dict[str, tuple[int, str]]:
-    """(pk, name) of this node's rows of these containers, by container id: one query for many. Rows the engine's
-    view was never written into (made at create, before the start's inspect or event) are left out."""
+def mirror_rows_known(*, container_ids: Iterable[str]) -> dict[str, tuple[int, str, str]]:
+    """(pk, name, network mode) of this node's rows of these containers, by container id: one query for many. Rows
+    the engine's view was never written into (made at create, before the start's inspect or event) are left out."""
     rows = Container.objects.filter(
         node_id=settings.CONTAINERSVC_NODE_ID, container_id__in=list(container_ids)
     ).exclude(name="")
-    return {container_id: (pk, name) for container_id, pk, name in rows.values_list("container_id", "pk", "name")}
+    fields = rows.values_list("container_id", "pk", "name", "network_mode")
+    return {container_id: (pk, name, network_mode) for container_id, pk, name, network_mode in fields}
 
 
 def mirror_row(*, summary: EngineContainer) -> Container:

@@ -17,7 +17,7 @@ from django.db import connection
 from containersvc import engine
 from containersvc.engine import EngineEvent, EventStream
 from containersvc.errors import ContainerSvcError, NotFound
-from containersvc.models import Container
+from containersvc.models import Container, ContainerState
 from containersvc.producers import groups
 from containersvc.producers.connections import refresh_connections
 from containersvc.producers.engine_away import AWAY_ERRORS, engine_away
@@ -31,6 +31,7 @@ BATCH_SECONDS = 0.2
 BACKOFF_MIN_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
 MAX_PENDING_CONTAINERS = 2000  # beyond this a full reconcile is cheaper than one inspect each
+ENDED = {ContainerState.EXITED, ContainerState.DEAD}  # how a container ended only its inspect tells
 # Actions after which a container's state may differ; exec and attach events change nothing we show.
 STATE_ACTIONS = frozenset(
     {"create", "start", "restart", "die", "stop", "kill", "pause", "unpause", "rename", "update", "oom", "destroy"}
@@ -236,11 +237,12 @@ class ContainerStatusProducer(Worker):
 
     def _inspect_changed(self, before: dict[str, str], rows: list[Container]) -> None:
         """A list tells neither OOM kills nor restarts, which only an inspect does: a container whose state changed
-        while no event was followed (the service down, the engine away) is inspected in the next batch, as its
-        events would have had it. (One that restarted and runs again is in the same state: its count waits for its
-        next event.)"""
+        while no event was followed (the service down, the engine away, a full list pending), or that the mirror
+        first meets after it ended, is inspected in the next batch, as its events would have had it. (One that
+        restarted and runs again is in the same state: its count waits for its next event.)"""
         for row in rows:
-            if before.get(row.container_id, row.state) != row.state:
+            known = before.get(row.container_id)
+            if (known is None and row.state in ENDED) or (known is not None and known != row.state):
                 self._note(container_id=row.container_id)
 
     def _changes(self, pending: _Pending) -> dict:

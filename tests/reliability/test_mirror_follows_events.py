@@ -41,8 +41,8 @@ def test_changes_made_with_the_engine_directly_show_within_a_second(producers, o
 
 def test_an_out_of_memory_kill_is_mirrored(producers, on_second_engine, test_image):
     with closing(on_second_engine.client()) as client:
-        # Once a first container shows, the follower's opening list is done and each event is inspected
-        # (a list, as after a gap, tells the exit code but not that it was the OOM killer).
+        # Whether its events are inspected or a full list meets it first (the follower's opening one may come
+        # after the first row shows), the OOM kill, which only an inspect tells, must reach the row.
         first = client.containers.run(test_image, ["sleep", "600"], detach=True)
         wait_for(lambda: row(first.id), timeout=10, what="the follower's first list")
         # `tail` holding 64 MiB without a newline in a container allowed 16: the kernel kills it.
@@ -107,9 +107,14 @@ def test_what_only_an_inspect_tells_of_a_change_while_the_service_was_down_is_mi
         container.kill()
         container.reload()
         ended = container.attrs["State"]["FinishedAt"]
+        unseen = client.containers.run(test_image, ["sh", "-c", "exit 3"], detach=True)  # born and ended unseen
+        assert unseen.wait(timeout=10)["StatusCode"] == 3
 
         assert start_always_on_producers()  # the full list shows it exited; its changed state has it inspected
         wait_for(lambda: row(container.id).finished_at, timeout=10, what="when it ended, mirrored after the gap")
         mirrored = row(container.id)
         assert mirrored.state == ContainerState.EXITED and mirrored.exit_code == 137
         assert mirrored.finished_at.isoformat()[:19] == ended[:19]  # the engine's moment, to the second
+        wait_for(lambda: row(unseen.id) and row(unseen.id).finished_at, timeout=10,
+                 what="when a container first met after it ended, ended")  # fmt: skip
+        assert row(unseen.id).exit_code == 3

@@ -62,7 +62,7 @@ def events_follower(container):
     producer.run_always()
     try:
         wait_for(opened.is_set, timeout=SLOW, what="the events follower's stream opened")
-        wait_for(lambda: not producer._pending.reconcile, timeout=SLOW, what="the events follower's opening list")
+        wait_for(lambda: not producer.reconcile_pending, timeout=SLOW, what="the events follower's opening list")
         sentinel = container("sleep 3600")
         wait_for(
             lambda: Container.objects.filter(

@@ -387,7 +387,7 @@ def test_status_socket_reports_the_engine_down_and_reconciles_when_it_is_back(vi
         await receive_until(socket, lambda m: m["type"] == "container.status" and m["full"])
         settings.CONTAINERSVC_DOCKER_HOST = f"unix://{tmp_path}/gone.sock"
         engine.reset_clients()
-        producer._stream.close()  # the stream breaks, as when the engine restarts
+        producer.reconnect()  # the stream breaks, as when the engine restarts
         down = await receive_until(socket, lambda m: m["type"] == "engine.status")
         assert down["available"] is False
         settings.CONTAINERSVC_DOCKER_HOST = real_host

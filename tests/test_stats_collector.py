@@ -331,4 +331,4 @@ def test_containers_the_mirror_knows_are_sampled_without_an_inspect(stats, ours,
     assert inspected == []
     assert measured[-1].pids >= 1
     running.reload()
-    assert stats_collector._tracked[running.id].pid == running.attrs["State"]["Pid"]
+    assert stats_collector.pid_of(running.id) == running.attrs["State"]["Pid"]

@@ -86,7 +86,7 @@ class BuildOutputRelay(Relay):
             state = self._builds.get(build_id)
             snapshot = Snapshot(total=state.total, tail=state.tail) if state else None
             self._track(build_id).watchers += 1
-            self._watch_locked(loop)
+            self._subscribe_locked(loop)
             return snapshot
 
     def unwatch(self, *, build_id: int) -> None:

@@ -109,6 +109,18 @@ class ContainerStatusProducer(Worker):
             if not self._subscribers:
                 self._stop_locked()
 
+    def reconnect(self) -> None:
+        """Drop the event stream: the reader opens another and reconciles, as after an engine restart."""
+        with self._lock:
+            if self._stream is not None:
+                self._stream.close()
+
+    @property
+    def reconcile_pending(self) -> bool:
+        """The next batch is a full list (the stream just opened, or a gap was met) not taken up yet."""
+        with self._lock:
+            return self._pending.reconcile
+
     def add_listener(self, listener: EventListener) -> None:
         with self._lock:
             if listener not in self._listeners:

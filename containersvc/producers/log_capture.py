@@ -37,7 +37,7 @@ from containersvc.models import Container, ContainerState
 from containersvc.producers.connections import refresh_connections
 from containersvc.producers.engine_away import AWAY_ERRORS, engine_away
 from containersvc.producers.leases import Lease
-from containersvc.producers.worker import PerContainer, Worker
+from containersvc.producers.worker import KeyedWorkers, Worker
 from containersvc.services import logs, mirror
 
 logger = logging.getLogger(__name__)
@@ -237,7 +237,7 @@ def _is_ours(attributes: dict[str, str]) -> bool:
     return labels.is_managed(attributes) and attributes.get(labels.NODE) == settings.CONTAINERSVC_NODE_ID
 
 
-class LogCapture(PerContainer[CaptureFollower]):
+class LogCapture(KeyedWorkers[CaptureFollower]):
     """The capture followers of this process, by container id (not counted: a follower runs while its container
     does), and the ticker that flushes quiet ones."""
 

@@ -46,7 +46,7 @@ class PullProgressRelay(Relay):
         """Count a viewer in; returns the newest state the relay holds (None: none, read the row)."""
         with self._lock:
             self._watchers[pull_id] = self._watchers.get(pull_id, 0) + 1
-            self._watch_locked(loop)
+            self._subscribe_locked(loop)
             return self._latest.get(pull_id)
 
     def unwatch(self, *, pull_id: int) -> None:

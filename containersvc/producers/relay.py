@@ -2,8 +2,8 @@
 watches, their thread publishes what gathered, in batches, on the loop of the sockets.
 
 A subclass says what one round publishes (`take`) and how long a batch gathers (`batch_seconds`); it calls
-`_heard()` when a change arrives and `_watch_locked(loop)` when a viewer comes. The Worker base counts the
-viewers and starts and stops the thread.
+`_heard()` when a change arrives and the Worker base's `_subscribe_locked(loop)` when a viewer comes. The base
+counts the viewers and starts and stops the thread.
 """
 
 import asyncio
@@ -31,17 +31,16 @@ class Relay(Worker):
         """A change arrived (called from any thread; never blocks): the thread publishes it soon."""
         self._wake.set()
 
-    def _watch_locked(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Count a viewer in, with the lock held: publishing goes to the loop of the socket that started it."""
-        if not self._working():
-            self._publisher = Publisher(loop)
-        self._subscribe_locked()
+    def on_subscribe(self, loop: asyncio.AbstractEventLoop | None, *, started: bool) -> None:
+        if started:  # publishing goes to the loop of the socket that started the thread
+            self._publisher = Publisher(loop) if loop is not None else None
 
     def on_stopping(self) -> None:
         self._wake.set()
 
     def perform_work(self, stop: threading.Event) -> bool:
-        publisher = self._publisher
+        with self._lock:  # the viewer starting this thread sets its publisher just after, under the lock
+            publisher = self._publisher
         self._wake.wait(self.batch_seconds())
         self._wake.clear()
         for group, event in self.take():

@@ -216,6 +216,13 @@ class StatsCollector(Worker):
             tracked = self._tracked.get(container_id)
             return tracked.history.samples() if tracked else []
 
+    def pid_of(self, container_id: str) -> int | None:
+        """The process whose net/dev the cgroup path reads for this container, found from its cgroup (0: none
+        yet; None: not sampled here)."""
+        with self._lock:
+            tracked = self._tracked.get(container_id)
+            return tracked.pid if tracked else None
+
     def host_recent(self) -> list[HostSample]:
         """The host's samples in memory, oldest first; each taken at its round's moment, as the containers' are."""
         with self._lock:
@@ -249,7 +256,7 @@ class StatsCollector(Worker):
         """Sample every running container (or `only` these: tests, benches) and the host once; store the
         buckets this round closed."""
         with self._round_lock:
-            source = self._choose_source()
+            source = self.choose_source()
             closed: list[tuple[int, Bucket]] = []
             samples: list[ContainerStats] = []
             self._round_at, self._online_cpus = timezone.now(), cgroups.online_cpus()
@@ -290,7 +297,8 @@ class StatsCollector(Worker):
             return False
         return self.lease.held or not self.lease.running
 
-    def _choose_source(self) -> str:
+    def choose_source(self) -> str:
+        """Where samples come from: chosen once, by the setting and by what this host shows of the engine."""
         if self._source is not None:
             return self._source
         choice = settings.CONTAINERSVC_STATS_SOURCE

@@ -7,9 +7,10 @@ with nobody subscribed (the always-on producers); `stop()` ends it whatever the 
 a stream beside its work starts that reader from `on_start` with `start_companion`: it gets the same stop.
 
 A subscriber names the event loop its socket lives on (`subscribe(loop=...)`): the worker publishes into
-the latest one, `self._loop`; `on_subscribe` (lock held) lets a subclass act on each subscriber. A worker
+the latest one, `loop`; `on_subscribe` (lock held) lets a subclass act on each subscriber. A worker
 that runs once (a follower of one container) is started with `start()` and ended with `ask_stop()`, which
-never waits; `PerContainer` keeps such workers by container id, counting each container's subscribers.
+never waits; `KeyedWorkers` keeps such workers by container id, and `PerContainer` also counts each container's
+subscribers.
 """
 
 import asyncio
@@ -33,6 +34,11 @@ class Worker:
     @property
     def subscribers(self) -> int:
         return self._subscribers
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The latest subscriber's event loop: where to publish (None: it named none)."""
+        return self._loop
 
     @property
     def running(self) -> bool:
@@ -149,21 +155,55 @@ class Worker:
 W = TypeVar("W", bound=Worker)
 
 
-class PerContainer(Generic[W]):
-    """Workers that run once, one per container id: the keyed variant of Worker's subscriber count.
+class KeyedWorkers(Generic[W]):
+    """Workers that run once, kept by container id: at most one live worker a container.
 
-    The first subscriber of a container starts its worker (made by `create`), the last one's leaving asks it to
-    stop (never waiting: this runs on the sockets' loop). A worker that ended by itself is replaced by a new one
-    for the next subscriber, and the container's count carries over to it. A stopped or replaced worker's
-    threads are listed by threads() until they have ended. A subclass that keeps workers without counting
-    (`_start_locked`, `_forget_locked`) guards its own state with the same lock.
+    A worker started for a container replaces the one there (ended by itself), which is retired: asked to stop
+    (never waiting: this may run on the sockets' loop) and listed by threads() until its threads have ended. A
+    subclass decides when a container gets a worker and guards its own state with the same lock.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._workers: dict[str, W] = {}
-        self._counts: dict[str, int] = {}
         self._retired: list[W] = []
+
+    def threads(self) -> list[threading.Thread]:
+        """Live worker threads, including those of workers still winding down."""
+        with self._lock:
+            workers = [*self._workers.values(), *self._retired]
+        return [thread for worker in workers for thread in worker.threads()]
+
+    # --- for subclasses, with self._lock held -------------------------------------------------------------
+    def _start_locked(self, container_id: str, worker: W) -> W:
+        """Start `worker` as this container's; the one it replaces (ended by itself) is retired."""
+        if (old := self._workers.get(container_id)) is not None:
+            self._retire_locked(old)
+        worker.start()  # under the lock: whoever finds a worker here finds it started
+        self._workers[container_id] = worker
+        return worker
+
+    def _forget_locked(self, container_id: str, worker: W) -> None:
+        """A worker ending by itself leaves: its container has none until the next start."""
+        if self._workers.get(container_id) is worker:
+            del self._workers[container_id]
+
+    def _retire_locked(self, worker: W) -> None:
+        worker.ask_stop()
+        self._retired = [old for old in self._retired if old.threads()] + [worker]
+
+
+class PerContainer(KeyedWorkers[W]):
+    """KeyedWorkers counted by subscriber: the keyed variant of Worker's subscriber count.
+
+    The first subscriber of a container starts its worker (made by `create`), the last one's leaving retires it.
+    A worker that ended by itself is replaced by a new one for the next subscriber, and the container's count
+    carries over to it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._counts: dict[str, int] = {}
 
     def create(self, *, container_id: str, loop: asyncio.AbstractEventLoop) -> W:
         """A new worker for this container, not started yet; `loop`: its first subscriber's."""
@@ -190,27 +230,3 @@ class PerContainer(Generic[W]):
     def subscribers(self, container_id: str) -> int:
         with self._lock:
             return self._counts.get(container_id, 0)
-
-    def threads(self) -> list[threading.Thread]:
-        """Live worker threads, including those of workers still winding down."""
-        with self._lock:
-            workers = [*self._workers.values(), *self._retired]
-        return [thread for worker in workers for thread in worker.threads()]
-
-    # --- with self._lock held -----------------------------------------------------------------------------
-    def _start_locked(self, container_id: str, worker: W) -> W:
-        """Start `worker` as this container's; the one it replaces (ended by itself) is retired."""
-        if (old := self._workers.get(container_id)) is not None:
-            self._retire_locked(old)
-        worker.start()  # under the lock: whoever finds a worker here finds it started
-        self._workers[container_id] = worker
-        return worker
-
-    def _forget_locked(self, container_id: str, worker: W) -> None:
-        """A worker ending by itself leaves: its container has none until the next start."""
-        if self._workers.get(container_id) is worker:
-            del self._workers[container_id]
-
-    def _retire_locked(self, worker: W) -> None:
-        worker.ask_stop()
-        self._retired = [old for old in self._retired if old.threads()] + [worker]

@@ -75,7 +75,7 @@ def choose(settings, engine_lists):
         settings.CONTAINERSVC_CGROUP_ROOT = str(root)
         settings.CONTAINERSVC_DOCKER_HOST = address
         collector = StatsCollector()
-        chosen = collector._choose_source()
+        chosen = collector.choose_source()
         assert collector.source == chosen
         return chosen
 

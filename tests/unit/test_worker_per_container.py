@@ -1,10 +1,10 @@
-"""The Worker base's loop-taking subscribe, its non-blocking stop, and PerContainer: one worker per container,
-counted by subscriber, replaced after it ended by itself."""
+"""The Worker base's loop-taking subscribe, its non-blocking stop, and KeyedWorkers / PerContainer: one worker per
+container, counted by subscriber, replaced after it ended by itself."""
 
 import asyncio
 import threading
 
-from containersvc.producers.worker import PerContainer, Worker
+from containersvc.producers.worker import KeyedWorkers, PerContainer, Worker
 from tests.conftest import wait_for
 
 
@@ -25,6 +25,22 @@ class Once(Worker):
         self.joined.append((loop, started))
 
 
+class Kept(KeyedWorkers[Once]):
+    """Keeps workers without counting, as the log capture does."""
+
+    def keep(self, container_id: str, worker: Once) -> Once:
+        with self._lock:
+            return self._start_locked(container_id, worker)
+
+    def leave(self, container_id: str, worker: Once) -> None:
+        with self._lock:
+            self._forget_locked(container_id, worker)
+
+    def held(self) -> dict[str, Once]:
+        with self._lock:
+            return dict(self._workers)
+
+
 class Onces(PerContainer[Once]):
     def __init__(self) -> None:
         super().__init__()
@@ -41,9 +57,9 @@ def test_subscribe_keeps_the_latest_loop_and_tells_whether_it_started_the_thread
     try:
         worker.subscribe(loop=first)
         worker.subscribe(loop=second)
-        assert worker._loop is second and worker.joined == [(first, True), (second, False)]
+        assert worker.loop is second and worker.joined == [(first, True), (second, False)]
         worker.subscribe()  # a subscriber with no loop
-        assert worker._loop is None and worker.subscribers == 3
+        assert worker.loop is None and worker.subscribers == 3
     finally:
         worker.stop(timeout=5)
         first.close()
@@ -106,13 +122,11 @@ def test_a_worker_that_ended_by_itself_is_replaced_and_the_count_carries_over():
 
 
 def test_kept_without_counting_a_worker_that_leaves_by_itself_is_forgotten():
-    workers = Onces()
-    with workers._lock:
-        worker = workers._start_locked("a", Once("kept"))
-    assert worker.running and workers.subscribers("a") == 0 and [t.name for t in workers.threads()] == ["kept"]
-    with workers._lock:
-        workers._forget_locked("a", Once("another"))  # not the container's worker: kept
-        assert workers._workers == {"a": worker}
-        workers._forget_locked("a", worker)
-        assert workers._workers == {}
+    workers = Kept()
+    worker = workers.keep("a", Once("kept"))
+    assert worker.running and [t.name for t in workers.threads()] == ["kept"]
+    workers.leave("a", Once("another"))  # not the container's worker: kept
+    assert workers.held() == {"a": worker}
+    workers.leave("a", worker)
+    assert workers.held() == {}
     worker.stop(timeout=5)

@@ -6,7 +6,7 @@ Labels never grant anything (anyone can set them with `docker run --label` or an
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 
 from django.conf import settings
@@ -152,21 +152,51 @@ def visible_ids(*, actor, container_ids: Iterable[str]) -> set[str]:
     return set(visible_containers(actor=actor, rows=rows).values_list("container_id", flat=True))
 
 
-def visible_rows(*, actor, rows: list[Container]) -> list[Container]:
-    """The rows `actor` may see (Level.VIEW or more) among rows in hand, in their order: access_level's rule with
-    the grants read once (a list of hundreds would otherwise ask the database again for rows it holds)."""
+@dataclass(frozen=True, slots=True)
+class Sight:
+    """Which containers one account may see (Level.VIEW or more) and whose env values, its grants read once:
+    access_level's rule for rows in hand (a list of hundreds would otherwise ask the database again for rows it
+    holds)."""
+
+    everything: bool  # an active superuser
+    actor_pk: int | None  # None: an inactive or anonymous account, which sees nothing
+    rules: tuple[_GrantRule, ...] = ()
+
+    def rows(self, rows: list[Container]) -> list[Container]:
+        """Those of `rows` seen, in their order."""
+        if self.everything:
+            return rows
+        if self.actor_pk is None:
+            return []
+        actor_pk, rules = self.actor_pk, self.rules
+        return [row for row in rows if row.created_by_id == actor_pk or any(rule.matches(row) for rule in rules)]
+
+    def env_visible(self, container: Container) -> bool:
+        """Env values are the owner's and superusers'; grantees see the keys with masked values."""
+        # Grants stop at OPERATE, so this is access_level(...) >= OWNER without reading grants.
+        return self.everything or (self.actor_pk is not None and container.created_by_id == self.actor_pk)
+
+
+def _sight_without_grants(actor) -> Sight:
     if not _is_active(actor):
-        return []
-    if actor.is_superuser:
-        return rows
-    actor_pk, rules = actor.pk, [_grant_rule(grant) for grant in _grants_of(actor)]
-    return [row for row in rows if row.created_by_id == actor_pk or any(rule.matches(row) for rule in rules)]
+        return Sight(everything=False, actor_pk=None)
+    return Sight(everything=actor.is_superuser, actor_pk=actor.pk)
+
+
+def sight_of(actor) -> Sight:
+    sight = _sight_without_grants(actor)
+    if sight.everything or sight.actor_pk is None:
+        return sight
+    return replace(sight, rules=tuple(_grant_rule(grant) for grant in _grants_of(actor)))
+
+
+def visible_rows(*, actor, rows: list[Container]) -> list[Container]:
+    """The rows `actor` may see (Level.VIEW or more) among rows in hand, in their order."""
+    return sight_of(actor).rows(rows)
 
 
 def env_visible(*, actor, container: Container) -> bool:
-    """Env values are the owner's and superusers'; grantees see the keys with masked values."""
-    # Grants stop at OPERATE, so this is access_level(...) >= OWNER without reading grants (lists ask per row).
-    return _is_active(actor) and (actor.is_superuser or (container.created_by_id or 0) == actor.pk)
+    return _sight_without_grants(actor).env_visible(container)
 
 
 def envs_masked(envs: list[dict]) -> list[dict]:

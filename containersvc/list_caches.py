@@ -77,8 +77,8 @@ class RowCache:
             else:
                 missing[pk] = version
         if missing:
-            # Within the merge's transaction; should a row still change in between, its newer copy is read
-            # again next time (the version taken here no longer matches).
+            # Should a row change between the two reads, its newer copy is read again next time (the version
+            # taken here no longer matches).
             rows.extend(HeldRow(row, None, missing[row.pk]) for row in live.model.objects.filter(pk__in=list(missing)))
         return rows
 

@@ -51,14 +51,14 @@ def container_list(
 
 def container_list_for(
     *,
-    actor,
+    sight: access.Sight,
     live: list[Container] | None = None,
     node_id: str | None = None,
     container_id: str | None = None,
     limit: int | None = None,
 ) -> list[Container]:
-    """container_list as `actor` may see it: the limit counts visible rows only."""
-    rows = access.visible_rows(actor=actor, rows=container_list(live=live, node_id=node_id, container_id=container_id))
+    """container_list as an account's `sight` (access.sight_of) shows it: the limit counts visible rows only."""
+    rows = sight.rows(container_list(live=live, node_id=node_id, container_id=container_id))
     return rows[:limit] if limit else rows
 
 

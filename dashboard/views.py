@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from containersvc import gpu_selectors, scopes, selectors, stats_selectors
+from containersvc import access, gpu_selectors, scopes, selectors, stats_selectors
 from containersvc.api.gpu_shapes import inventory_payload
 from containersvc.errors import ContainerSvcError, NotFound
 from containersvc.producers import groups
@@ -55,8 +55,9 @@ def _run_form(request: HttpRequest, data=None) -> RunContainerForm:
 def _containers_page(request: HttpRequest, form: RunContainerForm, status: int = 200) -> HttpResponse:
     engine_error = ""
     try:
-        live = containers.container_list_refresh()
-        rows = [groups.container_payload(row) for row in selectors.container_list_for(actor=request.user, live=live)]
+        merged = containers.container_list_started()
+        sight = access.sight_of(request.user)  # its grants read while the engine answers
+        rows = [groups.container_payload(row) for row in selectors.container_list_for(sight=sight, live=merged())]
     except ContainerSvcError as error:
         rows, engine_error = [], error.message
     context = {"containers": rows, "can": _can(request), "form": form, "engine_error": engine_error}

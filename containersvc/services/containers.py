@@ -2,6 +2,7 @@
 
 import threading
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeGuard
 
@@ -276,11 +277,19 @@ def container_for_viewer(*, actor, container_id: str) -> EngineContainer:
     return found
 
 
+def container_list_started(*, node_id: str | None = None) -> Callable[[], list[Container] | None]:
+    """container_list_refresh in two steps: the engine is asked and the mirror read now, and the function returned
+    merges the answer. What the caller reads from the database in between is read while the engine answers."""
+    if node_id and node_id != settings.CONTAINERSVC_NODE_ID:
+        return lambda: None
+    listed_at = timezone.now()
+    answer = engine.container_list_asked()
+    held_rows = mirror.mirror_rows_held()  # while the engine answers
+    return lambda: mirror.mirror_sync_list(engine_containers=answer.result(), listed_at=listed_at, held_rows=held_rows)
+
+
 def container_list_refresh(*, node_id: str | None = None) -> list[Container] | None:
     """This node's live containers: the engine's list merged into the mirror, rows in the engine's order (None
     for another node: its own instance keeps its rows). The rows may be shared with other lists (see
     list_caches.RowCache): read them, never change them."""
-    if node_id and node_id != settings.CONTAINERSVC_NODE_ID:
-        return None
-    listed_at = timezone.now()
-    return mirror.mirror_sync_list(engine_containers=engine.container_list(), listed_at=listed_at)
+    return container_list_started(node_id=node_id)()

@@ -110,7 +110,7 @@ def _merged(held: HeldRow, summary: EngineContainer) -> tuple[Container, bool]:
     Held rows are shared (with the callers of earlier lists, and threads listing at once), so they are never
     changed: the held row itself while its summary is the one it was merged from, else a changed copy.
     """
-    if held.merged_from == summary:
+    if held.merged_from is summary or held.merged_from == summary:  # the parsed list reuses unchanged summaries
         return held.row, False
     row = _copy(held.row)
     if _same_but_status_time(held.merged_from, summary):
@@ -119,45 +119,75 @@ def _merged(held: HeldRow, summary: EngineContainer) -> tuple[Container, bool]:
     return row, _apply_summary(row, summary)
 
 
-def mirror_sync_list(*, engine_containers: list[EngineContainer], listed_at: datetime) -> list[Container]:
-    """Merge a full engine list into the mirror; returns the live rows in the engine's order.
+def mirror_rows_held() -> list[HeldRow]:
+    """This node's rows not removed, the first read of a list merge: it may be taken while the engine answers.
+
+    A row written after this read is merged as it was read: the merge writes only what the engine's answer says
+    (as when the write comes after the answer), and the next list reads the row again (its version changed).
+    """
+    # No ORDER BY: the merge goes by the engine's order.
+    return _rows.load(
+        live=Container.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID)
+        .exclude(state=ContainerState.REMOVED)
+        .order_by()
+    )
+
+
+def mirror_sync_list(
+    *, engine_containers: list[EngineContainer], listed_at: datetime, held_rows: list[HeldRow]
+) -> list[Container]:
+    """Merge a full engine list into `held_rows` (mirror_rows_held()); returns the live rows in the engine's order.
 
     Rows first seen after `listed_at` were created while the list was being taken, so are not marked removed.
     """
     node = settings.CONTAINERSVC_NODE_ID
-    with transaction.atomic():
-        # No ORDER BY: the merge goes by the engine's order.
-        held_rows = _rows.load(
-            live=Container.objects.filter(node_id=node).exclude(state=ContainerState.REMOVED).order_by()
-        )
-        known = {held.row.container_id: held for held in held_rows}
-        live, unwritten, to_create, to_update = [], [], [], []
-        for summary in engine_containers:
-            held = known.pop(summary.id, None)
-            if held is None:
-                row = Container(node_id=node, container_id=summary.id)
-                _apply_summary(row, summary)
-                to_create.append(row)
+    known = {held.row.container_id: held for held in held_rows}
+    live, unwritten, to_create, to_update = [], [], {}, []
+    for summary in engine_containers:
+        held = known.pop(summary.id, None)
+        if held is None:
+            row = Container(node_id=node, container_id=summary.id)
+            _apply_summary(row, summary)
+            to_create[summary.id] = (row, summary)
+        else:
+            row, write = _merged(held, summary)
+            if write:
+                to_update.append(row)
             else:
-                row, write = _merged(held, summary)
-                if write:
-                    to_update.append(row)
-                else:
-                    unwritten.append(held if row is held.row else HeldRow(row, summary, held.version))
-            live.append(row)
-        if to_create:
-            Container.objects.bulk_create(to_create, ignore_conflicts=True)
-        if to_update:
-            now = timezone.now()  # bulk_update does not apply auto_now
-            for row in to_update:
-                row.updated_at = now
-            Container.objects.bulk_update(to_update, [*SYNCED_FIELDS, "updated_at"], batch_size=500)
-        gone = [held.row.pk for held in known.values() if held.row.first_seen_at < listed_at]
-        if gone:
-            _mark_removed(Container.objects.filter(pk__in=gone))
+                unwritten.append(held if row is held.row else HeldRow(row, summary, held.version))
+        live.append(row)
+    gone = [held.row.pk for held in known.values() if held.row.first_seen_at < listed_at]
+    if to_create or to_update or gone:
+        with transaction.atomic():
+            if to_create:
+                Container.objects.bulk_create([row for row, _ in to_create.values()], ignore_conflicts=True)
+            _write_synced(to_update)
+            if gone:
+                _mark_removed(Container.objects.filter(pk__in=gone))
+    if to_create:
+        live = _as_stored(live, created=to_create)
     # Rows created or written here are read again next time: the text of their new updated_at is not known here.
     _rows.keep(unwritten)
     return live
+
+
+def _write_synced(rows: list[Container]) -> None:
+    if rows:
+        now = timezone.now()  # bulk_update does not apply auto_now
+        for row in rows:
+            row.updated_at = now
+        Container.objects.bulk_update(rows, [*SYNCED_FIELDS, "updated_at"], batch_size=500)
+
+
+def _as_stored(live: list[Container], *, created: dict[str, tuple[Container, EngineContainer]]) -> list[Container]:
+    """`live` with the rows just created read back: a bulk create gives them no primary key, and another writer
+    (the API's run recording who created it, the events follower) may have stored a row first, into which the
+    engine's answer is merged as into any other."""
+    stored = Container.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, container_id__in=list(created))
+    by_id = {row.container_id: row for row in stored}
+    with transaction.atomic():
+        _write_synced([row for row in by_id.values() if _apply_summary(row, created[row.container_id][1])])
+    return [by_id.get(row.container_id, row) if row.pk is None else row for row in live]
 
 
 def _copy(row: Container) -> Container:

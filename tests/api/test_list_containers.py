@@ -2,8 +2,9 @@
 
 import pytest
 
+from containersvc import access
 from containersvc.models import Container
-from containersvc.services import containers
+from containersvc.services import containers, mirror
 from tests.conftest import TEST_NODE
 
 pytestmark = pytest.mark.django_db
@@ -127,3 +128,19 @@ def test_a_later_list_never_changes_the_rows_an_earlier_one_returned(api, run, n
 
     assert later.state == "exited"
     assert earlier.state == "running" and earlier.status.startswith("Up")
+
+
+def test_a_row_stored_while_the_engine_answers_is_listed_as_stored(container, owner):
+    """The mirror is read while the engine answers: a row another writer (the API's run, the events follower)
+    stores in between is read back as stored, with who created it, not listed as a row without an owner."""
+    found = container("sleep 600", owner=None)
+    merged = containers.container_list_started()  # the engine asked and the mirror read: no row of it yet
+    mirror.mirror_record_owner(container_id=found.id, created_by=owner)
+
+    [row] = [row for row in merged() if row.container_id == found.id]
+
+    stored = Container.objects.get(container_id=found.id)
+    assert row.pk == stored.pk and row.created_by_id == owner.pk
+    assert access.env_visible(actor=owner, container=row)
+    # The engine's answer is merged into it, as into any row.
+    assert row.name == stored.name == found.name and row.state == stored.state == "running"

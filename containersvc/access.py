@@ -82,7 +82,8 @@ def grant_clean(*, grant: AccessGrant) -> None:
 
 @dataclass(frozen=True, slots=True)
 class _GrantRule:
-    """In Python what _grant_condition says to the database; a grant with both needs both."""
+    """What one grant covers, a name prefix and/or a label selector (a grant with both needs both), asked of rows
+    in hand (`matches`) or of the database (`condition`): the same rule, side by side."""
 
     name_prefix: str
     selector: LabelSelector | None
@@ -92,19 +93,18 @@ class _GrantRule:
             return False
         return self.selector is None or self.selector.matches(container.labels or {})
 
+    def condition(self) -> Q:
+        condition = Q()
+        if self.name_prefix:
+            condition &= Q(name__startswith=self.name_prefix)
+        if self.selector is not None:
+            condition &= self.selector.condition()
+        return condition
+
 
 def _grant_rule(grant: AccessGrant) -> _GrantRule:
     selector = label_selector(grant.label_selector) if grant.label_selector else None
     return _GrantRule(name_prefix=grant.name_prefix, selector=selector)
-
-
-def _grant_condition(grant: AccessGrant) -> Q:
-    condition = Q()
-    if grant.name_prefix:
-        condition &= Q(name__startswith=grant.name_prefix)
-    if grant.label_selector:
-        condition &= label_selector(grant.label_selector).condition()
-    return condition
 
 
 def _is_active(actor) -> bool:
@@ -136,14 +136,7 @@ def access_require(*, actor, container: Container, level: Level, reference: str 
 
 def visible_containers(*, actor, rows: QuerySet[Container]) -> QuerySet[Container]:
     """The rows `actor` may see (Level.VIEW or more), as a database filter."""
-    if not _is_active(actor):
-        return rows.none()
-    if actor.is_superuser:
-        return rows
-    condition = Q(created_by=actor)
-    for grant in _grants_of(actor):
-        condition |= _grant_condition(grant)
-    return rows.filter(condition)
+    return sight_of(actor).containers(rows)
 
 
 def visible_ids(*, actor, container_ids: Iterable[str]) -> set[str]:
@@ -156,7 +149,7 @@ def visible_ids(*, actor, container_ids: Iterable[str]) -> set[str]:
 class Sight:
     """Which containers one account may see (Level.VIEW or more) and whose env values, its grants read once:
     access_level's rule for rows in hand (a list of hundreds would otherwise ask the database again for rows it
-    holds)."""
+    holds) or as a database filter."""
 
     everything: bool  # an active superuser
     actor_pk: int | None  # None: an inactive or anonymous account, which sees nothing
@@ -170,6 +163,17 @@ class Sight:
             return []
         actor_pk, rules = self.actor_pk, self.rules
         return [row for row in rows if row.created_by_id == actor_pk or any(rule.matches(row) for rule in rules)]
+
+    def containers(self, rows: QuerySet[Container]) -> QuerySet[Container]:
+        """Those of `rows` seen, as a database filter: `rows()`' rule, said to the database."""
+        if self.everything:
+            return rows
+        if self.actor_pk is None:
+            return rows.none()
+        condition = Q(created_by_id=self.actor_pk)
+        for rule in self.rules:
+            condition |= rule.condition()
+        return rows.filter(condition)
 
     def env_visible(self, container: Container) -> bool:
         """Env values are the owner's and superusers'; grantees see the keys with masked values."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import orjson
 from django.conf import settings
@@ -13,7 +16,7 @@ from containersvc.engine import logstream
 from containersvc.engine.client import api_client, translate_errors
 from containersvc.engine.parsing import container_from_list, details_from_inspect
 from containersvc.engine.types import ContainerDetails, CreateSpec, EngineContainer
-from containersvc.errors import NotFound
+from containersvc.errors import EngineTimeout, NotFound
 from containersvc.list_caches import ParsedList
 
 
@@ -34,8 +37,24 @@ def list_entries(filters: dict[str, list[str]] | None = None) -> list[dict]:
 
 
 _parsed_list = ParsedList(parse=container_from_list)
-# A few threads that only wait on the engine: a list of hundreds is tens of milliseconds of waiting.
-_list_askers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="engine-list")
+
+
+def _list_askers_made() -> ThreadPoolExecutor:
+    """A few threads that only wait on the engine: a list of hundreds is tens of milliseconds of waiting."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="engine-list")
+
+
+_list_askers = _list_askers_made()
+
+
+def _list_askers_after_fork() -> None:
+    """A forked child (a test's live server) has none of its parent's threads, while the pool it inherited
+    counts them as idle: what it was given would wait forever. The child starts a pool of its own."""
+    global _list_askers
+    _list_askers = _list_askers_made()
+
+
+os.register_at_fork(after_in_child=_list_askers_after_fork)
 
 
 def container_list(*, labels: dict[str, str] | None = None, name: str | None = None) -> list[EngineContainer]:
@@ -49,10 +68,20 @@ def container_list(*, labels: dict[str, str] | None = None, name: str | None = N
     return [container_from_list(entry) for entry in list_entries(filters)]
 
 
-def container_list_asked() -> Future[list[EngineContainer]]:
-    """container_list() of every container, asked on a thread of its own: the caller reads the database while
-    the engine answers. The answer (or the error, as container_list raises it) is the future's result."""
-    return _list_askers.submit(container_list)
+def container_list_asked() -> Callable[[], list[EngineContainer]]:
+    """container_list() of every container, asked now on a thread of its own, so that the caller reads the
+    database while the engine answers; the function returned waits for the answer (or raises the error, as
+    container_list raises it). The client's timeout bounds each read, so a whole answer is waited for at most
+    twice as long."""
+    answer = _list_askers.submit(container_list)
+
+    def wait() -> list[EngineContainer]:
+        try:
+            return answer.result(timeout=2 * settings.CONTAINERSVC_ENGINE_TIMEOUT)
+        except FutureTimeout as error:
+            raise EngineTimeout() from error
+
+    return wait
 
 
 def container_find(*, id_or_name: str) -> EngineContainer:

@@ -285,7 +285,7 @@ def container_list_started(*, node_id: str | None = None) -> Callable[[], list[C
     listed_at = timezone.now()
     answer = engine.container_list_asked()
     held_rows = mirror.mirror_rows_held()  # while the engine answers
-    return lambda: mirror.mirror_sync_list(engine_containers=answer.result(), listed_at=listed_at, held_rows=held_rows)
+    return lambda: mirror.mirror_sync_list(engine_containers=answer(), listed_at=listed_at, held_rows=held_rows)
 
 
 def container_list_refresh(*, node_id: str | None = None) -> list[Container] | None:

@@ -31,6 +31,21 @@ TEST_NODE = f"cst-node-{os.getpid()}"
 TEST_LABEL = {"containersvc-test": TEST_NODE}
 # The service's mark on what it creates. A mark only: ownership is recorded in the database (see `container`).
 MANAGED_LABELS = {**TEST_LABEL, "containersvc.managed": "true"}
+# A shell command the kernel kills for lack of memory in a container allowed OOM_LIMIT_BYTES: tail keeps a "line"
+# with no newline whole, and 64 MiB of zeros do not fit in 16 MiB. It waits a moment first: a container killed
+# right as it starts can end before the runtime watches its cgroup for OOM kills, and the engine then reports
+# a plain exit 137 (containerd#8180): the OOM tests failed so in several CI runs.
+OOM_KILLED_COMMAND = "sleep 2; head -c 67108864 /dev/zero | tail"
+OOM_LIMIT_BYTES = 16 * 1024**2
+
+
+def how_it_ended(found) -> str:
+    """How the engine says a container (docker-py's) ended, for a failure message."""
+    found.reload()
+    state = found.attrs["State"]
+    return f"the engine says {state['Status']}, exit code {state['ExitCode']}, OOMKilled {state['OOMKilled']}"
+
+
 TEST_IMAGE = "containersvc-test/busybox:latest"
 REGISTRY = os.environ.get("CONTAINERSVC_TEST_REGISTRY", "127.0.0.1:5000")
 REGISTRY_IMAGE = f"{REGISTRY}/containersvc-test/busybox:pull"
@@ -42,15 +57,16 @@ CMD ["sleep", "3600"]
 """
 
 
-def wait_for(condition: Callable[[], object], *, timeout: float, what: str, interval: float = 0.05):
-    """Poll until condition() is truthy; returns its value, or fails saying what never happened."""
+def wait_for(condition: Callable[[], object], *, timeout: float, what: str | Callable[[], str], interval: float = 0.05):
+    """Poll until condition() is truthy; returns its value, or fails saying what never happened (`what` may be a
+    function, asked then, to tell the state things were left in)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"within {timeout}s: {what}")
+            pytest.fail(f"within {timeout}s: {what() if callable(what) else what}")
         time.sleep(interval)
 
 

@@ -8,6 +8,7 @@ one), with `now` the wall clock: "for N seconds" and the cooldown are measured i
 
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -18,7 +19,7 @@ from containersvc.models import ContainerState as State
 from containersvc.producers import container_status
 from containersvc.producers.stats_collector import collector
 from containersvc.services import alerts
-from tests.conftest import TEST_NODE, wait_for
+from tests.conftest import OOM_KILLED_COMMAND, OOM_LIMIT_BYTES, TEST_NODE, how_it_ended, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the events follower writes rows from its own thread
 
@@ -95,7 +96,7 @@ def mirror_row(container_id: str) -> Container:
     return Container.objects.get(node_id=TEST_NODE, container_id=container_id)
 
 
-def rounds_until(condition, *, container_id: str, what: str, timeout: float = SLOW):
+def rounds_until(condition, *, container_id: str, what: str | Callable[[], str], timeout: float = SLOW):
     """Run collector rounds (each followed by the evaluator) until condition() is truthy; returns its value."""
 
     def after_a_round():
@@ -219,11 +220,14 @@ def test_a_memory_rule_fires_on_a_container_filling_its_limit(stats, container):
 def test_an_oom_rule_fires_for_a_kernel_oom_kill_and_resolves_when_the_container_is_removed(
     stats, events_follower, container
 ):
-    # tail keeps a "line" with no newline whole: 64 MiB of zeros do not fit in 16 MiB.
-    killed = container("head -c 67108864 /dev/zero | tail", mem_limit="16m", memswap_limit="16m")
+    killed = container(OOM_KILLED_COMMAND, mem_limit=OOM_LIMIT_BYTES, memswap_limit=OOM_LIMIT_BYTES)
     oom = rule_for(killed.id, kind=AlertKind.OOM_KILLED)
 
-    event = rounds_until(lambda: events_of(oom).first(), container_id=killed.id, what="the OOM alert fired")
+    event = rounds_until(
+        lambda: events_of(oom).first(),
+        container_id=killed.id,
+        what=lambda: f"the OOM alert fired ({how_it_ended(killed)})",
+    )
     killed.reload()
     assert killed.attrs["State"]["OOMKilled"], "the engine does not say the kernel killed it"
     row = mirror_row(killed.id)

@@ -21,7 +21,7 @@ from containersvc.scopes import Scope
 from containersvc.services import containers
 from containersvc.services.containers import RunSpec
 from tests.browser.conftest import ARTIFACTS, open_page
-from tests.conftest import TEST_LABEL, wait_for
+from tests.conftest import OOM_KILLED_COMMAND, OOM_LIMIT_BYTES, TEST_LABEL, wait_for
 
 MIB = 1024**2
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -224,8 +224,7 @@ def test_the_memory_chart_s_ceiling_is_the_container_s_limit(page_for, owner, ru
 
 
 def test_an_oom_kill_is_marked_on_the_memory_chart(page_for, owner, run_limited, docker_client):
-    # tail keeps a "line" with no newline whole: 64 MiB of zeros do not fit in 16 MiB.
-    killed = run_limited("head -c 67108864 /dev/zero | tail", 16 * MIB)
+    killed = run_limited(OOM_KILLED_COMMAND, OOM_LIMIT_BYTES)
     wait_for(
         lambda: docker_client.containers.get(killed).attrs["State"]["OOMKilled"],
         timeout=60,

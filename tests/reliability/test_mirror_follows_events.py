@@ -9,7 +9,7 @@ from containersvc.models import ContainerState
 from containersvc.producers import container_status
 from containersvc.producers.stats_collector import collector
 from containersvc.startup import start_always_on_producers, stop_always_on_producers
-from tests.conftest import wait_for
+from tests.conftest import OOM_KILLED_COMMAND, OOM_LIMIT_BYTES, how_it_ended, wait_for
 from tests.reliability.conftest import row
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,16 +45,16 @@ def test_an_out_of_memory_kill_is_mirrored(producers, on_second_engine, test_ima
         # after the first row shows), the OOM kill, which only an inspect tells, must reach the row.
         first = client.containers.run(test_image, ["sleep", "600"], detach=True)
         wait_for(lambda: row(first.id), timeout=10, what="the follower's first list")
-        # `tail` holding 64 MiB without a newline in a container allowed 16: the kernel kills it.
         container = client.containers.run(
             test_image,
-            ["sh", "-c", "head -c 67108864 /dev/zero | tail"],
+            ["sh", "-c", OOM_KILLED_COMMAND],
             detach=True,
-            mem_limit="16m",
-            memswap_limit="16m",
+            mem_limit=OOM_LIMIT_BYTES,
+            memswap_limit=OOM_LIMIT_BYTES,
         )
         # Generous: on a loaded machine the kernel may reclaim for a while before it kills.
-        wait_for(lambda: row(container.id) and row(container.id).oom_killed, timeout=90, what="the OOM kill mirrored")
+        wait_for(lambda: row(container.id) and row(container.id).oom_killed, timeout=90,
+                 what=lambda: f"the OOM kill mirrored ({how_it_ended(container)})")  # fmt: skip
         assert row(container.id).state == ContainerState.EXITED
         assert row(container.id).exit_code == 137
 

@@ -176,7 +176,7 @@ def _write_synced(rows: list[Container]) -> None:
         now = timezone.now()  # bulk_update does not apply auto_now
         for row in rows:
             row.updated_at = now
-        Container.objects.bulk_update(rows, [*SYNCED_FIELDS, "updated_at"], batch_size=500)
+        Container.objects.bulk_update(rows, [*SYNCED_FIELDS, "updated_at"], batch_size=500)  # in one transaction
 
 
 def _as_stored(live: list[Container], *, created: dict[str, tuple[Container, EngineContainer]]) -> list[Container]:
@@ -185,8 +185,7 @@ def _as_stored(live: list[Container], *, created: dict[str, tuple[Container, Eng
     engine's answer is merged as into any other."""
     stored = Container.objects.filter(node_id=settings.CONTAINERSVC_NODE_ID, container_id__in=list(created))
     by_id = {row.container_id: row for row in stored}
-    with transaction.atomic():
-        _write_synced([row for row in by_id.values() if _apply_summary(row, created[row.container_id][1])])
+    _write_synced([row for row in by_id.values() if _apply_summary(row, created[row.container_id][1])])
     return [by_id.get(row.container_id, row) if row.pk is None else row for row in live]
 
 

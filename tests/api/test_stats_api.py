@@ -97,7 +97,13 @@ def test_history_of_a_removed_container_comes_from_the_stored_buckets(api, conta
     settings.CONTAINERSVC_STATS_FINE_BUCKET_SECONDS = 1
     settings.CONTAINERSVC_STATS_COARSE_BUCKET_SECONDS = 2
     sleeper = container("sleep 3600")
-    sampled(stats, sleeper.id, count=4)
+
+    def in_two_fine_buckets():  # rounds come every 0.3 s: a few samples can all fall in one second
+        stats.collect_once()
+        seconds = {int(s.taken_at.timestamp()) for s in stats.history(sleeper.id) if s.cpu_percent is not None}
+        return len(seconds) >= 2
+
+    wait_for(in_two_fine_buckets, timeout=30, interval=0.3, what="samples in two one-second buckets")
     sleeper.remove(force=True)
     wait_for(
         lambda: stats.collect_once() is not None and not stats.history(sleeper.id),

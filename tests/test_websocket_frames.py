@@ -26,7 +26,7 @@ def close_code_after(headers, frame: dict) -> int:
         while True:
             output = await socket.receive_output(timeout=10)
             if output["type"] == "websocket.close":
-                await socket.wait()
+                await socket.disconnect()  # what the browser answers to the close: its socket unsubscribes
                 return output["code"]
 
     return async_to_sync(scenario)()
